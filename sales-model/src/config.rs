@@ -1,0 +1,155 @@
+//! Typed settings from environment variables, shared by every binary.
+//!
+//! A bad value stops start-up with a message naming the variable, the value and what was expected;
+//! an unset variable takes its documented default.
+
+use std::env;
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {var}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    pub var: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Where settings come from: the process environment, or a fixed list in tests.
+pub trait Source {
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment; empty values count as unset.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, var: &str) -> Option<String> {
+        env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for Vec<(&str, &str)> {
+    fn get(&self, var: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+/// Reads typed settings from a [`Source`].
+pub struct Settings<'a> {
+    source: &'a dyn Source,
+}
+
+impl<'a> Settings<'a> {
+    pub fn new(source: &'a dyn Source) -> Self {
+        Self { source }
+    }
+
+    pub fn raw(&self, var: &str) -> Option<String> {
+        self.source.get(var)
+    }
+
+    pub fn string(&self, var: &str, default: &str) -> String {
+        self.raw(var).unwrap_or_else(|| default.to_string())
+    }
+
+    /// A value parsed with `FromStr`, or `default` when unset.
+    pub fn parse<T>(&self, var: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.raw(var) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError {
+                var: var.to_string(),
+                value,
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// A count that must lie in `min..=max`.
+    pub fn bounded(&self, var: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let value = self.parse(var, default)?;
+        if !(min..=max).contains(&value) {
+            return Err(ConfigError {
+                var: var.to_string(),
+                value: value.to_string(),
+                reason: format!("must be between {min} and {max}"),
+            });
+        }
+        Ok(value)
+    }
+
+    /// A duration given in milliseconds, at least 1 ms.
+    pub fn millis(&self, var: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+        self.bounded(var, default_ms, 1, u64::MAX / 1000)
+            .map(Duration::from_millis)
+    }
+
+    /// A comma-separated list, entries trimmed, empty entries dropped.
+    pub fn list(&self, var: &str, default: &str) -> Vec<String> {
+        self.string(var, default)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A value that must be one of `allowed`.
+    pub fn choice(
+        &self,
+        var: &str,
+        default: &str,
+        allowed: &[&str],
+    ) -> Result<String, ConfigError> {
+        let value = self.string(var, default);
+        if allowed.contains(&value.as_str()) {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                var: var.to_string(),
+                value,
+                reason: format!("must be one of: {}", allowed.join(", ")),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset_and_bad_values_name_the_variable() {
+        let env = vec![("PORT", "80x"), ("COUNT", "7"), ("MODE", "fast")];
+        let settings = Settings::new(&env);
+        assert_eq!(settings.parse("MISSING", 5u16).unwrap(), 5);
+        assert_eq!(settings.bounded("COUNT", 1, 1, 10).unwrap(), 7);
+        let err = settings.parse::<u16>("PORT", 8080).unwrap_err();
+        assert_eq!(err.var, "PORT");
+        assert!(err.to_string().contains("PORT=\"80x\""), "{err}");
+        let err = settings.bounded("COUNT", 1, 1, 5).unwrap_err();
+        assert!(err.reason.contains("between 1 and 5"));
+        let err = settings
+            .choice("MODE", "slow", &["slow", "safe"])
+            .unwrap_err();
+        assert!(err.reason.contains("slow, safe"));
+        assert_eq!(
+            settings.millis("MISSING", 250).unwrap(),
+            Duration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn lists_are_trimmed() {
+        let env = vec![("KEYS", " a, b ,,c ")];
+        assert_eq!(Settings::new(&env).list("KEYS", ""), vec!["a", "b", "c"]);
+    }
+}

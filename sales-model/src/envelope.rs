@@ -1,0 +1,195 @@
+//! The Kafka message value (DESIGN.md §4): a versioned envelope around the normalized order.
+//!
+//! The consumer never trusts the topic: [`Envelope::from_json`] re-checks every rule an
+//! [`Order`] stands for (except event-time freshness, which is judged once, at ingest), so a
+//! message written by a buggy or foreign producer becomes a dead letter, not a bad row.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::errors::{Collector, OrderErrors};
+use crate::order::check_line_name;
+use crate::request::Fields;
+use crate::{Amount, Order};
+
+/// The envelope layout this code writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One order as it travels through Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Unique per ingest attempt (a POS retry gets a new one); for tracing, never for identity.
+    pub ingest_id: Uuid,
+    pub ingested_at: DateTime<Utc>,
+    pub order: Order,
+}
+
+/// The normalized order as JSON: money in minor units, enums and ids as strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRecord {
+    pub order_id: String,
+    pub store_id: String,
+    pub terminal_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub channel: String,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    #[validate(length(min = 1, max = 500), nested)]
+    pub items: Vec<LineRecord>,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub payment_method: Option<String>,
+}
+
+/// One line of [`OrderRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LineRecord {
+    pub sku: String,
+    #[validate(custom(function = "check_line_name"))]
+    pub name: String,
+    #[validate(range(min = 1, max = 10000))]
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvelopeWire {
+    schema_version: u32,
+    ingest_id: Uuid,
+    ingested_at: DateTime<Utc>,
+    order: OrderRecord,
+}
+
+/// Only the version, read first so a future layout is named as such rather than as garbage.
+#[derive(Deserialize)]
+struct VersionProbe {
+    schema_version: u32,
+}
+
+/// Why a Kafka message is not a usable order; [`EnvelopeError::code`] is the DLQ reason.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("message is not an order envelope: {0}")]
+    Malformed(String),
+    #[error("schema_version {0} is not supported (this build reads {SCHEMA_VERSION})")]
+    UnsupportedSchema(u32),
+    #[error("order fails validation: {0}")]
+    InvalidOrder(OrderErrors),
+}
+
+impl EnvelopeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            EnvelopeError::Malformed(_) => "malformed",
+            EnvelopeError::UnsupportedSchema(_) => "unsupported_schema_version",
+            EnvelopeError::InvalidOrder(_) => "invalid_order",
+        }
+    }
+}
+
+impl From<&Order> for OrderRecord {
+    fn from(order: &Order) -> Self {
+        OrderRecord {
+            order_id: order.order_id().to_string(),
+            store_id: order.store_id().to_string(),
+            terminal_id: order.terminal_id().map(ToString::to_string),
+            customer_id: order.customer_id().map(ToString::to_string),
+            channel: order.channel().as_str().to_string(),
+            currency: order.currency().to_string(),
+            created_at: order.created_at(),
+            items: order
+                .lines()
+                .iter()
+                .map(|l| LineRecord {
+                    sku: l.sku().to_string(),
+                    name: l.name().to_string(),
+                    quantity: i64::from(l.quantity()),
+                    unit_price_minor: l.unit_price().minor(),
+                })
+                .collect(),
+            discount_minor: order.discount().minor(),
+            tax_minor: order.tax().minor(),
+            total_minor: order.total().minor(),
+            payment_method: order.payment_method().map(|p| p.as_str().to_string()),
+        }
+    }
+}
+
+impl OrderRecord {
+    /// Re-checks every structural rule and builds the domain order.
+    pub fn into_order(self) -> Result<Order, OrderErrors> {
+        let errors = Collector::new(self.validate());
+        Fields {
+            order_id: self.order_id,
+            store_id: self.store_id,
+            terminal_id: self.terminal_id,
+            customer_id: self.customer_id,
+            channel: self.channel,
+            currency: self.currency,
+            created_at: Some(self.created_at),
+            lines: self
+                .items
+                .into_iter()
+                .map(|l| {
+                    (
+                        l.sku,
+                        l.name,
+                        l.quantity,
+                        Amount::from_minor(l.unit_price_minor),
+                    )
+                })
+                .collect(),
+            discount: Amount::from_minor(self.discount_minor),
+            tax: Amount::from_minor(self.tax_minor),
+            total: Amount::from_minor(self.total_minor),
+            payment_method: self.payment_method,
+        }
+        .build(errors)
+    }
+}
+
+impl Envelope {
+    pub fn new(order: Order, ingested_at: DateTime<Utc>) -> Self {
+        Envelope {
+            ingest_id: Uuid::new_v4(),
+            ingested_at,
+            order,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let wire = EnvelopeWire {
+            schema_version: SCHEMA_VERSION,
+            ingest_id: self.ingest_id,
+            ingested_at: self.ingested_at,
+            order: OrderRecord::from(&self.order),
+        };
+        // Serializing plain strings, integers and timestamps into memory cannot fail.
+        serde_json::to_vec(&wire).unwrap_or_default()
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let probe: VersionProbe =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        if probe.schema_version != SCHEMA_VERSION {
+            return Err(EnvelopeError::UnsupportedSchema(probe.schema_version));
+        }
+        let wire: EnvelopeWire =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let order = wire
+            .order
+            .into_order()
+            .map_err(EnvelopeError::InvalidOrder)?;
+        Ok(Envelope {
+            ingest_id: wire.ingest_id,
+            ingested_at: wire.ingested_at,
+            order,
+        })
+    }
+}

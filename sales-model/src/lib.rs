@@ -1,0 +1,23 @@
+//! The order contract every service shares (DESIGN.md §3–§4).
+//!
+//! Code past the ingest boundary only ever sees an [`Order`], which can only be built from input
+//! that passed every rule: identifiers are well-formed, money is integer minor units, and the
+//! total adds up. The wire shapes ([`OrderRequest`] from a POS, [`Envelope`] on Kafka) are the
+//! only ways in, and both report every failing field with a stable code.
+
+pub mod config;
+mod currency;
+mod envelope;
+mod errors;
+mod ids;
+mod money;
+mod order;
+mod request;
+
+pub use currency::Currency;
+pub use envelope::{Envelope, EnvelopeError, OrderRecord, SCHEMA_VERSION};
+pub use errors::{FieldError, OrderErrors};
+pub use ids::{CustomerId, OrderId, Sku, StoreId, TerminalId};
+pub use money::{Amount, MoneyError};
+pub use order::{Channel, Order, OrderLine, PaymentMethod, MAX_LINES, MAX_QUANTITY};
+pub use request::{parse_order_json, Freshness, OrderRequest, ParseError};

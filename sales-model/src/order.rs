@@ -1,0 +1,296 @@
+//! The order as the rest of the pipeline sees it: every field typed and already valid.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use validator::ValidationError;
+
+use crate::errors::FieldError;
+use crate::money::format_minor;
+use crate::{Amount, Currency, CustomerId, OrderId, Sku, StoreId, TerminalId};
+
+/// Most lines one order may carry.
+pub const MAX_LINES: u64 = 500;
+/// Largest quantity of one line.
+pub const MAX_QUANTITY: i64 = 10_000;
+/// Longest product name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+macro_rules! closed_set {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(value: &str) -> Result<Self, ValidationError> {
+                match value {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(ValidationError::new("one_of").with_message(
+                        format!(
+                            "{other:?} is not a known {}; expected one of: {}",
+                            $what,
+                            [$($text),+].join(", ")
+                        )
+                        .into(),
+                    )),
+                }
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// How the order was placed.
+    Channel, "channel", {
+        InStore => "in_store",
+        Takeaway => "takeaway",
+        Delivery => "delivery",
+        Online => "online",
+    }
+);
+
+closed_set!(
+    /// How the order was paid.
+    PaymentMethod, "payment method", {
+        Cash => "cash",
+        Card => "card",
+        Mobile => "mobile",
+        Other => "other",
+    }
+);
+
+/// Checks a product name: 1..=200 characters, no control characters.
+pub(crate) fn check_line_name(name: &str) -> Result<(), ValidationError> {
+    let len = name.chars().count();
+    if len == 0 || len > MAX_NAME_CHARS {
+        return Err(ValidationError::new("length").with_message(
+            format!("must be 1 to {MAX_NAME_CHARS} characters long, got {len}").into(),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::new("charset")
+            .with_message("must not contain control characters".into()));
+    }
+    Ok(())
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderLine {
+    sku: Sku,
+    name: String,
+    quantity: u32,
+    unit_price: Amount,
+}
+
+impl OrderLine {
+    pub fn sku(&self) -> &Sku {
+        &self.sku
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn quantity(&self) -> u32 {
+        self.quantity
+    }
+    pub fn unit_price(&self) -> Amount {
+        self.unit_price
+    }
+    /// `quantity × unit_price`; cannot overflow, because the order was only built when it did not.
+    pub fn amount(&self) -> Amount {
+        Amount(
+            self.unit_price
+                .minor()
+                .saturating_mul(i64::from(self.quantity)),
+        )
+    }
+}
+
+/// A valid order. Built only by [`crate::OrderRequest`] (from a POS) or [`crate::OrderRecord`]
+/// (from Kafka), both of which check every rule first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub(crate) order_id: OrderId,
+    pub(crate) store_id: StoreId,
+    pub(crate) terminal_id: Option<TerminalId>,
+    pub(crate) customer_id: Option<CustomerId>,
+    pub(crate) channel: Channel,
+    pub(crate) currency: Currency,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) lines: Vec<OrderLine>,
+    pub(crate) discount: Amount,
+    pub(crate) tax: Amount,
+    pub(crate) total: Amount,
+    pub(crate) payment_method: Option<PaymentMethod>,
+}
+
+/// The typed fields of an order before the cross-field checks.
+pub(crate) struct OrderParts {
+    pub order_id: OrderId,
+    pub store_id: StoreId,
+    pub terminal_id: Option<TerminalId>,
+    pub customer_id: Option<CustomerId>,
+    pub channel: Channel,
+    pub currency: Currency,
+    pub created_at: DateTime<Utc>,
+    pub lines: Vec<(Sku, String, u32, Amount)>,
+    pub discount: Amount,
+    pub tax: Amount,
+    pub total: Amount,
+    pub payment_method: Option<PaymentMethod>,
+}
+
+impl Order {
+    /// Checks what spans fields: no line amount or sum overflows, and
+    /// `total == sum(quantity × unit_price) − discount + tax`.
+    pub(crate) fn assemble(parts: OrderParts) -> Result<Order, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut subtotal = Some(Amount::ZERO);
+        for (i, (_, _, quantity, unit_price)) in parts.lines.iter().enumerate() {
+            match unit_price.checked_mul(i64::from(*quantity)) {
+                Some(amount) => subtotal = subtotal.and_then(|s| s.checked_add(amount)),
+                None => {
+                    subtotal = None;
+                    errors.push(FieldError::new(
+                        format!("items[{i}]"),
+                        "overflow",
+                        "quantity × unit_price is too large",
+                    ));
+                }
+            }
+        }
+        let expected = subtotal.and_then(|s| {
+            s.minor()
+                .checked_sub(parts.discount.minor())?
+                .checked_add(parts.tax.minor())
+        });
+        match expected {
+            None if errors.is_empty() => {
+                errors.push(FieldError::new(
+                    "total",
+                    "overflow",
+                    "the order's amounts add up to more than can be stored",
+                ));
+            }
+            None => {}
+            Some(expected) if expected != parts.total.minor() => {
+                errors.push(FieldError::new(
+                    "total",
+                    "total_mismatch",
+                    format!(
+                        "must equal sum(quantity × unit_price) − discount + tax = {}, got {}",
+                        format_minor(expected),
+                        parts.total
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Order {
+            order_id: parts.order_id,
+            store_id: parts.store_id,
+            terminal_id: parts.terminal_id,
+            customer_id: parts.customer_id,
+            channel: parts.channel,
+            currency: parts.currency,
+            created_at: parts.created_at,
+            lines: parts
+                .lines
+                .into_iter()
+                .map(|(sku, name, quantity, unit_price)| OrderLine {
+                    sku,
+                    name,
+                    quantity,
+                    unit_price,
+                })
+                .collect(),
+            discount: parts.discount,
+            tax: parts.tax,
+            total: parts.total,
+            payment_method: parts.payment_method,
+        })
+    }
+
+    pub fn order_id(&self) -> &OrderId {
+        &self.order_id
+    }
+    pub fn store_id(&self) -> &StoreId {
+        &self.store_id
+    }
+    pub fn terminal_id(&self) -> Option<&TerminalId> {
+        self.terminal_id.as_ref()
+    }
+    pub fn customer_id(&self) -> Option<&CustomerId> {
+        self.customer_id.as_ref()
+    }
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+    pub fn currency(&self) -> &Currency {
+        &self.currency
+    }
+    /// Event time, truncated to whole milliseconds (the precision every store keeps).
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn lines(&self) -> &[OrderLine] {
+        &self.lines
+    }
+    pub fn discount(&self) -> Amount {
+        self.discount
+    }
+    pub fn tax(&self) -> Amount {
+        self.tax
+    }
+    pub fn total(&self) -> Amount {
+        self.total
+    }
+    pub fn payment_method(&self) -> Option<PaymentMethod> {
+        self.payment_method
+    }
+    /// Number of items: the sum of the lines' quantities.
+    pub fn item_count(&self) -> u64 {
+        self.lines.iter().map(|l| u64::from(l.quantity)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_sets_round_trip_and_refuse_unknown_values() {
+        for channel in Channel::ALL {
+            assert_eq!(Channel::parse(channel.as_str()).unwrap(), *channel);
+        }
+        for method in PaymentMethod::ALL {
+            assert_eq!(PaymentMethod::parse(method.as_str()).unwrap(), *method);
+        }
+        assert_eq!(Channel::parse("InStore").unwrap_err().code, "one_of");
+        assert_eq!(PaymentMethod::parse("cheque").unwrap_err().code, "one_of");
+    }
+
+    #[test]
+    fn names_are_bounded_and_printable() {
+        assert!(check_line_name("Latte").is_ok());
+        assert!(check_line_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
+        assert_eq!(check_line_name("").unwrap_err().code, "length");
+        assert_eq!(
+            check_line_name(&"x".repeat(MAX_NAME_CHARS + 1))
+                .unwrap_err()
+                .code,
+            "length"
+        );
+        assert_eq!(check_line_name("a\tb").unwrap_err().code, "charset");
+    }
+}

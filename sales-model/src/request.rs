@@ -1,0 +1,329 @@
+//! The order as a POS sends it (DESIGN.md §3), and its one-way conversion into an [`Order`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError};
+
+use crate::errors::{Collector, FieldError, OrderErrors};
+use crate::money::DecimalInput;
+use crate::order::{check_line_name, OrderParts};
+use crate::{
+    Amount, Channel, Currency, CustomerId, MoneyError, Order, OrderId, PaymentMethod, Sku, StoreId,
+    TerminalId,
+};
+
+/// The JSON body of `POST /v1/orders`, exactly as received. Unknown fields are refused.
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    pub order_id: String,
+    pub store_id: String,
+    #[serde(default)]
+    pub terminal_id: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    pub channel: String,
+    pub currency: String,
+    pub created_at: String,
+    #[validate(length(min = 1, max = 500), nested)]
+    pub items: Vec<LineRequest>,
+    #[serde(default)]
+    pub discount: Option<DecimalInput>,
+    #[serde(default)]
+    pub tax: Option<DecimalInput>,
+    pub total: DecimalInput,
+    #[serde(default)]
+    pub payment_method: Option<String>,
+}
+
+/// One line of [`OrderRequest`].
+#[derive(Debug, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub sku: String,
+    #[validate(custom(function = "check_line_name"))]
+    pub name: String,
+    #[validate(range(min = 1, max = 10000))]
+    pub quantity: i64,
+    pub unit_price: DecimalInput,
+}
+
+/// How far an order's event time may be from the ingest clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub max_future: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Self {
+            max_future: Duration::from_secs(5 * 60),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl Freshness {
+    fn check(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ValidationError> {
+        let ahead = created_at.signed_duration_since(now);
+        let behind = now.signed_duration_since(created_at);
+        if ahead.to_std().is_ok_and(|d| d > self.max_future) {
+            return Err(ValidationError::new("too_far_in_future").with_message(
+                format!(
+                    "is more than {} s ahead of the server clock ({now})",
+                    self.max_future.as_secs()
+                )
+                .into(),
+            ));
+        }
+        if behind.to_std().is_ok_and(|d| d > self.max_age) {
+            return Err(ValidationError::new("too_old").with_message(
+                format!(
+                    "is more than {} s older than the server clock ({now})",
+                    self.max_age.as_secs()
+                )
+                .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a JSON document is not a valid order.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Not JSON at all (HTTP 400).
+    #[error("malformed JSON: {0}")]
+    Syntax(String),
+    /// JSON, but not a valid order (HTTP 422).
+    #[error("invalid order: {0}")]
+    Invalid(OrderErrors),
+}
+
+/// Parses and validates one order; `now` is the ingest clock the event time is checked against.
+pub fn parse_order_json(
+    body: &[u8],
+    now: DateTime<Utc>,
+    freshness: Freshness,
+) -> Result<Order, ParseError> {
+    check_shape(body)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let request: OrderRequest =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
+    deserializer
+        .end()
+        .map_err(|e| ParseError::Syntax(e.to_string()))?;
+    request
+        .into_order(now, freshness)
+        .map_err(ParseError::Invalid)
+}
+
+/// Refuses broken JSON, and objects written as arrays: serde would otherwise read a struct from a
+/// positional array, which the contract does not allow.
+fn check_shape(body: &[u8]) -> Result<(), ParseError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ParseError::Syntax(e.to_string()))?;
+    let not_object = |field: String| {
+        ParseError::Invalid(OrderErrors::from_list(vec![FieldError::new(
+            field,
+            "type",
+            "must be a JSON object",
+        )]))
+    };
+    if !value.is_object() {
+        return Err(not_object("body".to_string()));
+    }
+    if let Some(items) = value.get("items").and_then(|i| i.as_array()) {
+        if let Some(i) = items.iter().position(|item| !item.is_object()) {
+            return Err(not_object(format!("items[{i}]")));
+        }
+    }
+    Ok(())
+}
+
+/// Classifies a serde failure: broken JSON is a syntax error; a wrong field, type or missing field
+/// is a field error with the path of the offending field.
+fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ParseError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if !inner.is_data() {
+        return ParseError::Syntax(inner.to_string());
+    }
+    let message = inner.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    let named = message.split('`').nth(1);
+    let at = |name: &str| match path.as_str() {
+        "." | "" => name.to_string(),
+        parent => format!("{parent}.{name}"),
+    };
+    let (field, code) = if message.starts_with("unknown field") {
+        // The path already ends in the unknown field's name.
+        (path, "unknown_field")
+    } else if message.starts_with("missing field") {
+        (at(named.unwrap_or("")), "required")
+    } else {
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        (field, "type")
+    };
+    ParseError::Invalid(OrderErrors::from_list(vec![FieldError::new(
+        field, code, message,
+    )]))
+}
+
+/// The fields both wire forms share once their money and time are read; see [`Fields::build`].
+pub(crate) struct Fields {
+    pub order_id: String,
+    pub store_id: String,
+    pub terminal_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub channel: String,
+    pub currency: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub lines: Vec<(String, String, i64, Result<Amount, MoneyError>)>,
+    pub discount: Result<Amount, MoneyError>,
+    pub tax: Result<Amount, MoneyError>,
+    pub total: Result<Amount, MoneyError>,
+    pub payment_method: Option<String>,
+}
+
+impl Fields {
+    /// Types every field, collecting each failure, then runs the cross-field checks.
+    pub(crate) fn build(self, mut errors: Collector) -> Result<Order, OrderErrors> {
+        let order_id = errors.check("order_id", OrderId::parse(self.order_id));
+        let store_id = errors.check("store_id", StoreId::parse(self.store_id));
+        let terminal_id = self
+            .terminal_id
+            .map(|t| errors.check("terminal_id", TerminalId::parse(t)));
+        let customer_id = self
+            .customer_id
+            .map(|c| errors.check("customer_id", CustomerId::parse(c)));
+        let channel = errors.check("channel", Channel::parse(&self.channel));
+        let currency = errors.check("currency", Currency::parse(&self.currency));
+        let payment_method = self
+            .payment_method
+            .map(|p| errors.check("payment_method", PaymentMethod::parse(&p)));
+        let lines: Vec<_> = self
+            .lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, (sku, name, quantity, unit_price))| {
+                let sku = errors.check(format!("items[{i}].sku"), Sku::parse(sku));
+                let unit_price = errors.money(format!("items[{i}].unit_price"), unit_price);
+                // Range and name are checked by the declared rules; a failure there is already
+                // recorded, so this line is simply left incomplete.
+                let quantity = u32::try_from(quantity).ok();
+                Some((sku?, name, quantity?, unit_price?))
+            })
+            .collect();
+        let discount = errors.money("discount", self.discount);
+        let tax = errors.money("tax", self.tax);
+        let total = errors.money("total", self.total);
+        errors.into_result()?;
+
+        let incomplete = || {
+            OrderErrors::from_list(vec![FieldError::new(
+                "body",
+                "invalid",
+                "the order could not be read",
+            )])
+        };
+        let (
+            Some(order_id),
+            Some(store_id),
+            Some(channel),
+            Some(currency),
+            Some(created_at),
+            Some(discount),
+            Some(tax),
+            Some(total),
+        ) = (
+            order_id,
+            store_id,
+            channel,
+            currency,
+            self.created_at,
+            discount,
+            tax,
+            total,
+        )
+        else {
+            return Err(incomplete());
+        };
+        let parts = OrderParts {
+            order_id,
+            store_id,
+            terminal_id: terminal_id.flatten(),
+            customer_id: customer_id.flatten(),
+            channel,
+            currency,
+            created_at: created_at.trunc_subsecs(3),
+            lines: lines
+                .into_iter()
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(incomplete)?,
+            discount,
+            tax,
+            total,
+            payment_method: payment_method.flatten(),
+        };
+        Order::assemble(parts).map_err(OrderErrors::from_list)
+    }
+}
+
+impl OrderRequest {
+    /// Checks every rule of DESIGN.md §3 and reports all failing fields at once.
+    pub fn into_order(
+        self,
+        now: DateTime<Utc>,
+        freshness: Freshness,
+    ) -> Result<Order, OrderErrors> {
+        let mut errors = Collector::new(self.validate());
+        let created_at = errors
+            .check(
+                "created_at",
+                DateTime::parse_from_rfc3339(&self.created_at).map_err(|e| {
+                    ValidationError::new("timestamp").with_message(
+                        format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})")
+                            .into(),
+                    )
+                }),
+            )
+            .map(|t| t.with_timezone(&Utc))
+            .and_then(|t| {
+                errors
+                    .check("created_at", freshness.check(t, now))
+                    .map(|()| t)
+            });
+        let money = |d: Option<DecimalInput>| d.map_or(Ok(Amount::ZERO), |d| d.parse());
+        Fields {
+            order_id: self.order_id,
+            store_id: self.store_id,
+            terminal_id: self.terminal_id,
+            customer_id: self.customer_id,
+            channel: self.channel,
+            currency: self.currency,
+            created_at,
+            lines: self
+                .items
+                .into_iter()
+                .map(|l| (l.sku, l.name, l.quantity, l.unit_price.parse()))
+                .collect(),
+            discount: money(self.discount),
+            tax: money(self.tax),
+            total: self.total.parse(),
+            payment_method: self.payment_method,
+        }
+        .build(errors)
+    }
+}
