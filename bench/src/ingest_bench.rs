@@ -1,1 +1,195 @@
-fn main() {}
+//! ingest-bench: throughput and latency of ingest-api against the Kafka stand-in (or the broker
+//! named by KAFKA_BOOTSTRAP_SERVERS). Run with `cargo run --release -p bench --bin ingest-bench`.
+//!
+//! Measures, in one run so the ratios are comparable on a noisy machine:
+//! - single orders: `BENCH_ORDERS` POSTs to /v1/orders from `BENCH_CONCURRENCY` clients;
+//! - batches: the same number of orders in batches of `BENCH_BATCH` to /v1/orders/batch.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use chrono::Utc;
+use futures::stream::{self, StreamExt};
+use ingest_api::configuration::IngestConfig;
+use ingest_api::startup::Application;
+use sales_model::config::{ProcessEnv, Settings};
+use serde_json::{json, Value};
+use test_support::kafka::TestKafka;
+
+const KEY: &str = "bench-key-0123456789";
+
+fn order(n: usize) -> Value {
+    json!({
+        "order_id": format!("bench-{}-{n}", std::process::id()),
+        "store_id": format!("store-{:03}", n % 50),
+        "channel": "in_store",
+        "currency": "EUR",
+        "created_at": Utc::now().to_rfc3339(),
+        "items": [
+            {"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"},
+            {"sku": "sku-2", "name": "Croissant", "quantity": 1, "unit_price": "2.20"}
+        ],
+        "tax": "0.92",
+        "total": "10.12",
+        "payment_method": "card"
+    })
+}
+
+struct Run {
+    orders: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn print(&self, name: &str) {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let pct = |p: f64| sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)];
+        println!(
+            "{name:<22} {:>7} orders in {:>6.2} s = {:>8.0} orders/s   request latency p50 {:>6.1} ms  p99 {:>6.1} ms",
+            self.orders,
+            self.elapsed.as_secs_f64(),
+            self.orders as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+        );
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+    let response = client.post(url).bearer_auth(KEY).json(body).send().await?;
+    Ok((response.status().as_u16(), response.json().await?))
+}
+
+async fn run_single(
+    client: &reqwest::Client,
+    base: &str,
+    orders: usize,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
+    let url = format!("{base}/v1/orders");
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<Duration>> = stream::iter(0..orders)
+        .map(|n| {
+            let url = url.clone();
+            async move {
+                let t = Instant::now();
+                let (status, body) = post(client, &url, &order(n)).await?;
+                ensure!(status == 202, "single order answered {status}: {body}");
+                Ok(t.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Run {
+        orders,
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}
+
+async fn run_batches(
+    client: &reqwest::Client,
+    base: &str,
+    orders: usize,
+    batch: usize,
+    concurrency: usize,
+) -> anyhow::Result<Run> {
+    let url = format!("{base}/v1/orders/batch");
+    let started = Instant::now();
+    let batches: Vec<Vec<Value>> = (0..orders)
+        .map(|n| order(orders + n))
+        .collect::<Vec<_>>()
+        .chunks(batch)
+        .map(<[Value]>::to_vec)
+        .collect();
+    let results: Vec<anyhow::Result<Duration>> = stream::iter(batches)
+        .map(|chunk| {
+            let url = url.clone();
+            async move {
+                let t = Instant::now();
+                let (status, body) = post(client, &url, &Value::Array(chunk.clone())).await?;
+                ensure!(
+                    status == 200 && body["accepted"] == chunk.len(),
+                    "batch answered {status}: {body}"
+                );
+                Ok(t.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Run {
+        orders,
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::new(&ProcessEnv);
+    let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
+    let concurrency = settings.bounded("BENCH_CONCURRENCY", 64, 1, 4096)? as usize;
+    let batch = settings.bounded("BENCH_BATCH", 500, 1, 1000)? as usize;
+
+    let kafka = TestKafka::start();
+    kafka.create_topic("Order", 6);
+    let bootstrap = kafka.bootstrap_servers().to_string();
+    let env = vec![
+        ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
+        ("KAFKA_BOOTSTRAP_SERVERS", bootstrap.as_str()),
+        ("INGEST_API_KEYS", KEY),
+        ("KAFKA_ADMIN_TIMEOUT_MS", "1000"),
+        ("INGEST_BODY_LIMIT_BYTES", "4194304"),
+    ];
+    let config = IngestConfig::from_settings(&Settings::new(&env))?;
+    let app = Application::build(config).await?;
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        ensure!(Instant::now() < deadline, "ingest-api never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    println!("ingest-bench: {orders} orders per run, {concurrency} concurrent single posts, batches of {batch} x 4 concurrent");
+    println!(
+        "kafka: {}",
+        if kafka.mock().is_some() {
+            "librdkafka mock cluster (in-process)"
+        } else {
+            bootstrap.as_str()
+        }
+    );
+    run_single(&client, &base, orders.min(2_000), concurrency)
+        .await
+        .context("warm-up")?;
+    let single = run_single(&client, &base, orders, concurrency)
+        .await
+        .context("single orders")?;
+    let batches = run_batches(&client, &base, orders, batch, 4)
+        .await
+        .context("batches")?;
+    single.print("POST /v1/orders");
+    batches.print("POST /v1/orders/batch");
+    println!(
+        "batch / single throughput ratio: {:.1}x",
+        (batches.orders as f64 / batches.elapsed.as_secs_f64())
+            / (single.orders as f64 / single.elapsed.as_secs_f64())
+    );
+    Ok(())
+}

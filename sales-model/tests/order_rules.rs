@@ -30,7 +30,9 @@ fn parse(value: &Value) -> Result<Order, ParseError> {
 }
 
 /// The `(field, code)` pairs of a rejected order, or `None` when it is accepted.
-fn failures(value: &Value) -> Option<Vec<(String, String)>> {
+type Failures = Option<Vec<(String, String)>>;
+
+fn failures(value: &Value) -> Failures {
     match parse(value) {
         Ok(_) => None,
         Err(ParseError::Invalid(errors)) => Some(
@@ -75,7 +77,7 @@ fn at(offset: Duration) -> Value {
     with(|v| v["created_at"] = json!((now() + offset).to_rfc3339()))
 }
 
-fn single(field: &str, code: &str) -> Option<Vec<(String, String)>> {
+fn single(field: &str, code: &str) -> Failures {
     Some(vec![(field.to_string(), code.to_string())])
 }
 
@@ -96,7 +98,7 @@ fn the_example_order_is_accepted_in_minor_units() {
 
 #[test]
 fn each_rule_is_enforced_at_its_boundaries() {
-    let cases: Vec<(&str, Value, Option<Vec<(String, String)>>)> = vec![
+    let cases: Vec<(&str, Value, Failures)> = vec![
         (
             "order_id 1 char",
             with(|v| v["order_id"] = json!("a")),

@@ -1,0 +1,70 @@
+//! Bearer-key authentication for the `/v1` routes.
+//!
+//! Keys are compared in constant time, and neither the presented nor the configured keys are ever
+//! logged: a rejected request logs only that a key was missing or wrong.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use crate::reply::Problem;
+
+#[derive(Clone)]
+pub struct ApiKeys(Arc<Vec<Vec<u8>>>);
+
+impl ApiKeys {
+    pub fn new(keys: &[String]) -> Self {
+        Self(Arc::new(
+            keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+        ))
+    }
+
+    /// True when `presented` equals one of the keys; every key is compared so timing does not
+    /// tell which one nearly matched.
+    pub fn accepts(&self, presented: &[u8]) -> bool {
+        self.0.iter().fold(false, |found, key| {
+            found | bool::from(key.as_slice().ct_eq(presented))
+        })
+    }
+}
+
+pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let reason = match presented {
+        Some(key) if keys.accepts(key.as_bytes()) => return next.run(request).await,
+        Some(_) => "wrong API key",
+        None => "missing bearer API key",
+    };
+    tracing::info!(method = %request.method(), path = %request.uri().path(), status = 401, reason, "request rejected");
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "authorization",
+        "unauthorized",
+        "send `Authorization: Bearer <key>` with a configured API key",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_configured_keys_are_accepted() {
+        let keys = ApiKeys::new(&["first-key-0123456".into(), "second-key-012345".into()]);
+        assert!(keys.accepts(b"first-key-0123456"));
+        assert!(keys.accepts(b"second-key-012345"));
+        assert!(!keys.accepts(b"first-key-012345"));
+        assert!(!keys.accepts(b""));
+        assert!(!keys.accepts(b"first-key-01234567"));
+    }
+}

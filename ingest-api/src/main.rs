@@ -1,0 +1,16 @@
+use anyhow::Context;
+use ingest_api::configuration::IngestConfig;
+use ingest_api::startup::{shutdown_signal, Application};
+use ingest_api::telemetry;
+use sales_model::config::{ProcessEnv, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::new(&ProcessEnv);
+    telemetry::init(&settings.string("LOG_FORMAT", "text"));
+    let config = IngestConfig::from_settings(&settings).context("ingest-api cannot start")?;
+    tracing::info!(?config, "starting ingest-api");
+    let app = Application::build(config).await?;
+    tracing::info!(addr = %app.local_addr(), "listening");
+    app.run(shutdown_signal()).await
+}

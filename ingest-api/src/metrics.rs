@@ -1,0 +1,83 @@
+//! Prometheus metrics of one ingest-api instance, in their own registry (no global state, so
+//! every test app counts only its own traffic).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    pub code: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub orders_accepted: Counter,
+    pub orders_rejected: Family<RejectLabels, Counter>,
+    pub produce_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("ingest");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let orders_accepted = Counter::default();
+        let orders_rejected = Family::<RejectLabels, Counter>::default();
+        // 1 ms .. ~16 s
+        let produce_latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "orders_accepted",
+            "Orders acknowledged by Kafka",
+            orders_accepted.clone(),
+        );
+        registry.register(
+            "orders_rejected",
+            "Orders refused, by error code",
+            orders_rejected.clone(),
+        );
+        registry.register(
+            "produce_latency_seconds",
+            "Time from produce to Kafka's delivery report",
+            produce_latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            orders_accepted,
+            orders_rejected,
+            produce_latency,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn reject(&self, code: &str) {
+        self.orders_rejected
+            .get_or_create(&RejectLabels {
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,4 @@
+//! HTTP routes: the order endpoints and the operational ones.
+
+pub mod ops;
+pub mod orders;

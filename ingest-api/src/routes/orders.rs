@@ -1,0 +1,265 @@
+//! `POST /v1/orders` and `POST /v1/orders/batch` (DESIGN.md §3).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use futures::future::join_all;
+use sales_model::{parse_order_json, Envelope, FieldError, Order, ParseError};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::producer::ProduceError;
+use crate::reply::{with_retry_after, Problem};
+use crate::startup::AppState;
+
+/// The answer for an accepted order.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub order_id: String,
+    pub status: &'static str,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// One element of a batch answer, in input order.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum BatchResult {
+    /// Kafka acknowledged the order.
+    Accepted {
+        index: usize,
+        order_id: String,
+        partition: i32,
+        offset: i64,
+    },
+    /// The order is invalid; resending it unchanged will fail again.
+    Rejected {
+        index: usize,
+        order_id: Option<String>,
+        errors: Vec<FieldError>,
+    },
+    /// Valid, but Kafka did not acknowledge it: retry this element.
+    Unavailable {
+        index: usize,
+        order_id: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchReply {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub unavailable: usize,
+    pub results: Vec<BatchResult>,
+}
+
+pub async fn post_order(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let outcome = async {
+        let body = read_json_body(&headers, body)?;
+        let order =
+            parse_order_json(&body, Utc::now(), app.config.freshness).map_err(parse_problem)?;
+        let order_id = order.order_id().to_string();
+        let placement = produce(&app, order)
+            .await
+            .map_err(|e| Problem::unavailable(e.to_string()))?;
+        Ok::<_, Problem>(Accepted {
+            order_id,
+            status: "accepted",
+            partition: placement.0,
+            offset: placement.1,
+        })
+    }
+    .await;
+    match outcome {
+        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+        Err(problem) => reject(&app, "/v1/orders", problem),
+    }
+}
+
+pub async fn post_batch(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let elements = match read_json_body(&headers, body)
+        .and_then(|body| split_batch(&body, app.config.max_batch))
+    {
+        Ok(elements) => elements,
+        Err(problem) => return reject(&app, "/v1/orders/batch", problem),
+    };
+    let now = Utc::now();
+    let results = join_all(elements.iter().enumerate().map(|(index, raw)| {
+        let app = app.clone();
+        async move {
+            match parse_order_json(raw.get().as_bytes(), now, app.config.freshness) {
+                Err(error) => {
+                    let problem = parse_problem(error);
+                    for e in &problem.errors {
+                        app.metrics.reject(&e.code);
+                    }
+                    tracing::info!(index, codes = %problem.codes(), "batch element rejected");
+                    BatchResult::Rejected {
+                        index,
+                        order_id: raw_order_id(raw),
+                        errors: problem.errors,
+                    }
+                }
+                Ok(order) => {
+                    let order_id = order.order_id().to_string();
+                    match produce(&app, order).await {
+                        Ok((partition, offset)) => BatchResult::Accepted { index, order_id, partition, offset },
+                        Err(error) => {
+                            tracing::warn!(index, %order_id, %error, "batch element not acknowledged by Kafka");
+                            BatchResult::Unavailable { index, order_id, message: error.to_string() }
+                        }
+                    }
+                }
+            }
+        }
+    }))
+    .await;
+    let count = |f: fn(&BatchResult) -> bool| results.iter().filter(|r| f(r)).count();
+    let reply = BatchReply {
+        accepted: count(|r| matches!(r, BatchResult::Accepted { .. })),
+        rejected: count(|r| matches!(r, BatchResult::Rejected { .. })),
+        unavailable: count(|r| matches!(r, BatchResult::Unavailable { .. })),
+        results,
+    };
+    // Nothing accepted because Kafka is down: the whole request is worth retrying.
+    if reply.accepted == 0 && reply.unavailable > 0 {
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(reply)).into_response();
+        with_retry_after(&mut response);
+        return response;
+    }
+    (StatusCode::OK, Json(reply)).into_response()
+}
+
+/// Checks the content type and the size limit; both come before any parsing.
+fn read_json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+            "unsupported_media_type",
+            format!("send `Content-Type: application/json`, got {content_type:?}"),
+        ));
+    }
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body",
+                "too_large",
+                "the body is larger than the configured limit",
+            )
+        } else {
+            Problem::new(
+                rejection.status(),
+                "body",
+                "unreadable",
+                rejection.body_text(),
+            )
+        }
+    })
+}
+
+fn split_batch(body: &[u8], max: usize) -> Result<Vec<Box<RawValue>>, Problem> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "body",
+            "malformed_json",
+            e.to_string(),
+        )
+    })?;
+    if !value.is_array() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "body",
+            "type",
+            "must be a JSON array of orders",
+        ));
+    }
+    let elements: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "body",
+            "malformed_json",
+            e.to_string(),
+        )
+    })?;
+    if elements.is_empty() || elements.len() > max {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "body",
+            "length",
+            format!("a batch holds 1 to {max} orders, got {}", elements.len()),
+        ));
+    }
+    Ok(elements)
+}
+
+/// The order id of a rejected element, when it has a readable one, so the POS can match results.
+fn raw_order_id(raw: &RawValue) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+    value.get("order_id")?.as_str().map(str::to_string)
+}
+
+fn parse_problem(error: ParseError) -> Problem {
+    match error {
+        ParseError::Syntax(message) => {
+            Problem::new(StatusCode::BAD_REQUEST, "body", "malformed_json", message)
+        }
+        ParseError::Invalid(errors) => Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            errors: errors.errors,
+        },
+    }
+}
+
+async fn produce(app: &AppState, order: Order) -> Result<(i32, i64), ProduceError> {
+    let envelope = Envelope::new(order, Utc::now());
+    match app.producer.send(&envelope).await {
+        Ok((placement, latency)) => {
+            app.metrics.orders_accepted.inc();
+            app.metrics.produce_latency.observe(latency.as_secs_f64());
+            Ok((placement.partition, placement.offset))
+        }
+        Err(error) => {
+            app.metrics.reject("unavailable");
+            Err(error)
+        }
+    }
+}
+
+/// Logs one line for the refused request, counts its codes, and answers.
+fn reject(app: &AppState, route: &str, problem: Problem) -> Response {
+    let status = problem.status.as_u16();
+    let codes = problem.codes();
+    if problem.status.is_server_error() {
+        tracing::warn!(route, status, codes = %codes, reason = %problem.errors[0].message, "request rejected");
+    } else {
+        tracing::info!(route, status, codes = %codes, reason = %problem.errors[0].message, "request rejected");
+        for e in &problem.errors {
+            app.metrics.reject(&e.code);
+        }
+    }
+    problem.into_response()
+}

@@ -1,0 +1,402 @@
+//! ingest-api over real HTTP against a real Kafka protocol peer (the mock cluster, or the broker
+//! named by `KAFKA_BOOTSTRAP_SERVERS`).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{order, spawn_app, KEY};
+use test_support::kafka::{key_text, payload_text, TestKafka};
+
+const WAIT: Duration = Duration::from_secs(15);
+/// How long to keep reading when checking that nothing else arrives.
+const QUIET: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_order_lands_on_the_topic_with_key_envelope_and_minor_units() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[]).await;
+
+    let response = app.post("/v1/orders", &order("pos-17-000123")).await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["order_id"], "pos-17-000123");
+    assert_eq!(body["status"], "accepted");
+    assert!(body["partition"].as_i64().unwrap() >= 0);
+    assert!(body["offset"].as_i64().unwrap() >= 0);
+
+    let messages = kafka.read_topic(&app.topic, 1, WAIT);
+    assert_eq!(messages.len(), 1);
+    assert_eq!(key_text(&messages[0]), "pos-17-000123");
+    assert_eq!(
+        i64::from(rdkafka::Message::partition(&messages[0])),
+        body["partition"].as_i64().unwrap()
+    );
+    assert_eq!(
+        rdkafka::Message::offset(&messages[0]),
+        body["offset"].as_i64().unwrap()
+    );
+    let envelope: Value = serde_json::from_str(&payload_text(&messages[0])).unwrap();
+    assert_eq!(envelope["schema_version"], 1);
+    assert!(envelope["ingest_id"].as_str().unwrap().len() == 36);
+    assert_eq!(envelope["order"]["total_minor"], 650);
+    assert_eq!(envelope["order"]["discount_minor"], 50);
+    assert_eq!(envelope["order"]["tax_minor"], 0);
+    assert_eq!(envelope["order"]["items"][0]["unit_price_minor"], 350);
+    assert_eq!(envelope["order"]["items"][0]["quantity"], 2);
+    assert!(sales_model::Envelope::from_json(payload_text(&messages[0]).as_bytes()).is_ok());
+    app.stop().await.unwrap();
+}
+
+/// Against a real broker the app creates the topic itself; the mock cluster has no CreateTopics,
+/// so there the harness creates it (as compose's init step does) and this proves the fallback:
+/// the app finds the existing topic and becomes ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topic_is_created_or_found_with_the_configured_partitions() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[("KAFKA_TOPIC_PARTITIONS", "4")]).await;
+    assert_eq!(kafka.partition_count(&app.topic), 4);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_order_keeps_its_key_and_partition() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[]).await;
+    let first: Value = app
+        .post("/v1/orders", &order("retry-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second: Value = app
+        .post("/v1/orders", &order("retry-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["status"], "accepted");
+    assert_eq!(first["partition"], second["partition"]);
+    let messages = kafka.read_topic(&app.topic, 2, WAIT);
+    assert_eq!(
+        messages.iter().map(key_text).collect::<Vec<_>>(),
+        vec!["retry-1", "retry-1"]
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_batch_produces_exactly_the_valid_orders_and_reports_the_rest_in_order() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[]).await;
+    let mut bad_quantity = order("batch-bad-1");
+    bad_quantity["items"][0]["quantity"] = json!(0);
+    let mut bad_total = order("batch-bad-2");
+    bad_total["total"] = json!("1.00");
+    let batch = json!([order("batch-ok-1"), bad_quantity, order("batch-ok-2"), bad_total, {"nonsense": true}]);
+
+    let response = app.post("/v1/orders/batch", &batch).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let results = body["results"].as_array().unwrap();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["accepted", "rejected", "accepted", "rejected", "rejected"]
+    );
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["index"], i);
+    }
+    assert_eq!(results[0]["order_id"], "batch-ok-1");
+    assert!(results[0]["offset"].is_i64());
+    assert_eq!(results[1]["order_id"], "batch-bad-1");
+    assert_eq!(results[1]["errors"][0]["field"], "items[0].quantity");
+    assert_eq!(results[1]["errors"][0]["code"], "range");
+    assert_eq!(results[3]["errors"][0]["code"], "total_mismatch");
+    assert_eq!(results[4]["errors"][0]["code"], "unknown_field");
+
+    let mut keys: Vec<String> = kafka
+        .read_topic(&app.topic, 3, QUIET)
+        .iter()
+        .map(key_text)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, vec!["batch-ok-1", "batch-ok-2"]);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_answer_their_status_and_produce_nothing() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[("INGEST_BODY_LIMIT_BYTES", "4096")]).await;
+    let valid = order("never-1").to_string();
+    let mut invalid = order("never-2");
+    invalid["currency"] = json!("eur");
+    invalid["items"][0]["quantity"] = json!(0);
+    let huge = json!({"order_id": "x".repeat(5000)}).to_string();
+    // (path, body, content type, key, expected status, expected first error code)
+    type Case<'a> = (&'a str, String, &'a str, Option<&'a str>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "/v1/orders",
+            "{\"order_id\": ".into(),
+            "application/json",
+            Some(KEY),
+            400,
+            "malformed_json",
+        ),
+        (
+            "/v1/orders",
+            valid.clone(),
+            "application/json",
+            None,
+            401,
+            "unauthorized",
+        ),
+        (
+            "/v1/orders",
+            valid.clone(),
+            "application/json",
+            Some("wrong-key-0123456789"),
+            401,
+            "unauthorized",
+        ),
+        (
+            "/v1/orders",
+            huge.clone(),
+            "application/json",
+            Some(KEY),
+            413,
+            "too_large",
+        ),
+        (
+            "/v1/orders",
+            valid.clone(),
+            "text/plain",
+            Some(KEY),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/v1/orders",
+            invalid.to_string(),
+            "application/json",
+            Some(KEY),
+            422,
+            "currency",
+        ),
+        (
+            "/v1/orders/batch",
+            "[".into(),
+            "application/json",
+            Some(KEY),
+            400,
+            "malformed_json",
+        ),
+        (
+            "/v1/orders/batch",
+            format!("[{valid}]"),
+            "application/json",
+            None,
+            401,
+            "unauthorized",
+        ),
+        (
+            "/v1/orders/batch",
+            format!("[{huge}]"),
+            "application/json",
+            Some(KEY),
+            413,
+            "too_large",
+        ),
+        (
+            "/v1/orders/batch",
+            format!("[{valid}]"),
+            "application/xml",
+            Some(KEY),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/v1/orders/batch",
+            "[]".into(),
+            "application/json",
+            Some(KEY),
+            422,
+            "length",
+        ),
+        (
+            "/v1/orders/batch",
+            valid.clone(),
+            "application/json",
+            Some(KEY),
+            422,
+            "type",
+        ),
+    ];
+    for (path, body, content_type, key, status, code) in cases {
+        let response = app.post_raw(path, body, content_type, key).await;
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "{path} {content_type} {key:?}"
+        );
+        if status == 401 {
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        }
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], code, "{path}: {body}");
+    }
+    // The 422 lists every failing field.
+    let body: Value = app.post("/v1/orders", &invalid).await.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["currency", "items[0].quantity"]);
+
+    assert_eq!(app.post("/v1/orders", &order("marker")).await.status(), 202);
+    let keys: Vec<String> = kafka
+        .read_topic(&app.topic, 2, QUIET)
+        .iter()
+        .map(key_text)
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["marker"],
+        "only the marker order may be on the topic"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_broker_down_orders_get_503_and_after_it_returns_202() {
+    let kafka = TestKafka::start();
+    let Some(mock) = kafka.mock() else {
+        eprintln!("skipped: cannot cut a real broker");
+        return;
+    };
+    let app = spawn_app(&kafka, &[]).await;
+    assert_eq!(app.post("/v1/orders", &order("before")).await.status(), 202);
+
+    mock.broker_down(-1).unwrap();
+    let response = app.post("/v1/orders", &order("during")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "unavailable");
+    let batch = app
+        .post("/v1/orders/batch", &json!([order("during-batch")]))
+        .await;
+    assert_eq!(batch.status(), 503);
+    assert!(batch.headers().contains_key("retry-after"));
+    let batch: Value = batch.json().await.unwrap();
+    assert_eq!(batch["accepted"], 0);
+    assert_eq!(batch["results"][0]["status"], "unavailable");
+    let (_, metrics) = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains("ingest_orders_accepted_total 1\n"),
+        "{metrics}"
+    );
+
+    mock.broker_up(-1).unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app
+            .post("/v1/orders", &order("after"))
+            .await
+            .status()
+            .as_u16();
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 202);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_in_flight_at_shutdown_is_finished_and_acknowledged() {
+    let kafka = TestKafka::start();
+    let Some(mock) = kafka.mock() else {
+        eprintln!("skipped: cannot slow a real broker");
+        return;
+    };
+    let app = spawn_app(&kafka, &[]).await;
+    mock.broker_round_trip_time(1, Duration::from_millis(800))
+        .unwrap();
+    let client = app.client.clone();
+    let url = format!("{}/v1/orders", app.base);
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .bearer_auth(KEY)
+            .json(&order("in-flight"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.stop().await.unwrap();
+    assert_eq!(in_flight.await.unwrap().unwrap(), 202);
+    mock.broker_round_trip_time(1, Duration::ZERO).unwrap();
+    let keys: Vec<String> = kafka
+        .read_topic("Order", 1, WAIT)
+        .iter()
+        .map(key_text)
+        .collect();
+    assert_eq!(keys, vec!["in-flight"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operational_endpoints_answer() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[]).await;
+    assert_eq!(app.get_text("/health").await.0, 200);
+    assert_eq!(app.get_text("/ready").await.0, 200);
+
+    assert_eq!(app.post("/v1/orders", &order("m-1")).await.status(), 202);
+    let mut invalid = order("m-2");
+    invalid["channel"] = json!("fax");
+    assert_eq!(app.post("/v1/orders", &invalid).await.status(), 422);
+    let (status, metrics) = app.get_text("/metrics").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "ingest_orders_accepted_total 1\n",
+        "ingest_orders_rejected_total{code=\"one_of\"} 1\n",
+        "ingest_http_requests_total{route=\"/v1/orders\",status=\"202\"} 1\n",
+        "ingest_http_requests_total{route=\"/v1/orders\",status=\"422\"} 1\n",
+        "ingest_produce_latency_seconds_count 1\n",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing {expected:?} in:\n{metrics}"
+        );
+    }
+
+    let (status, spec) = app.get_text("/openapi.json").await;
+    assert_eq!(status, 200);
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    for path in [
+        "/v1/orders",
+        "/v1/orders/batch",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(spec["paths"][path].is_object(), "openapi.json lacks {path}");
+    }
+    app.stop().await.unwrap();
+}

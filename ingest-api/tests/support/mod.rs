@@ -1,0 +1,145 @@
+//! Spawns the real ingest-api on port 0 against the test Kafka.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ingest_api::configuration::IngestConfig;
+use ingest_api::startup::Application;
+use sales_model::config::Settings;
+use serde_json::{json, Value};
+use test_support::kafka::TestKafka;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const KEY: &str = "test-key-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub topic: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub handle: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the app with the test defaults plus `extra` settings.
+pub async fn spawn_app(kafka: &TestKafka, extra: &[(&str, &str)]) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let topic = if kafka.mock().is_some() {
+        "Order".to_string()
+    } else {
+        test_support::unique_name("Order")
+    };
+    let mut env = vec![
+        ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
+        ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
+        ("KAFKA_TOPIC", topic.as_str()),
+        ("INGEST_API_KEYS", KEY),
+        ("KAFKA_PRODUCE_TIMEOUT_MS", "3000"),
+        ("INGEST_REQUEST_TIMEOUT_MS", "8000"),
+        ("KAFKA_ADMIN_TIMEOUT_MS", "1000"),
+    ];
+    env.extend_from_slice(extra);
+    let partitions = env
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == "KAFKA_TOPIC_PARTITIONS")
+        .map_or(6, |(_, v)| v.parse().expect("partitions"));
+    kafka.create_topic(&topic, partitions);
+    let config = IngestConfig::from_settings(&Settings::new(&env)).expect("test configuration");
+    let app = Application::build(config).await.expect("build the app");
+    let base = format!("http://{}", app.local_addr());
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    let app = TestApp {
+        base,
+        topic,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        handle,
+    };
+    app.wait_ready().await;
+    app
+}
+
+impl TestApp {
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = self.client.get(format!("{}/ready", self.base)).send().await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "ingest-api never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// POSTs `body` as JSON with the test key.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post_raw(path, body.to_string(), "application/json", Some(KEY))
+            .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: String,
+        content_type: &str,
+        key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("send request")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("send request");
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    }
+
+    /// Triggers a graceful shutdown and waits for the app to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.expect("app task")
+    }
+}
+
+/// A valid order created a minute ago, with a total matching its line.
+pub fn order(order_id: &str) -> Value {
+    json!({
+        "order_id": order_id,
+        "store_id": "store-042",
+        "terminal_id": "t-3",
+        "customer_id": "c-9001",
+        "channel": "in_store",
+        "currency": "EUR",
+        "created_at": (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339(),
+        "items": [{"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"}],
+        "discount": "0.50",
+        "total": "6.50",
+        "payment_method": "card"
+    })
+}

@@ -1,0 +1,109 @@
+//! Kafka for tests: librdkafka's mock cluster, or the broker named by `KAFKA_BOOTSTRAP_SERVERS`.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+/// A Kafka cluster for one test.
+pub struct TestKafka {
+    bootstrap_servers: String,
+    mock: Option<MockCluster<'static, DefaultProducerContext>>,
+}
+
+impl TestKafka {
+    /// Uses `KAFKA_BOOTSTRAP_SERVERS` when set, else starts a one-broker mock cluster on
+    /// 127.0.0.1 that lives as long as the returned value.
+    pub fn start() -> TestKafka {
+        match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
+            Ok(servers) if !servers.trim().is_empty() => TestKafka {
+                bootstrap_servers: servers,
+                mock: None,
+            },
+            _ => {
+                let mock = MockCluster::new(1).expect("start the librdkafka mock cluster");
+                TestKafka {
+                    bootstrap_servers: mock.bootstrap_servers(),
+                    mock: Some(mock),
+                }
+            }
+        }
+    }
+
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap_servers
+    }
+
+    /// The mock cluster, for fault injection; `None` against a real broker, where such tests
+    /// cannot cut the broker and skip that part.
+    pub fn mock(&self) -> Option<&MockCluster<'static, DefaultProducerContext>> {
+        self.mock.as_ref()
+    }
+
+    /// Creates `topic` on the mock cluster, as the compose init step does on a real broker (the
+    /// mock does not implement CreateTopics). Against a real broker this does nothing: the
+    /// service under test creates its topic itself.
+    pub fn create_topic(&self, topic: &str, partitions: i32) {
+        if let Some(mock) = &self.mock {
+            mock.create_topic(topic, partitions, 1)
+                .expect("create a topic on the mock cluster");
+        }
+    }
+
+    /// Reads every partition of `topic` from the beginning until `count` messages arrived or
+    /// `timeout` passed. Partitions are assigned directly, so no group rebalance delays the read.
+    pub fn read_topic(&self, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("group.id", crate::unique_name("test-reader"))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("create a test consumer");
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..self.partition_count(topic) {
+            assignment
+                .add_partition_offset(topic, partition as i32, Offset::Beginning)
+                .expect("add a partition");
+        }
+        consumer.assign(&assignment).expect("assign partitions");
+        let deadline = Instant::now() + timeout;
+        let mut messages = Vec::new();
+        while messages.len() < count && Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+                messages.push(message.detach());
+            }
+        }
+        messages
+    }
+
+    /// Partition count of `topic` as the cluster reports it (0 if the topic does not exist).
+    pub fn partition_count(&self, topic: &str) -> usize {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .create()
+            .expect("create a metadata client");
+        consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .iter()
+                    .find(|t| t.name() == topic && t.error().is_none())
+                    .map(|t| t.partitions().len())
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// The payload of a message as UTF-8 text (empty if none).
+pub fn payload_text(message: &OwnedMessage) -> String {
+    String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned()
+}
+
+/// The key of a message as UTF-8 text (empty if none).
+pub fn key_text(message: &OwnedMessage) -> String {
+    String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned()
+}
