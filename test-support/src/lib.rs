@@ -4,7 +4,9 @@
 //! DESIGN.md §8 in-process or, when the environment names a real endpoint (for instance the
 //! services of a `docker compose up`), uses that instead. Tests then run unchanged against both.
 
+pub mod cassandra;
 pub mod kafka;
+pub mod proxy;
 
 /// A name unique to this test run, so tests sharing a real broker or database never collide.
 pub fn unique_name(prefix: &str) -> String {
