@@ -11,4 +11,3 @@ pub mod producer;
 pub mod reply;
 pub mod routes;
 pub mod startup;
-pub mod telemetry;

@@ -13,6 +13,7 @@ mod ids;
 mod money;
 mod order;
 mod request;
+pub mod telemetry;
 
 pub use currency::Currency;
 pub use envelope::{Envelope, EnvelopeError, OrderRecord, SCHEMA_VERSION};

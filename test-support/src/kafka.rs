@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::DefaultProducerContext;
+use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// A Kafka cluster for one test.
@@ -77,6 +77,46 @@ impl TestKafka {
             }
         }
         messages
+    }
+
+    /// Produces one message and waits for the acknowledgement.
+    pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .create()
+            .expect("create a test producer");
+        producer
+            .send(
+                FutureRecord::to(topic).key(key).payload(payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("produce a test message");
+    }
+
+    /// Sum over the partitions of `topic` of the offsets `group` committed (0 for a partition
+    /// without a commit): the number of messages the group has declared done.
+    pub fn committed_total(&self, group: &str, topic: &str) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("group.id", group)
+            .create()
+            .expect("create an offset reader");
+        let mut list = TopicPartitionList::new();
+        for partition in 0..self.partition_count(topic) {
+            list.add_partition(topic, partition as i32);
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(5))
+            .expect("read committed offsets");
+        committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(n) => n,
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Partition count of `topic` as the cluster reports it (0 if the topic does not exist).

@@ -1,0 +1,104 @@
+//! The dead-letter topic: where messages that are not valid orders go, with the reason attached.
+//!
+//! A dead letter is produced and acknowledged before the poison message's offset is committed, so
+//! a bad message is never silently skipped, and it never stops the job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message};
+use sales_model::EnvelopeError;
+
+use crate::configuration::SourceConfig;
+use crate::metrics::{CodeLabel, Metrics};
+
+/// Header names on a dead letter.
+pub const ERROR_CODE: &str = "dlq.error.code";
+pub const ERROR_MESSAGE: &str = "dlq.error.message";
+pub const SOURCE_TOPIC: &str = "dlq.source.topic";
+pub const SOURCE_PARTITION: &str = "dlq.source.partition";
+pub const SOURCE_OFFSET: &str = "dlq.source.offset";
+
+#[derive(Clone)]
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    metrics: Arc<Metrics>,
+}
+
+impl DeadLetters {
+    pub fn new(config: &SourceConfig, metrics: Arc<Metrics>) -> Result<Self, KafkaError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &config.bootstrap_servers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "10000")
+            .create()?;
+        Ok(Self {
+            producer,
+            topic: config.dlq_topic.clone(),
+            metrics,
+        })
+    }
+
+    /// Produces the original key and payload with headers naming the error and the source
+    /// position; returns once Kafka acknowledged it.
+    pub async fn send(
+        &self,
+        message: &OwnedMessage,
+        error: &EnvelopeError,
+    ) -> Result<(), KafkaError> {
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        let text = error.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: ERROR_CODE,
+                value: Some(error.code()),
+            })
+            .insert(Header {
+                key: ERROR_MESSAGE,
+                value: Some(text.as_str()),
+            })
+            .insert(Header {
+                key: SOURCE_TOPIC,
+                value: Some(message.topic()),
+            })
+            .insert(Header {
+                key: SOURCE_PARTITION,
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: SOURCE_OFFSET,
+                value: Some(offset.as_str()),
+            });
+        let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        self.producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(error, _)| error)?;
+        self.metrics
+            .dead_lettered
+            .get_or_create(&CodeLabel {
+                code: error.code().to_string(),
+            })
+            .inc();
+        tracing::warn!(
+            code = error.code(),
+            reason = %text,
+            partition = message.partition(),
+            offset = message.offset(),
+            "message sent to the dead-letter topic"
+        );
+        Ok(())
+    }
+}

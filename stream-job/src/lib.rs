@@ -1,0 +1,19 @@
+//! stream-job: the consumer of the `Order` topic.
+//!
+//! Reads batches of order envelopes, sends what cannot be decoded to the dead-letter topic, writes
+//! the rest to every sink, and only then commits the batch's offsets. Delivery is at-least-once;
+//! every sink write is idempotent (keyed by `order_id`), so each order is stored exactly once.
+//!
+//! The data's trip through this crate: `source` (Kafka) → `pipeline` (decode, dead-letter, fan
+//! out, commit) → `cassandra` (raw orders). `admin` serves health and metrics.
+
+pub mod admin;
+pub mod cassandra;
+pub mod configuration;
+pub mod dead_letter;
+pub mod metrics;
+pub mod pipeline;
+pub mod retry;
+pub mod sink;
+pub mod source;
+pub mod startup;

@@ -1,0 +1,113 @@
+//! Prometheus metrics of one stream-job instance, in their own registry.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabel {
+    pub sink: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    pub partition: i32,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub consumed: Counter,
+    pub written: Family<TableLabel, Counter>,
+    pub dead_lettered: Family<CodeLabel, Counter>,
+    pub consumer_lag: Family<PartitionLabel, Gauge>,
+    pub sink_latency: Family<SinkLabel, Histogram>,
+    pub sink_failures: Family<SinkLabel, Counter>,
+    pub commits: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("stream_job");
+        let consumed = Counter::default();
+        let written = Family::<TableLabel, Counter>::default();
+        let dead_lettered = Family::<CodeLabel, Counter>::default();
+        let consumer_lag = Family::<PartitionLabel, Gauge>::default();
+        // 1 ms .. ~33 s
+        let sink_latency = Family::<SinkLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let sink_failures = Family::<SinkLabel, Counter>::default();
+        let commits = Counter::default();
+        registry.register(
+            "consumed",
+            "Messages read from the order topic",
+            consumed.clone(),
+        );
+        registry.register("written", "Rows written, by table", written.clone());
+        registry.register(
+            "dead_lettered",
+            "Messages sent to the dead-letter topic, by reason",
+            dead_lettered.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages behind the partition's end, by partition",
+            consumer_lag.clone(),
+        );
+        registry.register(
+            "sink_latency_seconds",
+            "Time to write one batch to a sink, retries included",
+            sink_latency.clone(),
+        );
+        registry.register(
+            "sink_failures",
+            "Failed write attempts, by sink (each is retried)",
+            sink_failures.clone(),
+        );
+        registry.register(
+            "commits",
+            "Offset commits after durable batches",
+            commits.clone(),
+        );
+        Self {
+            registry,
+            consumed,
+            written,
+            dead_lettered,
+            consumer_lag,
+            sink_latency,
+            sink_failures,
+            commits,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn wrote(&self, table: &str, rows: u64) {
+        self.written
+            .get_or_create(&TableLabel {
+                table: table.to_string(),
+            })
+            .inc_by(rows);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,200 @@
+//! The consumer loop: read a batch, dead-letter what is not an order, write the rest to every
+//! sink, and commit only what every sink holds.
+//!
+//! Ordering of effects per batch: (1) dead letters acknowledged, (2) every sink wrote the orders,
+//! then the batch's offsets become pending; (3) at the flush interval every sink flushes, then
+//! (4) pending offsets are committed. A crash anywhere before (4) re-delivers the batch, and the
+//! idempotent writes absorb the repeat; nothing after a failed step is ever committed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::try_join_all;
+use rdkafka::message::OwnedMessage;
+use rdkafka::Message;
+use sales_model::Envelope;
+use tokio_util::sync::CancellationToken;
+
+use crate::dead_letter::DeadLetters;
+use crate::metrics::{Metrics, SinkLabel};
+use crate::retry::{until_ok, Stopped};
+use crate::sink::Sink;
+use crate::source::{Offsets, OrderSource};
+
+/// How long a graceful stop may spend flushing and committing what is already written.
+const FINAL_FLUSH: Duration = Duration::from_secs(15);
+
+/// What is currently failing, by component; empty when the job is healthy.
+#[derive(Clone, Default)]
+pub struct Health(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl Health {
+    pub fn report(&self, component: &str, problem: Option<String>) {
+        if let Ok(mut map) = self.0.lock() {
+            match problem {
+                Some(problem) => map.insert(component.to_string(), problem),
+                None => map.remove(component),
+            };
+        }
+    }
+
+    /// A one-line description of every failing component, if any.
+    pub fn problem(&self) -> Option<String> {
+        let map = self.0.lock().ok()?;
+        if map.is_empty() {
+            return None;
+        }
+        Some(
+            map.iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+}
+
+pub struct Pipeline {
+    pub source: OrderSource,
+    pub dead_letters: DeadLetters,
+    pub sinks: Vec<Arc<dyn Sink>>,
+    pub metrics: Arc<Metrics>,
+    pub health: Health,
+    pub flush_interval: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Pipeline {
+    /// Runs until `stop` is cancelled, then flushes and commits what is already written.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut pending = Offsets::default();
+        let mut last_flush = Instant::now();
+        while !stop.is_cancelled() {
+            let batch = self.source.next_batch(self.flush_interval, &stop).await;
+            if !batch.is_empty() {
+                if self.handle(&batch, &stop).await.is_err() {
+                    break;
+                }
+                pending.record(&batch);
+            }
+            let due = last_flush.elapsed() >= self.flush_interval || batch.is_empty();
+            if !pending.is_empty() && due {
+                if self.flush_and_commit(&mut pending, &stop).await.is_err() {
+                    break;
+                }
+                last_flush = Instant::now();
+            }
+        }
+        if !pending.is_empty() {
+            let deadline = CancellationToken::new();
+            let timer = tokio::spawn({
+                let deadline = deadline.clone();
+                async move {
+                    tokio::time::sleep(FINAL_FLUSH).await;
+                    deadline.cancel();
+                }
+            });
+            match self.flush_and_commit(&mut pending, &deadline).await {
+                Ok(()) => tracing::info!("final flush and commit done"),
+                Err(error) => {
+                    tracing::warn!(%error, "stopped without the final commit; the last batches will be re-read")
+                }
+            }
+            timer.abort();
+        }
+        tracing::info!("pipeline stopped");
+    }
+
+    /// Dead-letters the poison messages and writes the orders to every sink, retrying each
+    /// failing step until it succeeds.
+    async fn handle(
+        &self,
+        batch: &[OwnedMessage],
+        stop: &CancellationToken,
+    ) -> Result<(), Stopped> {
+        self.metrics.consumed.inc_by(batch.len() as u64);
+        let mut orders = Vec::with_capacity(batch.len());
+        let mut seen = HashSet::new();
+        for message in batch {
+            match Envelope::from_json(message.payload().unwrap_or_default()) {
+                Ok(envelope) => {
+                    // A retry of one order can sit twice in one batch; writing it once is enough.
+                    if seen.insert(envelope.order.order_id().clone()) {
+                        orders.push(envelope);
+                    }
+                }
+                Err(error) => {
+                    until_ok(
+                        "dead letter",
+                        self.max_backoff,
+                        stop,
+                        |_| {},
+                        || self.dead_letters.send(message, &error),
+                    )
+                    .await?;
+                }
+            }
+        }
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let orders = &orders;
+        try_join_all(self.sinks.iter().map(|sink| async move {
+            let started = Instant::now();
+            let label = SinkLabel {
+                sink: sink.name().to_string(),
+            };
+            let result = until_ok(
+                sink.name(),
+                self.max_backoff,
+                stop,
+                |error| {
+                    self.metrics.sink_failures.get_or_create(&label).inc();
+                    self.health.report(sink.name(), Some(format!("{error:#}")));
+                },
+                || sink.write(orders),
+            )
+            .await;
+            self.health.report(sink.name(), None);
+            self.metrics
+                .sink_latency
+                .get_or_create(&label)
+                .observe(started.elapsed().as_secs_f64());
+            result
+        }))
+        .await?;
+        Ok(())
+    }
+
+    async fn flush_and_commit(
+        &self,
+        pending: &mut Offsets,
+        stop: &CancellationToken,
+    ) -> Result<(), Stopped> {
+        try_join_all(self.sinks.iter().map(|sink| async move {
+            let what = format!("{} flush", sink.name());
+            let result = until_ok(
+                &what,
+                self.max_backoff,
+                stop,
+                |error| self.health.report(&what, Some(format!("{error:#}"))),
+                || sink.flush(),
+            )
+            .await;
+            self.health.report(&what, None);
+            result
+        }))
+        .await?;
+        match self.source.commit(pending) {
+            Ok(()) => {
+                self.metrics.commits.inc();
+                pending.clear();
+            }
+            // Kept pending: the next flush commits it together with what follows.
+            Err(error) => {
+                tracing::warn!(%error, "offset commit failed; will retry at the next flush")
+            }
+        }
+        Ok(())
+    }
+}
