@@ -52,11 +52,17 @@ impl TestCassandra {
                 };
             }
         }
+        TestCassandra::standin_on("127.0.0.1:0")
+    }
+
+    /// Starts the kassandra stand-in listening on `bind` (`host:port`; port 0 picks a free one).
+    pub fn standin_on(bind: &str) -> TestCassandra {
+        let bind = bind.to_string();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("kassandra".into())
-            .spawn(move || serve(addr_tx, stop_rx))
+            .spawn(move || serve(&bind, addr_tx, stop_rx))
             .expect("spawn the kassandra thread");
         let addr: SocketAddr = addr_rx.recv().expect("kassandra bound a port");
         TestCassandra {
@@ -79,16 +85,14 @@ impl TestCassandra {
     }
 }
 
-fn serve(addr_tx: std::sync::mpsc::Sender<SocketAddr>, stop: oneshot::Receiver<()>) {
+fn serve(bind: &str, addr_tx: std::sync::mpsc::Sender<SocketAddr>, stop: oneshot::Receiver<()>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("kassandra runtime");
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind kassandra");
+        let listener = TcpListener::bind(bind).await.expect("bind kassandra");
         addr_tx
             .send(listener.local_addr().expect("kassandra address"))
             .expect("report address");
