@@ -10,6 +10,7 @@ use scylla::statement::Consistency;
 pub struct StreamConfig {
     pub kafka: SourceConfig,
     pub cassandra: CassandraConfig,
+    pub clickhouse: ClickHouseConfig,
     /// Health and metrics listen here.
     pub admin_addr: SocketAddr,
     /// How often the sinks are flushed and offsets committed.
@@ -49,6 +50,30 @@ pub struct CassandraConfig {
     pub password: Option<String>,
 }
 
+#[derive(Clone)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+    /// Size of the event-time tumbling windows, in seconds; divides a day.
+    pub window_seconds: u32,
+    /// Longest a single insert or recompute may take before it counts as failed (and is retried).
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("window_seconds", &self.window_seconds)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl StreamConfig {
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
         let session_timeout = s.millis("KAFKA_SESSION_TIMEOUT_MS", 10_000)?;
@@ -65,7 +90,7 @@ impl StreamConfig {
             },
             cassandra: CassandraConfig {
                 contact_points: s.list("CASSANDRA_CONTACT_POINTS", "localhost:9042"),
-                keyspace: keyspace(s)?,
+                keyspace: identifier(s, "CASSANDRA_KEYSPACE")?,
                 local_dc: s.raw("CASSANDRA_LOCAL_DC"),
                 consistency: consistency(s)?,
                 concurrency: s.bounded("CASSANDRA_CONCURRENCY", 64, 1, 4096)? as usize,
@@ -73,6 +98,14 @@ impl StreamConfig {
                 await_schema_agreement: s.parse("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", true)?,
                 username: s.raw("CASSANDRA_USERNAME"),
                 password: s.raw("CASSANDRA_PASSWORD"),
+            },
+            clickhouse: ClickHouseConfig {
+                url: s.string("CLICKHOUSE_URL", "http://localhost:8123"),
+                database: identifier(s, "CLICKHOUSE_DATABASE")?,
+                user: s.string("CLICKHOUSE_USER", "default"),
+                password: s.string("CLICKHOUSE_PASSWORD", ""),
+                window_seconds: window_seconds(s)?,
+                request_timeout: s.millis("CLICKHOUSE_REQUEST_TIMEOUT_MS", 30_000)?,
             },
             admin_addr: s.parse(
                 "STREAM_JOB_ADMIN_ADDR",
@@ -84,9 +117,9 @@ impl StreamConfig {
     }
 }
 
-/// The keyspace name is spliced into CQL, so it must be a plain identifier.
-fn keyspace(s: &Settings<'_>) -> Result<String, ConfigError> {
-    let name = s.string("CASSANDRA_KEYSPACE", "sales");
+/// Keyspace and database names are spliced into queries, so they must be plain identifiers.
+fn identifier(s: &Settings<'_>, var: &str) -> Result<String, ConfigError> {
+    let name = s.string(var, "sales");
     let plain = !name.is_empty()
         && name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -95,11 +128,24 @@ fn keyspace(s: &Settings<'_>) -> Result<String, ConfigError> {
         Ok(name)
     } else {
         Err(ConfigError {
-            var: "CASSANDRA_KEYSPACE".into(),
+            var: var.into(),
             value: name,
             reason: "must be a letter followed by up to 47 letters, digits or underscores".into(),
         })
     }
+}
+
+/// Windows must tile a day exactly, so no window straddles two daily partitions.
+fn window_seconds(s: &Settings<'_>) -> Result<u32, ConfigError> {
+    let seconds = s.bounded("STREAM_JOB_WINDOW_SECONDS", 60, 1, 86_400)? as u32;
+    if 86_400 % seconds != 0 {
+        return Err(ConfigError {
+            var: "STREAM_JOB_WINDOW_SECONDS".into(),
+            value: seconds.to_string(),
+            reason: "must divide 86400 (a day) exactly, e.g. 10, 60, 300, 3600".into(),
+        });
+    }
+    Ok(seconds)
 }
 
 fn consistency(s: &Settings<'_>) -> Result<Consistency, ConfigError> {
@@ -146,6 +192,9 @@ mod tests {
         assert_eq!(config.cassandra.contact_points, vec!["localhost:9042"]);
         assert_eq!(config.flush_interval, Duration::from_secs(1));
         assert_eq!(config.admin_addr.port(), 9100);
+        assert_eq!(config.clickhouse.url, "http://localhost:8123");
+        assert_eq!(config.clickhouse.database, "sales");
+        assert_eq!(config.clickhouse.window_seconds, 60);
     }
 
     #[test]
@@ -156,6 +205,8 @@ mod tests {
             ("STREAM_JOB_BATCH_MAX", "0"),
             ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "maybe"),
             ("STREAM_JOB_ADMIN_ADDR", "9100"),
+            ("STREAM_JOB_WINDOW_SECONDS", "7"),
+            ("CLICKHOUSE_DATABASE", "sales-x"),
         ] {
             let env = vec![(var, value)];
             let err = StreamConfig::from_settings(&Settings::new(&env)).unwrap_err();

@@ -5,10 +5,12 @@
 //! every sink write is idempotent (keyed by `order_id`), so each order is stored exactly once.
 //!
 //! The data's trip through this crate: `source` (Kafka) → `pipeline` (decode, dead-letter, fan
-//! out, commit) → `cassandra` (raw orders). `admin` serves health and metrics.
+//! out, flush, commit) → `cassandra` (raw orders) and `clickhouse` (facts and windowed
+//! aggregates). `admin` serves health and metrics.
 
 pub mod admin;
 pub mod cassandra;
+pub mod clickhouse;
 pub mod configuration;
 pub mod dead_letter;
 pub mod metrics;

@@ -36,6 +36,9 @@ pub struct Metrics {
     pub sink_latency: Family<SinkLabel, Histogram>,
     pub sink_failures: Family<SinkLabel, Counter>,
     pub commits: Counter,
+    pub flush_latency: Family<SinkLabel, Histogram>,
+    pub windows_recomputed: Counter,
+    pub freshness: Histogram,
 }
 
 impl Default for Metrics {
@@ -51,6 +54,12 @@ impl Default for Metrics {
         });
         let sink_failures = Family::<SinkLabel, Counter>::default();
         let commits = Counter::default();
+        let flush_latency = Family::<SinkLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let windows_recomputed = Counter::default();
+        // 10 ms .. ~160 s
+        let freshness = Histogram::new(exponential_buckets(0.01, 2.0, 15));
         registry.register(
             "consumed",
             "Messages read from the order topic",
@@ -91,6 +100,9 @@ impl Default for Metrics {
             sink_latency,
             sink_failures,
             commits,
+            flush_latency,
+            windows_recomputed,
+            freshness,
         }
     }
 }

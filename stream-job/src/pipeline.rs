@@ -172,6 +172,7 @@ impl Pipeline {
         stop: &CancellationToken,
     ) -> Result<(), Stopped> {
         try_join_all(self.sinks.iter().map(|sink| async move {
+            let started = Instant::now();
             let what = format!("{} flush", sink.name());
             let result = until_ok(
                 &what,
@@ -182,6 +183,13 @@ impl Pipeline {
             )
             .await;
             self.health.report(&what, None);
+            let label = SinkLabel {
+                sink: sink.name().to_string(),
+            };
+            self.metrics
+                .flush_latency
+                .get_or_create(&label)
+                .observe(started.elapsed().as_secs_f64());
             result
         }))
         .await?;

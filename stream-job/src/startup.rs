@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cassandra::{self, sink::CassandraSink};
+use crate::clickhouse::sink::ClickHouseSink;
 use crate::configuration::StreamConfig;
 use crate::dead_letter::DeadLetters;
 use crate::metrics::Metrics;
@@ -119,5 +120,15 @@ async fn connect_sinks(
     )
     .await?;
     health.report("cassandra connect", None);
-    Ok(vec![Arc::new(cassandra)])
+    let clickhouse = ClickHouseSink::new(&config.clickhouse, metrics.clone());
+    until_ok(
+        "clickhouse check",
+        config.max_backoff,
+        stop,
+        |error: &anyhow::Error| health.report("clickhouse check", Some(format!("{error:#}"))),
+        || clickhouse.check(),
+    )
+    .await?;
+    health.report("clickhouse check", None);
+    Ok(vec![Arc::new(cassandra), Arc::new(clickhouse)])
 }

@@ -1,229 +1,17 @@
 //! stream-job's Cassandra path against the stand-ins (Kafka mock cluster, kassandra) or the real
 //! services named by KAFKA_BOOTSTRAP_SERVERS / CASSANDRA_CONTACT_POINTS.
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rdkafka::message::Headers;
 use rdkafka::Message;
-use sales_model::config::Settings;
-use sales_model::{parse_order_json, Envelope, Freshness};
-use scylla::client::session::Session;
 use serde_json::{json, Value};
-use stream_job::cassandra::{self, schema};
-use stream_job::configuration::StreamConfig;
-use stream_job::startup::StreamJob;
-use test_support::cassandra::TestCassandra;
-use test_support::kafka::TestKafka;
+use support::{envelope, minutes_ago, World, WAIT};
 use test_support::proxy::TcpProxy;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// One test's world: Kafka, Cassandra with the schema applied, and the names it uses.
-struct World {
-    kafka: TestKafka,
-    cassandra: TestCassandra,
-    session: Session,
-    keyspace: String,
-    topic: String,
-    group: String,
-}
-
-impl World {
-    async fn new() -> World {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
-        let kafka = TestKafka::start();
-        let cassandra = TestCassandra::start();
-        let (topic, keyspace) = if kafka.mock().is_some() && cassandra.is_standin() {
-            ("Order".to_string(), "sales".to_string())
-        } else {
-            (
-                test_support::unique_name("Order"),
-                test_support::unique_name("sales").replace('-', "_"),
-            )
-        };
-        kafka.create_topic(&topic, 3);
-        kafka.create_topic(&format!("{topic}.dlq"), 1);
-        let config = World::config_for(
-            &kafka,
-            cassandra.contact_point(),
-            &topic,
-            &keyspace,
-            "unused",
-        );
-        let session = cassandra::connect(&config.cassandra)
-            .await
-            .expect("connect to Cassandra");
-        schema::apply(
-            &session,
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../cql"),
-            &keyspace,
-            None,
-        )
-        .await
-        .expect("apply the schema");
-        World {
-            kafka,
-            group: test_support::unique_name("stream-job"),
-            cassandra,
-            session,
-            keyspace,
-            topic,
-        }
-    }
-
-    fn config_for(
-        kafka: &TestKafka,
-        cassandra: &str,
-        topic: &str,
-        keyspace: &str,
-        group: &str,
-    ) -> StreamConfig {
-        let dlq = format!("{topic}.dlq");
-        let env = vec![
-            ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
-            ("KAFKA_TOPIC", topic),
-            ("KAFKA_DLQ_TOPIC", dlq.as_str()),
-            ("STREAM_JOB_GROUP", group),
-            ("CASSANDRA_CONTACT_POINTS", cassandra),
-            ("CASSANDRA_KEYSPACE", keyspace),
-            ("CASSANDRA_CONSISTENCY", "ONE"),
-            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-            ("CASSANDRA_REQUEST_TIMEOUT_MS", "2000"),
-            ("STREAM_JOB_ADMIN_ADDR", "127.0.0.1:0"),
-            ("STREAM_JOB_FLUSH_INTERVAL_MS", "200"),
-            ("STREAM_JOB_BATCH_LINGER_MS", "20"),
-            ("STREAM_JOB_BATCH_MAX", "50"),
-            ("STREAM_JOB_MAX_BACKOFF_MS", "500"),
-            ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
-        ];
-        StreamConfig::from_settings(&Settings::new(&env)).expect("test configuration")
-    }
-
-    async fn start_job(&self) -> StreamJob {
-        self.start_job_via(self.cassandra.contact_point()).await
-    }
-
-    async fn start_job_via(&self, cassandra: &str) -> StreamJob {
-        let config = World::config_for(
-            &self.kafka,
-            cassandra,
-            &self.topic,
-            &self.keyspace,
-            &self.group,
-        );
-        StreamJob::start(config).await.expect("start the job")
-    }
-
-    async fn produce(&self, envelope: &Envelope) {
-        self.kafka
-            .produce(
-                &self.topic,
-                envelope.order.order_id().as_str(),
-                &envelope.to_json(),
-            )
-            .await;
-    }
-
-    /// order_id → number of rows, over a whole table.
-    async fn rows_per_order(&self, table: &str) -> HashMap<String, usize> {
-        let result = self
-            .session
-            .query_unpaged(
-                format!("SELECT order_id FROM {}.{table}", self.keyspace),
-                (),
-            )
-            .await
-            .expect("scan")
-            .into_rows_result()
-            .expect("rows");
-        let mut counts = HashMap::new();
-        for row in result.rows::<(String,)>().expect("typed rows") {
-            *counts.entry(row.expect("row").0).or_insert(0) += 1;
-        }
-        counts
-    }
-
-    /// Waits until `orders_by_id` holds `count` orders.
-    async fn wait_for_orders(&self, count: usize) -> HashMap<String, usize> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let rows = self.rows_per_order("orders_by_id").await;
-            if rows.len() >= count {
-                return rows;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {count} orders arrived",
-                rows.len()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn wait_for_commits(&self, total: i64) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let committed = self.kafka.committed_total(&self.group, &self.topic);
-            if committed >= total {
-                assert_eq!(committed, total, "committed past the produced messages");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "committed {committed} of {total}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn envelope(
-    order_id: &str,
-    store: &str,
-    customer: Option<&str>,
-    created_at: DateTime<Utc>,
-) -> Envelope {
-    let mut body = json!({
-        "order_id": order_id,
-        "store_id": store,
-        "terminal_id": "t-3",
-        "channel": "delivery",
-        "currency": "EUR",
-        "created_at": created_at.to_rfc3339(),
-        "items": [
-            {"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"},
-            {"sku": "sku-2", "name": "Bagel", "quantity": 1, "unit_price": "2.25"}
-        ],
-        "discount": "0.25",
-        "tax": "1.00",
-        "total": "10.00",
-        "payment_method": "card"
-    });
-    if let Some(customer) = customer {
-        body["customer_id"] = json!(customer);
-    }
-    let order = parse_order_json(
-        body.to_string().as_bytes(),
-        Utc::now(),
-        Freshness::default(),
-    )
-    .expect("valid test order");
-    Envelope::new(order, Utc::now())
-}
-
-fn minutes_ago(minutes: i64) -> DateTime<Utc> {
-    let t = Utc::now() - chrono::Duration::minutes(minutes);
-    DateTime::from_timestamp_millis(t.timestamp_millis()).expect("valid time")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_land_in_every_table_with_exact_values_and_a_redelivery_adds_no_row() {
@@ -476,7 +264,9 @@ async fn a_job_killed_mid_stream_and_restarted_stores_every_order_exactly_once()
 async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
     let world = World::new().await;
     let proxy = TcpProxy::start(world.cassandra.contact_point()).await;
-    let job = world.start_job_via(&proxy.addr()).await;
+    let job = world
+        .start_job_via(&proxy.addr(), world.clickhouse.url())
+        .await;
     for i in 0..20 {
         world
             .produce(&envelope(

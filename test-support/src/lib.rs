@@ -5,6 +5,7 @@
 //! services of a `docker compose up`), uses that instead. Tests then run unchanged against both.
 
 pub mod cassandra;
+pub mod clickhouse;
 pub mod kafka;
 pub mod proxy;
 

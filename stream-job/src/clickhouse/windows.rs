@@ -1,0 +1,140 @@
+//! Which windows a batch touched, and the SQL that recomputes them.
+//!
+//! Touched windows are merged into contiguous ranges, so a burst of orders over an hour costs one
+//! `INSERT … SELECT` per aggregate table, not sixty; each range carries the stores seen in it, and
+//! only their rows are recomputed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+const SALES_TEMPLATE: &str =
+    include_str!("../../../clickhouse-sql/queries/recompute_sales_by_window.sql");
+const PRODUCTS_TEMPLATE: &str =
+    include_str!("../../../clickhouse-sql/queries/recompute_product_sales_by_window.sql");
+
+/// Start of the `window`-second window holding `epoch_seconds`.
+pub fn window_start(epoch_seconds: u32, window: u32) -> u32 {
+    epoch_seconds - epoch_seconds % window
+}
+
+/// Windows (by start) and the stores that have new facts in them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Touched(BTreeMap<u32, BTreeSet<String>>);
+
+/// A run of adjacent windows, `[from, to)` in epoch seconds, and the stores to recompute there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowRange {
+    pub from: u32,
+    pub to: u32,
+    pub stores: BTreeSet<String>,
+    pub windows: usize,
+}
+
+impl Touched {
+    pub fn add(&mut self, window_start: u32, store_id: &str) {
+        self.0
+            .entry(window_start)
+            .or_default()
+            .insert(store_id.to_string());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn merge(&mut self, other: Touched) {
+        for (window, stores) in other.0 {
+            self.0.entry(window).or_default().extend(stores);
+        }
+    }
+
+    /// Adjacent windows merged into ranges.
+    pub fn ranges(&self, window: u32) -> Vec<WindowRange> {
+        let mut ranges: Vec<WindowRange> = Vec::new();
+        for (&start, stores) in &self.0 {
+            match ranges.last_mut() {
+                Some(last) if last.to == start => {
+                    last.to = start + window;
+                    last.stores.extend(stores.iter().cloned());
+                    last.windows += 1;
+                }
+                _ => ranges.push(WindowRange {
+                    from: start,
+                    to: start + window,
+                    stores: stores.clone(),
+                    windows: 1,
+                }),
+            }
+        }
+        ranges
+    }
+}
+
+/// The two recompute statements (store/channel/currency, then products) for one range, in
+/// `database`, from the templates in `clickhouse-sql/queries/`.
+pub fn recompute_statements(range: &WindowRange, window: u32, database: &str) -> [String; 2] {
+    // Store ids are limited to [A-Za-z0-9._:-] by the order contract; quoting is still escaped
+    // so the statement can never be broken by one.
+    let stores = range
+        .stores
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    [SALES_TEMPLATE, PRODUCTS_TEMPLATE].map(|template| {
+        template
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("{window}", &window.to_string())
+            .replace("{from}", &range.from.to_string())
+            .replace("{to}", &range.to.to_string())
+            .replace("{stores}", &stores)
+            .replace("sales.", &format!("{database}."))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_start_on_multiples_of_their_size() {
+        assert_eq!(window_start(1_795_341_659, 60), 1_795_341_600);
+        assert_eq!(window_start(1_795_341_600, 60), 1_795_341_600);
+        assert_eq!(window_start(1_795_341_601, 10), 1_795_341_600);
+    }
+
+    #[test]
+    fn adjacent_windows_merge_and_gaps_split() {
+        let mut touched = Touched::default();
+        touched.add(600, "a");
+        touched.add(660, "b");
+        touched.add(720, "a");
+        touched.add(1200, "c");
+        let ranges = touched.ranges(60);
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(
+            (ranges[0].from, ranges[0].to, ranges[0].windows),
+            (600, 780, 3)
+        );
+        assert_eq!(ranges[0].stores.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!((ranges[1].from, ranges[1].to), (1200, 1260));
+    }
+
+    #[test]
+    fn statements_fill_the_templates() {
+        let mut touched = Touched::default();
+        touched.add(600, "store-1");
+        let [sales, products] = recompute_statements(&touched.ranges(60)[0], 60, "sales_test");
+        assert!(sales.starts_with("INSERT INTO sales_test.sales_by_window"));
+        assert!(sales.contains("FROM sales_test.order_facts FINAL"));
+        assert!(sales.contains("created_at >= toDateTime(600) AND created_at < toDateTime(660) AND store_id IN ('store-1')"));
+        assert!(sales.contains("intDiv(toUInt32(created_at), 60) * 60"));
+        assert!(products.starts_with("INSERT INTO sales_test.product_sales_by_window"));
+        for statement in [&sales, &products] {
+            assert!(!statement.contains('{'), "{statement}");
+            assert!(!statement.contains("--"), "{statement}");
+        }
+    }
+}
