@@ -91,6 +91,21 @@ impl Default for Metrics {
             "Offset commits after durable batches",
             commits.clone(),
         );
+        registry.register(
+            "flush_latency_seconds",
+            "Time to flush a sink (ClickHouse: recompute the touched windows)",
+            flush_latency.clone(),
+        );
+        registry.register(
+            "windows_recomputed",
+            "Aggregate windows recomputed from the facts",
+            windows_recomputed.clone(),
+        );
+        registry.register(
+            "freshness_seconds",
+            "End-to-end freshness: now minus ingested_at when a recompute covering the order completes",
+            freshness.clone(),
+        );
         Self {
             registry,
             consumed,

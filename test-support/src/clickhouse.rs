@@ -39,11 +39,12 @@ pub fn adapt(sql: &str, database: &str) -> String {
     .replace("sales.", &format!("{database}."))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
+/// Two distinct free ports (both held while the second is picked, so they differ).
+fn free_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("find a free port");
+    let (a, b) = (bind(), bind());
+    let port = |l: &TcpListener| l.local_addr().expect("local address").port();
+    (port(&a), port(&b))
 }
 
 impl TestClickHouse {
@@ -63,8 +64,7 @@ impl TestClickHouse {
         }
         let dir = std::env::temp_dir().join(crate::unique_name("clickhouse"));
         std::fs::create_dir_all(&dir).expect("create the ClickHouse directory");
-        let http_port = free_port();
-        let tcp_port = free_port();
+        let (http_port, tcp_port) = free_ports();
         let config = dir.join("config.xml");
         std::fs::write(&config, server_config(&dir, http_port, tcp_port))
             .expect("write config.xml");
@@ -76,7 +76,7 @@ impl TestClickHouse {
         let child = Command::new(binary)
             .arg(format!("--config-file={}", config.display()))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).map_or_else(|_| Stdio::null(), Stdio::from))
             .spawn()
             .expect("start clickhouse-server");
         let test = TestClickHouse {
