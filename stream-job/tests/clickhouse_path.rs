@@ -19,7 +19,12 @@ impl World {
     /// Rows of a query against the test database, TSV lines.
     async fn tsv(&self, sql: &str) -> Vec<String> {
         let sql = sql.replace("sales.", &format!("{}.", self.clickhouse.database()));
-        self.clickhouse.query(&format!("{sql} FORMAT TSV")).await.lines().map(str::to_string).collect()
+        self.clickhouse
+            .query(&format!("{sql} FORMAT TSV"))
+            .await
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -66,8 +71,12 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
 
     // A late order, hours behind, and another into the first window: the old windows are
     // recomputed with a higher version and the totals grow; nothing goes backwards.
-    world.produce(&envelope("late-1", "store-001", None, at(180, 30))).await;
-    world.produce(&envelope("w-4", "store-001", None, at(10, 30))).await;
+    world
+        .produce(&envelope("late-1", "store-001", None, at(180, 30)))
+        .await;
+    world
+        .produce(&envelope("w-4", "store-001", None, at(10, 30)))
+        .await;
     world.produce(&first[1]).await; // and one more replay
     world.wait_for_commits(7).await;
     let windows = world
@@ -82,54 +91,100 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
             format!("{w9}\tstore-002\t1\t1000\t1"),
         ]
     );
-    let daily = world.tsv("SELECT sum(orders), sum(items), sum(revenue) FROM sales.v_sales_daily").await;
+    let daily = world
+        .tsv("SELECT sum(orders), sum(items), sum(revenue) FROM sales.v_sales_daily")
+        .await;
     assert_eq!(daily, vec!["5\t15\t50.00"]);
     let named = world.tsv("SELECT DISTINCT store_name, region FROM sales.v_sales_by_window WHERE store_id = 'store-001'").await;
     assert_eq!(named, vec!["Alexanderplatz\tEast"]);
 
-    let metrics = reqwest::get(format!("http://{}/metrics", job.admin_addr())).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("http://{}/metrics", job.admin_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| -> f64 {
         metrics
             .lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0.0)
     };
-    assert!(value("stream_job_windows_recomputed_total ") >= 4.0, "{metrics}");
+    assert!(
+        value("stream_job_windows_recomputed_total ") >= 4.0,
+        "{metrics}"
+    );
     // A replay inside one batch is written once, so 6 or 7 fact rows for 7 messages; every
     // written order is timed once its window recompute completed.
     let facts = value("stream_job_written_total{table=\"order_facts\"} ");
     assert!((6.0..=7.0).contains(&facts), "{metrics}");
-    assert_eq!(value("stream_job_freshness_seconds_count "), facts, "{metrics}");
+    assert_eq!(
+        value("stream_job_freshness_seconds_count "),
+        facts,
+        "{metrics}"
+    );
     job.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     let world = World::new().await;
-    let target = world.clickhouse.url().trim_start_matches("http://").to_string();
+    let target = world
+        .clickhouse
+        .url()
+        .trim_start_matches("http://")
+        .to_string();
     let proxy = TcpProxy::start(&target).await;
-    let job = world.start_job_via(world.cassandra.contact_point(), &format!("http://{}", proxy.addr())).await;
+    let job = world
+        .start_job_via(
+            world.cassandra.contact_point(),
+            &format!("http://{}", proxy.addr()),
+        )
+        .await;
     for i in 0..10 {
-        world.produce(&envelope(&format!("before-{i}"), "store-003", None, at(5, i))).await;
+        world
+            .produce(&envelope(
+                &format!("before-{i}"),
+                "store-003",
+                None,
+                at(5, i),
+            ))
+            .await;
     }
     world.wait_for_commits(10).await;
 
     proxy.cut();
     for i in 0..15 {
-        world.produce(&envelope(&format!("during-{i}"), "store-003", None, at(4, i))).await;
+        world
+            .produce(&envelope(
+                &format!("during-{i}"),
+                "store-003",
+                None,
+                at(4, i),
+            ))
+            .await;
     }
     let health = format!("http://{}/health", job.admin_addr());
     let deadline = Instant::now() + WAIT;
     while reqwest::get(&health).await.unwrap().status() != 503 {
-        assert!(Instant::now() < deadline, "health never reported the outage");
+        assert!(
+            Instant::now() < deadline,
+            "health never reported the outage"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(world.kafka.committed_total(&world.group, &world.topic), 10, "offsets advanced past orders ClickHouse lacks");
+    assert_eq!(
+        world.kafka.committed_total(&world.group, &world.topic),
+        10,
+        "offsets advanced past orders ClickHouse lacks"
+    );
 
     proxy.restore();
     world.wait_for_commits(25).await;
-    let totals = world.tsv("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily").await;
+    let totals = world
+        .tsv("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
+        .await;
     assert_eq!(totals, vec!["25\t25000"]);
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 25);
     job.shutdown().await;

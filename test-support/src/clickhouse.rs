@@ -76,7 +76,10 @@ impl TestClickHouse {
         let child = Command::new(binary)
             .arg(format!("--config-file={}", config.display()))
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.log")).map_or_else(|_| Stdio::null(), Stdio::from))
+            .stderr(
+                std::fs::File::create(dir.join("stderr.log"))
+                    .map_or_else(|_| Stdio::null(), Stdio::from),
+            )
             .spawn()
             .expect("start clickhouse-server");
         let test = TestClickHouse {

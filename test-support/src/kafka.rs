@@ -119,6 +119,22 @@ impl TestKafka {
             .sum()
     }
 
+    /// Sum over the partitions of `topic` of their high watermarks: how many messages it holds.
+    pub fn end_offsets_total(&self, topic: &str) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .create()
+            .expect("create a watermark reader");
+        (0..self.partition_count(topic))
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(topic, p as i32, Duration::from_secs(5))
+                    .expect("fetch watermarks")
+                    .1
+            })
+            .sum()
+    }
+
     /// Partition count of `topic` as the cluster reports it (0 if the topic does not exist).
     pub fn partition_count(&self, topic: &str) -> usize {
         let consumer: BaseConsumer = ClientConfig::new()

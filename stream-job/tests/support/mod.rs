@@ -158,21 +158,32 @@ impl World {
             .await;
     }
 
-    /// order_id → number of rows, over a whole table.
-    pub async fn rows_per_order(&self, table: &str) -> HashMap<String, usize> {
-        let result = self
-            .session
-            .query_unpaged(
-                format!("SELECT order_id FROM {}.{table}", self.keyspace),
-                (),
-            )
+    /// Every row of a query, read page by page.
+    pub async fn scan<T>(&self, cql: String) -> Vec<T>
+    where
+        T: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+    {
+        use futures::TryStreamExt;
+        let cql = cql.replace(" sales.", &format!(" {}.", self.keyspace));
+        self.session
+            .query_iter(cql, ())
             .await
             .expect("scan")
-            .into_rows_result()
-            .expect("rows");
+            .rows_stream::<T>()
+            .expect("typed rows")
+            .try_collect()
+            .await
+            .expect("rows")
+    }
+
+    /// order_id → number of rows, over a whole table.
+    pub async fn rows_per_order(&self, table: &str) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
-        for row in result.rows::<(String,)>().expect("typed rows") {
-            *counts.entry(row.expect("row").0).or_insert(0) += 1;
+        for (order_id,) in self
+            .scan::<(String,)>(format!("SELECT order_id FROM sales.{table}"))
+            .await
+        {
+            *counts.entry(order_id).or_insert(0) += 1;
         }
         counts
     }
