@@ -8,32 +8,16 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
+use bench::order_body;
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
 use sales_model::config::{ProcessEnv, Settings};
-use serde_json::{json, Value};
+use serde_json::Value;
 use test_support::kafka::TestKafka;
 
 const KEY: &str = "bench-key-0123456789";
-
-fn order(n: usize) -> Value {
-    json!({
-        "order_id": format!("bench-{}-{n}", std::process::id()),
-        "store_id": format!("store-{:03}", n % 50),
-        "channel": "in_store",
-        "currency": "EUR",
-        "created_at": Utc::now().to_rfc3339(),
-        "items": [
-            {"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"},
-            {"sku": "sku-2", "name": "Croissant", "quantity": 1, "unit_price": "2.20"}
-        ],
-        "tax": "0.92",
-        "total": "10.12",
-        "payment_method": "card"
-    })
-}
 
 struct Run {
     orders: usize,
@@ -75,7 +59,7 @@ async fn run_single(
             let url = url.clone();
             async move {
                 let t = Instant::now();
-                let (status, body) = post(client, &url, &order(n)).await?;
+                let (status, body) = post(client, &url, &order_body(n, Utc::now())).await?;
                 ensure!(status == 202, "single order answered {status}: {body}");
                 Ok(t.elapsed())
             }
@@ -101,7 +85,7 @@ async fn run_batches(
     let url = format!("{base}/v1/orders/batch");
     let started = Instant::now();
     let batches: Vec<Vec<Value>> = (0..orders)
-        .map(|n| order(orders + n))
+        .map(|n| order_body(orders + n, Utc::now()))
         .collect::<Vec<_>>()
         .chunks(batch)
         .map(<[Value]>::to_vec)

@@ -1,61 +1,21 @@
-//! stream-bench: how fast stream-job moves orders from Kafka into Cassandra, through the
-//! stand-ins (librdkafka mock cluster, kassandra) unless KAFKA_BOOTSTRAP_SERVERS /
-//! CASSANDRA_CONTACT_POINTS name real services. Run with
-//! `cargo run --release -p bench --bin stream-bench`.
+//! stream-bench: how fast stream-job moves orders from Kafka into both sinks (Cassandra raw
+//! orders, ClickHouse facts and recomputed windows), through the stand-ins unless the environment
+//! names real services. Run with `cargo run --release -p bench --bin stream-bench`.
 //!
-//! Pre-loads `BENCH_ORDERS` envelopes, starts the job, and times from its first write until the
-//! last offset is committed (which the job does only once every order is durable).
+//! Pre-loads `BENCH_ORDERS` envelopes spread over the last hour, starts the job, and times from
+//! its first write until the last offset is committed (which happens only once every order is in
+//! both stores and its windows are recomputed).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
+use bench::{envelope, metric, Stores};
 use chrono::Utc;
 use futures::future::try_join_all;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use sales_model::config::{ProcessEnv, Settings};
-use sales_model::{parse_order_json, Envelope, Freshness};
-use serde_json::json;
-use stream_job::cassandra::{self, schema};
-use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
-use test_support::cassandra::TestCassandra;
-use test_support::kafka::TestKafka;
-
-fn envelope(n: usize) -> anyhow::Result<Vec<u8>> {
-    let body = json!({
-        "order_id": format!("bench-{n}"),
-        "store_id": format!("store-{:03}", n % 50),
-        "customer_id": format!("c-{}", n % 1000),
-        "channel": "in_store",
-        "currency": "EUR",
-        "created_at": (Utc::now() - chrono::Duration::seconds((n % 3600) as i64)).to_rfc3339(),
-        "items": [
-            {"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"},
-            {"sku": "sku-2", "name": "Croissant", "quantity": 1, "unit_price": "2.20"}
-        ],
-        "total": "9.20"
-    });
-    let order = parse_order_json(
-        body.to_string().as_bytes(),
-        Utc::now(),
-        Freshness::default(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Envelope::new(order, Utc::now()).to_json())
-}
-
-async fn written(admin: &str) -> u64 {
-    let Ok(response) = reqwest::get(format!("http://{admin}/metrics")).await else {
-        return 0;
-    };
-    let text = response.text().await.unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("stream_job_written_total{table=\"orders_by_id\"} "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -63,40 +23,18 @@ async fn main() -> anyhow::Result<()> {
     let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
     let concurrency = settings.string("CASSANDRA_CONCURRENCY", "64");
 
-    let kafka = TestKafka::start();
-    let cassandra = TestCassandra::start();
-    kafka.create_topic("Order", 6);
-    kafka.create_topic("Order.dlq", 1);
-    let group = test_support::unique_name("stream-bench");
-    let env = vec![
-        ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
-        ("STREAM_JOB_GROUP", group.as_str()),
-        ("CASSANDRA_CONTACT_POINTS", cassandra.contact_point()),
-        ("CASSANDRA_CONSISTENCY", "ONE"),
-        ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-        ("CASSANDRA_CONCURRENCY", concurrency.as_str()),
-        ("STREAM_JOB_ADMIN_ADDR", "127.0.0.1:0"),
-    ];
-    let config = StreamConfig::from_settings(&Settings::new(&env))?;
-    let session = cassandra::connect(&config.cassandra).await?;
-    schema::apply(
-        &session,
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../cql"),
-        "sales",
-        None,
-    )
-    .await?;
-
+    let stores = Stores::start().await?;
     let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("bootstrap.servers", stores.kafka.bootstrap_servers())
         .set("linger.ms", "5")
         .create()?;
+    let now = Utc::now();
     let payloads = (0..orders)
-        .map(envelope)
+        .map(|n| envelope(n, now - chrono::Duration::seconds((n % 3600) as i64)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for (offset, chunk) in payloads.chunks(5_000).enumerate() {
+    for (chunk_no, chunk) in payloads.chunks(5_000).enumerate() {
         try_join_all(chunk.iter().enumerate().map(|(i, payload)| {
-            let key = format!("bench-{}", offset * 5_000 + i);
+            let key = format!("bench-{}", chunk_no * 5_000 + i);
             let producer = producer.clone();
             async move {
                 producer
@@ -112,30 +50,70 @@ async fn main() -> anyhow::Result<()> {
         .context("pre-load the topic")?;
     }
 
-    let job = StreamJob::start(config).await?;
-    let admin = job.admin_addr().to_string();
+    let group = test_support::unique_name("stream-bench");
+    let job = StreamJob::start(
+        stores.job_config(&group, &[("CASSANDRA_CONCURRENCY", concurrency.as_str())])?,
+    )
+    .await?;
+    let metrics_url = format!("http://{}/metrics", job.admin_addr());
+    let written = || async {
+        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+        Some(metric(
+            &text,
+            "stream_job_written_total{table=\"orders_by_id\"} ",
+        ))
+    };
     let deadline = Instant::now() + Duration::from_secs(600);
-    while written(&admin).await == 0 {
+    while written().await.unwrap_or(0.0) == 0.0 {
         ensure!(Instant::now() < deadline, "the job never wrote");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let started = Instant::now();
-    while kafka.committed_total(&group, "Order") < orders as i64 {
+    while stores.kafka.committed_total(&group, "Order") < orders as i64 {
         ensure!(Instant::now() < deadline, "the job did not finish in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed();
+    let text = reqwest::get(&metrics_url).await?.text().await?;
     job.shutdown().await;
-    println!("stream-bench: {orders} orders, Cassandra concurrency {concurrency}");
+    println!("stream-bench: {orders} orders over 60 windows x 50 stores, Cassandra concurrency {concurrency}");
     println!(
-        "Kafka -> Cassandra (4 tables, {} rows): {:.2} s = {:.0} orders/s ({} stand-in)",
-        orders * 4,
+        "Kafka -> Cassandra (4 tables) + ClickHouse (facts, lines, windows): {:.2} s = {:.0} orders/s",
         elapsed.as_secs_f64(),
-        orders as f64 / elapsed.as_secs_f64(),
-        if cassandra.is_standin() {
+        orders as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "windows recomputed: {}, flushes: {}, mean flush {:.1} ms",
+        metric(&text, "stream_job_windows_recomputed_total "),
+        metric(
+            &text,
+            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"} "
+        ),
+        1e3 * metric(
+            &text,
+            "stream_job_flush_latency_seconds_sum{sink=\"clickhouse\"} "
+        ) / metric(
+            &text,
+            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"} "
+        )
+        .max(1.0)
+    );
+    println!(
+        "stores: Kafka {}, Cassandra {}, ClickHouse {}",
+        if stores.kafka.mock().is_some() {
+            "mock cluster"
+        } else {
+            "real"
+        },
+        if stores.cassandra.is_standin() {
             "kassandra"
         } else {
-            "real Cassandra, not a"
+            "real"
+        },
+        if stores.clickhouse.is_standin() {
+            "clickhouse-server 18.16 (Debian)"
+        } else {
+            "real"
         }
     );
     Ok(())

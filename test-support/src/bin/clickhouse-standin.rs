@@ -1,0 +1,46 @@
+//! Starts Debian's clickhouse-server (the ClickHouse stand-in of DESIGN.md §8) in a temporary
+//! directory for local runs without Docker, applies `clickhouse-sql/` and loads the store seed,
+//! prints its HTTP URL, and keeps it up until Ctrl-C (the directory is removed on exit).
+
+use std::path::PathBuf;
+
+use test_support::clickhouse::TestClickHouse;
+
+fn main() {
+    let sql = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "clickhouse-sql".to_string()),
+    );
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start a runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async {
+        let clickhouse = TestClickHouse::start().await;
+        clickhouse.apply_schema(&sql).await;
+        clickhouse
+            .load_csv("stores", &sql.join("seed/stores.csv"))
+            .await;
+        println!("{}", clickhouse.url());
+        // Ctrl-C or SIGTERM: return, so dropping the stand-in stops the server and removes its
+        // directory.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async {
+                match terminate.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {},
+        }
+    });
+}
