@@ -9,10 +9,16 @@ use chrono::{DateTime, Utc};
 use support::{envelope, World, WAIT};
 use test_support::proxy::TcpProxy;
 
-/// A window-aligned moment `minutes` minutes ago, plus `seconds`.
-fn at(minutes: i64, seconds: i64) -> DateTime<Utc> {
+/// The test's clock: the start of the current minute, read once so that every moment a test
+/// names stays in the same window however long the test runs.
+fn minute_now() -> i64 {
     let now = Utc::now().timestamp();
-    DateTime::from_timestamp(now - now % 60 - minutes * 60 + seconds, 0).expect("valid time")
+    now - now % 60
+}
+
+/// `minutes` minutes before `base`, plus `seconds`.
+fn at(base: i64, minutes: i64, seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(base - minutes * 60 + seconds, 0).expect("valid time")
 }
 
 impl World {
@@ -31,11 +37,12 @@ impl World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
     let world = World::new().await;
+    let base = minute_now();
     // Each test order: 3 items, total 10.00 (see support::envelope).
     let first = [
-        envelope("w-1", "store-001", None, at(10, 5)),
-        envelope("w-2", "store-001", None, at(10, 50)),
-        envelope("w-3", "store-002", Some("c-1"), at(9, 1)),
+        envelope("w-1", "store-001", None, at(base, 10, 5)),
+        envelope("w-2", "store-001", None, at(base, 10, 50)),
+        envelope("w-3", "store-002", Some("c-1"), at(base, 9, 1)),
     ];
     for order in &first {
         world.produce(order).await;
@@ -47,8 +54,8 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
     let windows = world
         .tsv("SELECT toUInt32(window_start), store_id, channel, currency, orders, items, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
         .await;
-    let w10 = at(10, 0).timestamp();
-    let w9 = at(9, 0).timestamp();
+    let w10 = at(base, 10, 0).timestamp();
+    let w9 = at(base, 9, 0).timestamp();
     assert_eq!(
         windows,
         vec![
@@ -72,17 +79,17 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
     // A late order, hours behind, and another into the first window: the old windows are
     // recomputed with a higher version and the totals grow; nothing goes backwards.
     world
-        .produce(&envelope("late-1", "store-001", None, at(180, 30)))
+        .produce(&envelope("late-1", "store-001", None, at(base, 180, 30)))
         .await;
     world
-        .produce(&envelope("w-4", "store-001", None, at(10, 30)))
+        .produce(&envelope("w-4", "store-001", None, at(base, 10, 30)))
         .await;
     world.produce(&first[1]).await; // and one more replay
     world.wait_for_commits(7).await;
     let windows = world
         .tsv("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
         .await;
-    let w180 = at(180, 0).timestamp();
+    let w180 = at(base, 180, 0).timestamp();
     assert_eq!(
         windows,
         vec![
@@ -129,6 +136,7 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     let world = World::new().await;
+    let base = minute_now();
     let target = world
         .clickhouse
         .url()
@@ -147,7 +155,7 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
                 &format!("before-{i}"),
                 "store-003",
                 None,
-                at(5, i),
+                at(base, 5, i),
             ))
             .await;
     }
@@ -160,7 +168,7 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
                 &format!("during-{i}"),
                 "store-003",
                 None,
-                at(4, i),
+                at(base, 4, i),
             ))
             .await;
     }
