@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sales_model::config::{ConfigError, Settings};
 use sales_model::Freshness;
+use service_http::auth::load_keys;
 
 /// Everything ingest-api can be told.
 #[derive(Clone)]
@@ -84,7 +85,7 @@ impl IngestConfig {
                     10_000_000,
                 )?,
             },
-            api_keys: api_keys(s)?,
+            api_keys: load_keys(s, "INGEST_API_KEYS", "INGEST_API_KEYS_FILE")?,
             body_limit_bytes: s.bounded(
                 "INGEST_BODY_LIMIT_BYTES",
                 1024 * 1024,
@@ -109,40 +110,6 @@ impl IngestConfig {
             },
         })
     }
-}
-
-/// Keys from `INGEST_API_KEYS` (comma-separated) and/or `INGEST_API_KEYS_FILE` (one per line,
-/// `#` comments). At least one key is required: an ingest endpoint open to anyone is refused.
-fn api_keys(s: &Settings<'_>) -> Result<Vec<String>, ConfigError> {
-    let mut keys = s.list("INGEST_API_KEYS", "");
-    if let Some(path) = s.raw("INGEST_API_KEYS_FILE") {
-        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
-            var: "INGEST_API_KEYS_FILE".into(),
-            value: path.clone(),
-            reason: format!("cannot read the file: {e}"),
-        })?;
-        keys.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
-    }
-    if keys.is_empty() {
-        return Err(ConfigError {
-            var: "INGEST_API_KEYS".into(),
-            value: String::new(),
-            reason: "set at least one API key (or INGEST_API_KEYS_FILE)".into(),
-        });
-    }
-    if let Some(short) = keys.iter().find(|k| k.len() < 16) {
-        return Err(ConfigError {
-            var: "INGEST_API_KEYS".into(),
-            value: format!("<a key of {} characters>", short.len()),
-            reason: "every key must be at least 16 characters".into(),
-        });
-    }
-    Ok(keys)
 }
 
 #[cfg(test)]

@@ -4,10 +4,8 @@
 //! Kafka with the order id as key. A 2xx is only ever sent after Kafka acknowledged the write
 //! (acks=all, idempotent producer), so an accepted order cannot be lost by this service.
 
-pub mod auth;
 pub mod configuration;
 pub mod metrics;
 pub mod producer;
-pub mod reply;
 pub mod routes;
 pub mod startup;

@@ -15,12 +15,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{require_key, ApiKeys};
 use crate::configuration::IngestConfig;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::producer::OrderProducer;
-use crate::reply::with_retry_after;
 use crate::routes::{ops, orders};
+use service_http::auth::{require_key, ApiKeys};
+use service_http::problem::with_retry_after;
 
 /// Shared by every request.
 #[derive(Clone)]

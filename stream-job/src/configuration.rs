@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sales_model::config::{ConfigError, Settings};
-use scylla::statement::Consistency;
+use sales_stores::cassandra::CassandraConfig;
+use sales_stores::clickhouse::ClickHouseConfig;
 
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
@@ -35,45 +36,6 @@ pub struct SourceConfig {
     pub max_poll_interval: Duration,
 }
 
-#[derive(Clone, Debug)]
-pub struct CassandraConfig {
-    pub contact_points: Vec<String>,
-    pub keyspace: String,
-    pub local_dc: Option<String>,
-    pub consistency: Consistency,
-    /// Orders written concurrently.
-    pub concurrency: usize,
-    pub request_timeout: Duration,
-    /// Wait for schema agreement after DDL (off only for the single-node test stand-in).
-    pub await_schema_agreement: bool,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-#[derive(Clone)]
-pub struct ClickHouseConfig {
-    pub url: String,
-    pub database: String,
-    pub user: String,
-    pub password: String,
-    /// Size of the event-time tumbling windows, in seconds; divides a day.
-    pub window_seconds: u32,
-    /// Longest a single insert or recompute may take before it counts as failed (and is retried).
-    pub request_timeout: Duration,
-}
-
-impl std::fmt::Debug for ClickHouseConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickHouseConfig")
-            .field("url", &self.url)
-            .field("database", &self.database)
-            .field("user", &self.user)
-            .field("window_seconds", &self.window_seconds)
-            .field("request_timeout", &self.request_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl StreamConfig {
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
         let session_timeout = s.millis("KAFKA_SESSION_TIMEOUT_MS", 10_000)?;
@@ -88,25 +50,8 @@ impl StreamConfig {
                 session_timeout,
                 max_poll_interval: s.millis("KAFKA_MAX_POLL_INTERVAL_MS", 600_000)?,
             },
-            cassandra: CassandraConfig {
-                contact_points: s.list("CASSANDRA_CONTACT_POINTS", "localhost:9042"),
-                keyspace: identifier(s, "CASSANDRA_KEYSPACE")?,
-                local_dc: s.raw("CASSANDRA_LOCAL_DC"),
-                consistency: consistency(s)?,
-                concurrency: s.bounded("CASSANDRA_CONCURRENCY", 64, 1, 4096)? as usize,
-                request_timeout: s.millis("CASSANDRA_REQUEST_TIMEOUT_MS", 5_000)?,
-                await_schema_agreement: s.parse("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", true)?,
-                username: s.raw("CASSANDRA_USERNAME"),
-                password: s.raw("CASSANDRA_PASSWORD"),
-            },
-            clickhouse: ClickHouseConfig {
-                url: s.string("CLICKHOUSE_URL", "http://localhost:8123"),
-                database: identifier(s, "CLICKHOUSE_DATABASE")?,
-                user: s.string("CLICKHOUSE_USER", "default"),
-                password: s.string("CLICKHOUSE_PASSWORD", ""),
-                window_seconds: window_seconds(s)?,
-                request_timeout: s.millis("CLICKHOUSE_REQUEST_TIMEOUT_MS", 30_000)?,
-            },
+            cassandra: CassandraConfig::from_settings(s)?,
+            clickhouse: ClickHouseConfig::from_settings(s)?,
             admin_addr: s.parse(
                 "STREAM_JOB_ADMIN_ADDR",
                 SocketAddr::from(([0, 0, 0, 0], 9100)),
@@ -117,68 +62,10 @@ impl StreamConfig {
     }
 }
 
-/// Keyspace and database names are spliced into queries, so they must be plain identifiers.
-fn identifier(s: &Settings<'_>, var: &str) -> Result<String, ConfigError> {
-    let name = s.string(var, "sales");
-    let plain = !name.is_empty()
-        && name.len() <= 48
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        Ok(name)
-    } else {
-        Err(ConfigError {
-            var: var.into(),
-            value: name,
-            reason: "must be a letter followed by up to 47 letters, digits or underscores".into(),
-        })
-    }
-}
-
-/// Windows must tile a day exactly, so no window straddles two daily partitions.
-fn window_seconds(s: &Settings<'_>) -> Result<u32, ConfigError> {
-    let seconds = s.bounded("STREAM_JOB_WINDOW_SECONDS", 60, 1, 86_400)? as u32;
-    if 86_400 % seconds != 0 {
-        return Err(ConfigError {
-            var: "STREAM_JOB_WINDOW_SECONDS".into(),
-            value: seconds.to_string(),
-            reason: "must divide 86400 (a day) exactly, e.g. 10, 60, 300, 3600".into(),
-        });
-    }
-    Ok(seconds)
-}
-
-fn consistency(s: &Settings<'_>) -> Result<Consistency, ConfigError> {
-    let allowed = [
-        "ONE",
-        "TWO",
-        "THREE",
-        "QUORUM",
-        "ALL",
-        "LOCAL_QUORUM",
-        "EACH_QUORUM",
-        "LOCAL_ONE",
-    ];
-    Ok(
-        match s
-            .choice("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", &allowed)?
-            .as_str()
-        {
-            "ONE" => Consistency::One,
-            "TWO" => Consistency::Two,
-            "THREE" => Consistency::Three,
-            "QUORUM" => Consistency::Quorum,
-            "ALL" => Consistency::All,
-            "EACH_QUORUM" => Consistency::EachQuorum,
-            "LOCAL_ONE" => Consistency::LocalOne,
-            _ => Consistency::LocalQuorum,
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scylla::statement::Consistency;
 
     #[test]
     fn defaults_match_the_readme() {

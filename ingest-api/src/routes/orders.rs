@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::producer::ProduceError;
-use crate::reply::{with_retry_after, Problem};
 use crate::startup::AppState;
+use service_http::problem::{with_retry_after, Problem};
 
 /// The answer for an accepted order.
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@ use sales_model::Envelope;
 use serde::Serialize;
 
 use super::windows::{recompute_statements, window_start, Touched};
-use crate::configuration::ClickHouseConfig;
+use super::ClickHouseConfig;
 use crate::metrics::Metrics;
 use crate::sink::{Sink, SinkError};
 

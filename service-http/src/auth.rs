@@ -11,7 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::reply::Problem;
+use sales_model::config::{ConfigError, Settings};
+
+use crate::problem::Problem;
 
 #[derive(Clone)]
 pub struct ApiKeys(Arc<Vec<Vec<u8>>>);
@@ -52,6 +54,41 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
         "send `Authorization: Bearer <key>` with a configured API key",
     )
     .into_response()
+}
+
+/// Bearer keys from `var` (comma-separated) and/or `file_var` (a file, one key per line, `#`
+/// comments). At least one key of at least 16 characters is required: an endpoint open to anyone
+/// is refused at start-up.
+pub fn load_keys(s: &Settings<'_>, var: &str, file_var: &str) -> Result<Vec<String>, ConfigError> {
+    let mut keys = s.list(var, "");
+    if let Some(path) = s.raw(file_var) {
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            var: file_var.into(),
+            value: path.clone(),
+            reason: format!("cannot read the file: {e}"),
+        })?;
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    if keys.is_empty() {
+        return Err(ConfigError {
+            var: var.into(),
+            value: String::new(),
+            reason: format!("set at least one API key (or {file_var})"),
+        });
+    }
+    if let Some(short) = keys.iter().find(|k| k.len() < 16) {
+        return Err(ConfigError {
+            var: var.into(),
+            value: format!("<a key of {} characters>", short.len()),
+            reason: "every key must be at least 16 characters".into(),
+        });
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]

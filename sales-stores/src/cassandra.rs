@@ -1,0 +1,144 @@
+//! Cassandra: settings, the session, and the `orders_by_day` bucketing both writer and
+//! reconciliation must agree on.
+
+use std::time::Duration;
+
+use sales_model::config::{ConfigError, Settings};
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::Consistency;
+
+/// Buckets of `orders_by_day`; changing it needs a new table.
+pub const DAY_BUCKETS: u32 = 16;
+
+/// The `orders_by_day` bucket of an order: FNV-1a (32 bit) of its id, so a retry always lands in
+/// the same row.
+pub fn day_bucket(order_id: &str) -> i32 {
+    let hash = order_id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    (hash % DAY_BUCKETS) as i32
+}
+
+#[derive(Clone, Debug)]
+pub struct CassandraConfig {
+    pub contact_points: Vec<String>,
+    pub keyspace: String,
+    pub local_dc: Option<String>,
+    pub consistency: Consistency,
+    /// Orders written (or requests served) concurrently.
+    pub concurrency: usize,
+    pub request_timeout: Duration,
+    /// Wait for schema agreement after DDL (off only for the single-node test stand-in).
+    pub await_schema_agreement: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl CassandraConfig {
+    pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            contact_points: s.list("CASSANDRA_CONTACT_POINTS", "localhost:9042"),
+            keyspace: crate::identifier(s, "CASSANDRA_KEYSPACE")?,
+            local_dc: s.raw("CASSANDRA_LOCAL_DC"),
+            consistency: consistency(s)?,
+            concurrency: s.bounded("CASSANDRA_CONCURRENCY", 64, 1, 4096)? as usize,
+            request_timeout: s.millis("CASSANDRA_REQUEST_TIMEOUT_MS", 5_000)?,
+            await_schema_agreement: s.parse("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", true)?,
+            username: s.raw("CASSANDRA_USERNAME"),
+            password: s.raw("CASSANDRA_PASSWORD"),
+        })
+    }
+}
+
+fn consistency(s: &Settings<'_>) -> Result<Consistency, ConfigError> {
+    let allowed = [
+        "ONE",
+        "TWO",
+        "THREE",
+        "QUORUM",
+        "ALL",
+        "LOCAL_QUORUM",
+        "EACH_QUORUM",
+        "LOCAL_ONE",
+    ];
+    Ok(
+        match s
+            .choice("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", &allowed)?
+            .as_str()
+        {
+            "ONE" => Consistency::One,
+            "TWO" => Consistency::Two,
+            "THREE" => Consistency::Three,
+            "QUORUM" => Consistency::Quorum,
+            "ALL" => Consistency::All,
+            "EACH_QUORUM" => Consistency::EachQuorum,
+            "LOCAL_ONE" => Consistency::LocalOne,
+            _ => Consistency::LocalQuorum,
+        },
+    )
+}
+
+/// Opens a session with the configured consistency, timeout and data-centre awareness.
+pub async fn connect(config: &CassandraConfig) -> anyhow::Result<Session> {
+    let mut policy = DefaultPolicy::builder().token_aware(true);
+    if let Some(dc) = &config.local_dc {
+        policy = policy
+            .prefer_datacenter(dc.clone())
+            .permit_dc_failover(false);
+    }
+    let profile = ExecutionProfile::builder()
+        .consistency(config.consistency)
+        .request_timeout(Some(config.request_timeout))
+        .load_balancing_policy(policy.build())
+        .build();
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&config.contact_points)
+        .default_execution_profile_handle(profile.into_handle())
+        .connection_timeout(Duration::from_secs(5))
+        .auto_await_schema_agreement(config.await_schema_agreement);
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        builder = builder.user(user, password);
+    }
+    Ok(builder.build().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_stable_and_spread() {
+        assert_eq!(day_bucket("pos-17-000123"), day_bucket("pos-17-000123"));
+        let used: std::collections::HashSet<i32> = (0..1000)
+            .map(|i| day_bucket(&format!("order-{i}")))
+            .collect();
+        assert_eq!(used.len(), DAY_BUCKETS as usize);
+        assert!(used.iter().all(|b| (0..DAY_BUCKETS as i32).contains(b)));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("CASSANDRA_KEYSPACE", "sales; DROP"),
+            ("CASSANDRA_CONSISTENCY", "SOME"),
+            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "maybe"),
+        ] {
+            let env = vec![(var, value)];
+            assert_eq!(
+                CassandraConfig::from_settings(&Settings::new(&env))
+                    .unwrap_err()
+                    .var,
+                var
+            );
+        }
+        let env: Vec<(&str, &str)> = vec![];
+        let config = CassandraConfig::from_settings(&Settings::new(&env)).unwrap();
+        assert_eq!(
+            (config.keyspace.as_str(), config.consistency),
+            ("sales", Consistency::LocalQuorum)
+        );
+    }
+}
