@@ -17,13 +17,6 @@ use super::day_bucket;
 use crate::metrics::Metrics;
 use crate::sink::{Sink, SinkError};
 
-pub const TABLES: [&str; 4] = [
-    "orders_by_id",
-    "orders_by_store_day",
-    "orders_by_customer",
-    "orders_by_day",
-];
-
 pub struct CassandraSink {
     session: Arc<Session>,
     by_id: PreparedStatement,
@@ -89,6 +82,7 @@ struct DayRow<'a> {
     bucket: i32,
     store_id: &'a str,
     order_id: &'a str,
+    created_at: DateTime<Utc>,
     channel: &'a str,
     currency: &'a str,
     item_count: i32,
@@ -191,6 +185,7 @@ impl CassandraSink {
                 "bucket",
                 "store_id",
                 "order_id",
+                "created_at",
                 "channel",
                 "currency",
                 "item_count",
@@ -260,6 +255,7 @@ impl CassandraSink {
             bucket: day_bucket(order_id),
             store_id,
             order_id,
+            created_at,
             channel,
             currency,
             item_count,
