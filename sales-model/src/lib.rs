@@ -19,6 +19,6 @@ pub use currency::Currency;
 pub use envelope::{Envelope, EnvelopeError, OrderRecord, SCHEMA_VERSION};
 pub use errors::{FieldError, OrderErrors};
 pub use ids::{CustomerId, OrderId, Sku, StoreId, TerminalId};
-pub use money::{Amount, MoneyError};
+pub use money::{format_minor, Amount, MoneyError};
 pub use order::{Channel, Order, OrderLine, PaymentMethod, MAX_LINES, MAX_QUANTITY};
 pub use request::{parse_order_json, Freshness, OrderRequest, ParseError};

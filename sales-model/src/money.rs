@@ -113,7 +113,7 @@ impl fmt::Display for Amount {
 }
 
 /// Minor units as decimal text with two fraction digits; negative values get a `-`.
-pub(crate) fn format_minor(minor: i64) -> String {
+pub fn format_minor(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
     let scale = SCALE as u64;

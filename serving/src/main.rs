@@ -1,1 +1,18 @@
-fn main() {}
+use anyhow::Context;
+use sales_model::config::{ProcessEnv, Settings};
+use sales_model::telemetry;
+use serving::configuration::ServingConfig;
+use serving::startup::Application;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::new(&ProcessEnv);
+    telemetry::init(&settings.string("LOG_FORMAT", "text"));
+    let config = ServingConfig::from_settings(&settings).context("serving cannot start")?;
+    tracing::info!(?config, "starting serving");
+    let app = Application::build(config)
+        .await
+        .context("serving cannot reach its stores")?;
+    tracing::info!(addr = %app.local_addr(), "listening");
+    app.run(telemetry::shutdown_signal()).await
+}

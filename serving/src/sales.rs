@@ -1,0 +1,263 @@
+//! Sales figures from ClickHouse's views: summaries grouped one way, and the top products.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::orders::money;
+
+/// How a summary groups its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Store,
+    Channel,
+    Region,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl GroupBy {
+    pub const NAMES: &'static str = "store, channel, region, minute, hour, day";
+
+    pub fn parse(value: &str) -> Option<GroupBy> {
+        Some(match value {
+            "store" => GroupBy::Store,
+            "channel" => GroupBy::Channel,
+            "region" => GroupBy::Region,
+            "minute" => GroupBy::Minute,
+            "hour" => GroupBy::Hour,
+            "day" => GroupBy::Day,
+            _ => return None,
+        })
+    }
+
+    /// The grouping key as a ClickHouse expression over `v_sales_by_window`; time keys are epoch
+    /// seconds, turned into RFC 3339 here.
+    fn expression(self) -> &'static str {
+        match self {
+            GroupBy::Store => "store_id",
+            GroupBy::Channel => "channel",
+            GroupBy::Region => "region",
+            GroupBy::Minute => "toString(toUInt32(toStartOfMinute(window_start)))",
+            GroupBy::Hour => "toString(toUInt32(toStartOfHour(window_start)))",
+            GroupBy::Day => "toString(toUInt32(toDateTime(toDate(window_start))))",
+        }
+    }
+
+    fn is_time(self) -> bool {
+        matches!(self, GroupBy::Minute | GroupBy::Hour | GroupBy::Day)
+    }
+}
+
+/// A validated time range: windows whose start lies in `[from, to)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Range {
+    /// Checks `from < to` and the span limit; the error is the message for a 400.
+    pub fn new(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max_span: Duration,
+    ) -> Result<Range, String> {
+        if from >= to {
+            return Err("`from` must be before `to`".into());
+        }
+        let span = (to - from).to_std().unwrap_or(Duration::MAX);
+        if span > max_span {
+            return Err(format!(
+                "the range may span at most {} days",
+                max_span.as_secs() / 86_400
+            ));
+        }
+        Ok(Range { from, to })
+    }
+
+    fn bounds(&self) -> (u32, u32) {
+        let clamp = |t: DateTime<Utc>| u32::try_from(t.timestamp().max(0)).unwrap_or(u32::MAX);
+        (clamp(self.from), clamp(self.to))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SummaryRow {
+    pub key: String,
+    pub currency: String,
+    pub orders: u64,
+    pub items: u64,
+    pub revenue: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductRow {
+    pub sku: String,
+    pub name: String,
+    pub currency: String,
+    pub quantity: u64,
+    pub orders: u64,
+    pub revenue: String,
+}
+
+#[derive(Row, Deserialize)]
+struct SummaryRecord {
+    key: String,
+    currency: String,
+    total_orders: u64,
+    total_items: u64,
+    total_revenue_minor: i64,
+}
+
+#[derive(Row, Deserialize)]
+struct ProductRecord {
+    sku: String,
+    product_name: String,
+    currency: String,
+    total_quantity: u64,
+    total_orders: u64,
+    total_revenue_minor: i64,
+}
+
+pub struct SalesReads {
+    client: Client,
+    timeout: Duration,
+}
+
+impl SalesReads {
+    pub fn new(client: Client, timeout: Duration) -> Self {
+        Self { client, timeout }
+    }
+
+    async fn timed<T>(
+        &self,
+        query: impl std::future::Future<Output = clickhouse::error::Result<T>>,
+    ) -> anyhow::Result<T> {
+        Ok(tokio::time::timeout(self.timeout, query)
+            .await
+            .map_err(|_| anyhow::anyhow!("ClickHouse timed out"))??)
+    }
+
+    /// Orders, items and revenue per group and currency (currencies are never added together).
+    pub async fn summary(
+        &self,
+        range: Range,
+        group_by: GroupBy,
+        currency: Option<&str>,
+    ) -> anyhow::Result<Vec<SummaryRow>> {
+        let (from, to) = range.bounds();
+        let sql = format!(
+            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(revenue_minor) AS total_revenue_minor \
+             FROM v_sales_by_window WHERE window_start >= toDateTime(?) AND window_start < toDateTime(?) {} \
+             GROUP BY key, currency ORDER BY key, currency",
+            group_by.expression(),
+            if currency.is_some() { "AND currency = ?" } else { "" }
+        );
+        let mut query = self.client.query(&sql).bind(from).bind(to);
+        if let Some(currency) = currency {
+            query = query.bind(currency);
+        }
+        let records: Vec<SummaryRecord> = self.timed(query.fetch_all()).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| SummaryRow {
+                key: if group_by.is_time() {
+                    epoch_text(&r.key)
+                } else {
+                    r.key
+                },
+                currency: r.currency,
+                orders: r.total_orders,
+                items: r.total_items,
+                revenue: money(r.total_revenue_minor),
+            })
+            .collect())
+    }
+
+    /// The best-selling products by revenue.
+    pub async fn top_products(
+        &self,
+        range: Range,
+        limit: usize,
+        currency: Option<&str>,
+    ) -> anyhow::Result<Vec<ProductRow>> {
+        let (from, to) = range.bounds();
+        let sql = format!(
+            "SELECT sku, any(name) AS product_name, currency, sum(quantity) AS total_quantity, sum(orders) AS total_orders, \
+             sum(revenue_minor) AS total_revenue_minor FROM v_product_sales_by_window \
+             WHERE window_start >= toDateTime(?) AND window_start < toDateTime(?) {} \
+             GROUP BY sku, currency ORDER BY total_revenue_minor DESC, sku LIMIT ?",
+            if currency.is_some() { "AND currency = ?" } else { "" }
+        );
+        let mut query = self.client.query(&sql).bind(from).bind(to);
+        if let Some(currency) = currency {
+            query = query.bind(currency);
+        }
+        let records: Vec<ProductRecord> = self.timed(query.bind(limit as u64).fetch_all()).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| ProductRow {
+                sku: r.sku,
+                name: r.product_name,
+                currency: r.currency,
+                quantity: r.total_quantity,
+                orders: r.total_orders,
+                revenue: money(r.total_revenue_minor),
+            })
+            .collect())
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.timed(self.client.query("SELECT 1").execute()).await
+    }
+}
+
+/// Epoch seconds as RFC 3339 text (`2026-11-22T10:15:00Z`).
+fn epoch_text(seconds: &str) -> String {
+    seconds
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map_or_else(
+            || seconds.to_string(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        let day = Duration::from_secs(86_400);
+        assert!(Range::new(t("2026-11-22T00:00:00Z"), t("2026-11-23T00:00:00Z"), day).is_ok());
+        assert!(
+            Range::new(t("2026-11-22T00:00:00Z"), t("2026-11-23T00:00:01Z"), day)
+                .unwrap_err()
+                .contains("1 days")
+        );
+        assert!(
+            Range::new(t("2026-11-22T00:00:00Z"), t("2026-11-22T00:00:00Z"), day)
+                .unwrap_err()
+                .contains("before")
+        );
+    }
+
+    #[test]
+    fn group_by_names_parse() {
+        for name in GroupBy::NAMES.split(", ") {
+            assert!(GroupBy::parse(name).is_some(), "{name}");
+        }
+        assert_eq!(GroupBy::parse("week"), None);
+        assert_eq!(epoch_text("1795341600"), "2026-11-22T10:00:00Z");
+    }
+}

@@ -1,0 +1,578 @@
+//! serving over real HTTP, against stores loaded by the real stream-job (stand-ins, or the services
+//! the environment names).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sales_model::config::Settings;
+use sales_model::{parse_order_json, Envelope, Freshness};
+use serde_json::{json, Value};
+use serving::configuration::ServingConfig;
+use serving::jobs::Jobs;
+use serving::startup::Application;
+use std::sync::Arc;
+use stream_job::cassandra::schema;
+use stream_job::configuration::StreamConfig;
+use stream_job::startup::StreamJob;
+use test_support::cassandra::TestCassandra;
+use test_support::clickhouse::TestClickHouse;
+use test_support::kafka::TestKafka;
+
+const KEY: &str = "serving-test-key-0123";
+
+struct Served {
+    base: String,
+    client: reqwest::Client,
+    jobs: Arc<Jobs>,
+    clickhouse: TestClickHouse,
+    _kafka: TestKafka,
+    _cassandra: TestCassandra,
+}
+
+/// An order of `store` at `created_at` with one line of `quantity` × `price` (minor units).
+fn order(
+    id: &str,
+    store: &str,
+    customer: Option<&str>,
+    channel: &str,
+    created_at: DateTime<Utc>,
+    sku: &str,
+    quantity: i64,
+    price: i64,
+) -> Envelope {
+    let total = quantity * price;
+    let mut body = json!({
+        "order_id": id, "store_id": store, "channel": channel, "currency": "EUR",
+        "created_at": created_at.to_rfc3339(),
+        "items": [{"sku": sku, "name": format!("Product {sku}"), "quantity": quantity, "unit_price": format!("{}.{:02}", price / 100, price % 100)}],
+        "total": format!("{}.{:02}", total / 100, total % 100)
+    });
+    if let Some(customer) = customer {
+        body["customer_id"] = json!(customer);
+    }
+    let order = parse_order_json(
+        body.to_string().as_bytes(),
+        Utc::now(),
+        Freshness::default(),
+    )
+    .expect("valid order");
+    Envelope::new(order, Utc::now())
+}
+
+/// Loads `orders` through stream-job, then starts serving on them.
+async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
+    let kafka = TestKafka::start();
+    let cassandra = TestCassandra::start();
+    let clickhouse = TestClickHouse::start().await;
+    let standins = kafka.mock().is_some() && cassandra.is_standin();
+    let (topic, keyspace) = if standins {
+        ("Order".to_string(), "sales".to_string())
+    } else {
+        (
+            test_support::unique_name("Order"),
+            test_support::unique_name("sales").replace('-', "_"),
+        )
+    };
+    kafka.create_topic(&topic, 3);
+    kafka.create_topic(&format!("{topic}.dlq"), 1);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    clickhouse.apply_schema(&root.join("clickhouse-sql")).await;
+    clickhouse
+        .load_csv("stores", &root.join("clickhouse-sql/seed/stores.csv"))
+        .await;
+    let group = test_support::unique_name("serving-test");
+    let dlq = format!("{topic}.dlq");
+    let mut env = vec![
+        ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
+        ("KAFKA_TOPIC", topic.as_str()),
+        ("KAFKA_DLQ_TOPIC", dlq.as_str()),
+        ("STREAM_JOB_GROUP", group.as_str()),
+        ("CASSANDRA_CONTACT_POINTS", cassandra.contact_point()),
+        ("CASSANDRA_KEYSPACE", keyspace.as_str()),
+        ("CASSANDRA_CONSISTENCY", "ONE"),
+        ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
+        ("CLICKHOUSE_URL", clickhouse.url()),
+        ("CLICKHOUSE_DATABASE", clickhouse.database()),
+        ("STREAM_JOB_ADMIN_ADDR", "127.0.0.1:0"),
+        ("STREAM_JOB_FLUSH_INTERVAL_MS", "200"),
+        ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),
+        ("SERVING_API_KEYS", KEY),
+        ("SERVING_MAX_PAGE", "100"),
+        ("RECONCILE_GRACE_SECS", "0"),
+    ];
+    env.extend_from_slice(extra);
+    let settings = Settings::new(&env);
+    let job_config = StreamConfig::from_settings(&settings).expect("job config");
+    let session = stream_job::cassandra::connect(&job_config.cassandra)
+        .await
+        .expect("cassandra");
+    schema::apply(&session, &root.join("cql"), &keyspace, None)
+        .await
+        .expect("cql schema");
+
+    for envelope in orders {
+        kafka
+            .produce(
+                &topic,
+                envelope.order.order_id().as_str(),
+                &envelope.to_json(),
+            )
+            .await;
+    }
+    let job = StreamJob::start(job_config)
+        .await
+        .expect("start stream-job");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kafka.committed_total(&group, &topic) < orders.len() as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "stream-job did not load the orders"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    job.shutdown().await;
+
+    let app = Application::build(ServingConfig::from_settings(&settings).expect("serving config"))
+        .await
+        .expect("build serving");
+    let base = format!("http://{}", app.local_addr());
+    let jobs = app.jobs();
+    tokio::spawn(app.run(std::future::pending()));
+    Served {
+        base,
+        client: reqwest::Client::new(),
+        jobs,
+        clickhouse,
+        _kafka: kafka,
+        _cassandra: cassandra,
+    }
+}
+
+impl Served {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn sql(&self, statement: &str) -> String {
+        let statement = statement.replace("sales.", &format!("{}.", self.clickhouse.database()));
+        self.clickhouse.query(&statement).await
+    }
+}
+
+fn minute(base: i64, minutes_ago: i64, seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(base - base % 60 - minutes_ago * 60 + seconds, 0).expect("time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_looked_up_and_paged_newest_first() {
+    let base = Utc::now().timestamp() - 3_600;
+    let mut orders = Vec::new();
+    for i in 0..7 {
+        // Two orders share each second: the page order breaks ties by order id.
+        orders.push(order(
+            &format!("s-{i}"),
+            "store-001",
+            Some("c-1"),
+            "in_store",
+            minute(base, 0, i / 2),
+            "sku-1",
+            1,
+            100 + i,
+        ));
+    }
+    orders.push(order(
+        "other-store",
+        "store-002",
+        Some("c-1"),
+        "online",
+        minute(base, 0, 30),
+        "sku-2",
+        2,
+        250,
+    ));
+    let served = serve(&orders, &[]).await;
+
+    let (status, body) = served.get("/v1/orders/s-3").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["store_id"], "store-001");
+    assert_eq!(body["total"], "1.03");
+    assert_eq!(
+        body["items"][0],
+        json!({"sku": "sku-1", "name": "Product sku-1", "quantity": 1, "unit_price": "1.03", "amount": "1.03"})
+    );
+    assert_eq!(body["customer_id"], "c-1");
+    assert_eq!(served.get("/v1/orders/nope").await.0, 404);
+    assert_eq!(served.get("/v1/orders/bad%20id").await.0, 400);
+    let unauthorized = served
+        .client
+        .get(format!("{}/v1/orders/s-3", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+
+    let day = minute(base, 0, 0).date_naive();
+    let mut seen = Vec::new();
+    let mut path = format!("/v1/stores/store-001/orders?date={day}&limit=3");
+    loop {
+        let (status, body) = served.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let ids: Vec<String> = body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(ids.len() <= 3);
+        seen.extend(ids);
+        match body["next_page"].as_str() {
+            Some(token) => {
+                path = format!("/v1/stores/store-001/orders?date={day}&limit=3&page={token}")
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["s-6", "s-4", "s-5", "s-2", "s-3", "s-0", "s-1"]);
+
+    let (_, body) = served.get("/v1/customers/c-1/orders?limit=2").await;
+    let first: Vec<&str> = body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, ["other-store", "s-6"]);
+    assert!(body["next_page"].is_string());
+
+    for (path, field) in [
+        ("/v1/stores/store-001/orders", "date"),
+        ("/v1/stores/store-001/orders?date=22-11-2026", "date"),
+        (
+            "/v1/stores/store-001/orders?date=2026-11-22&limit=0",
+            "limit",
+        ),
+        (
+            "/v1/stores/store-001/orders?date=2026-11-22&limit=101",
+            "limit",
+        ),
+        (
+            "/v1/stores/store-001/orders?date=2026-11-22&page=garbage",
+            "page",
+        ),
+        (
+            "/v1/stores/store-001/orders?date=2026-11-22&sort=asc",
+            "sort",
+        ),
+        ("/v1/customers/c%201/orders", "customer_id"),
+    ] {
+        let (status, body) = served.get(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(body["errors"][0]["field"], field, "{path}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_and_top_products_come_from_the_views() {
+    let base = Utc::now().timestamp() - 7_200;
+    let orders = vec![
+        order(
+            "a",
+            "store-001",
+            None,
+            "in_store",
+            minute(base, 0, 5),
+            "sku-1",
+            2,
+            350,
+        ),
+        order(
+            "b",
+            "store-001",
+            None,
+            "online",
+            minute(base, 0, 50),
+            "sku-2",
+            1,
+            225,
+        ),
+        order(
+            "c",
+            "store-003",
+            None,
+            "in_store",
+            minute(base, 1, 0),
+            "sku-1",
+            1,
+            350,
+        ),
+        order(
+            "d",
+            "store-042",
+            None,
+            "delivery",
+            minute(base, 61, 0),
+            "sku-3",
+            4,
+            100,
+        ),
+    ];
+    let served = serve(&orders, &[]).await;
+    let from = minute(base, 120, 0).to_rfc3339();
+    let to = minute(base, -5, 0).to_rfc3339();
+    let q = |group: &str| {
+        format!(
+            "/v1/sales/summary?from={}&to={}&group_by={group}",
+            urlencode(&from),
+            urlencode(&to)
+        )
+    };
+
+    let (status, body) = served.get(&q("store")).await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<(String, u64, String)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["orders"].as_u64().unwrap(),
+                r["revenue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("store-001".to_string(), 2, "9.25".to_string()),
+            ("store-003".into(), 1, "3.50".into()),
+            ("store-042".into(), 1, "4.00".into())
+        ]
+    );
+
+    let (_, body) = served.get(&q("region")).await;
+    let regions: Vec<(&str, &str)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap(), r["revenue"].as_str().unwrap()))
+        .collect();
+    assert_eq!(regions, [("East", "13.25"), ("North", "3.50")]);
+
+    let (_, body) = served.get(&q("channel")).await;
+    assert_eq!(body["rows"].as_array().unwrap().len(), 3);
+    let (_, body) = served.get(&q("minute")).await;
+    assert_eq!(
+        body["rows"][0]["key"],
+        minute(base, 61, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    assert_eq!(body["rows"].as_array().unwrap().len(), 3);
+    let (_, body) = served.get(&q("hour")).await;
+    let orders_total: u64 = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["orders"].as_u64().unwrap())
+        .sum();
+    assert_eq!(orders_total, 4);
+    let (_, body) = served.get(&format!("{}&currency=USD", q("day"))).await;
+    assert_eq!(body["rows"], json!([]));
+
+    let (status, body) = served
+        .get(&format!(
+            "/v1/sales/top-products?from={}&to={}&limit=2",
+            urlencode(&from),
+            urlencode(&to)
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rows"],
+        json!([
+            {"sku": "sku-1", "name": "Product sku-1", "currency": "EUR", "quantity": 3, "orders": 2, "revenue": "10.50"},
+            {"sku": "sku-3", "name": "Product sku-3", "currency": "EUR", "quantity": 4, "orders": 1, "revenue": "4.00"}
+        ])
+    );
+
+    for (query, field) in [
+        (format!("from={}", urlencode(&from)), "to"),
+        (format!("from=yesterday&to={}", urlencode(&to)), "from"),
+        (
+            format!("from={}&to={}", urlencode(&to), urlencode(&from)),
+            "to",
+        ),
+        (
+            "from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z".to_string(),
+            "to",
+        ),
+        (
+            format!(
+                "from={}&to={}&group_by=week",
+                urlencode(&from),
+                urlencode(&to)
+            ),
+            "group_by",
+        ),
+        (
+            format!(
+                "from={}&to={}&currency=eur",
+                urlencode(&from),
+                urlencode(&to)
+            ),
+            "currency",
+        ),
+    ] {
+        let (status, body) = served.get(&format!("/v1/sales/summary?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
+    let base = Utc::now().timestamp() - 1_800;
+    let orders = vec![
+        order(
+            "r-1",
+            "store-001",
+            None,
+            "in_store",
+            minute(base, 0, 1),
+            "sku-1",
+            1,
+            500,
+        ),
+        order(
+            "r-2",
+            "store-001",
+            None,
+            "in_store",
+            minute(base, 2, 1),
+            "sku-1",
+            2,
+            500,
+        ),
+        order(
+            "r-3",
+            "store-005",
+            None,
+            "online",
+            minute(base, 3, 1),
+            "sku-2",
+            1,
+            199,
+        ),
+    ];
+    let served = serve(&orders, &[]).await;
+    let (_, before) = served.get("/v1/reconciliation").await;
+    assert_eq!(before["status"], "not_run");
+
+    let report = served.jobs.reconcile_now().await.expect("a run");
+    assert_eq!(report.status, "ok", "{report:?}");
+    assert_eq!(report.compared_groups, 2);
+    assert!(report.mismatches.is_empty());
+    let (_, body) = served.get("/v1/reconciliation").await;
+    assert_eq!(body["status"], "ok");
+
+    // Corrupt store-005's aggregate: a higher version with the wrong revenue wins in the view.
+    let window = minute(base, 3, 0).timestamp();
+    served
+        .sql(&format!("INSERT INTO sales.sales_by_window VALUES (toDateTime({window}), 'store-005', 'online', 'EUR', 1, 1, 999, 99)"))
+        .await;
+    let report = served.jobs.reconcile_now().await.expect("a run");
+    assert_eq!(report.status, "mismatch");
+    assert_eq!(report.mismatches.len(), 1, "{report:?}");
+    let m = &report.mismatches[0];
+    assert_eq!(
+        (m.store_id.as_str(), m.channel.as_str(), m.day),
+        ("store-005", "online", minute(base, 3, 0).date_naive())
+    );
+    assert_eq!(
+        (m.cassandra.revenue_minor, m.clickhouse.revenue_minor),
+        (199, 999)
+    );
+    let (_, body) = served.get("/v1/reconciliation").await;
+    assert_eq!(body["mismatches"][0]["store_id"], "store-005");
+    let metrics = served
+        .client
+        .get(format!("{}/metrics", served.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("serving_reconciliation_mismatches 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_drops_exactly_the_expired_partitions() {
+    let served = serve(&[], &[("RETENTION_DAYS", "30")]).await;
+    let today = Utc::now().date_naive();
+    let days_ago = |n: i64| {
+        (today - chrono::Duration::days(n))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp()
+    };
+    for n in [45, 31, 30, 29, 0] {
+        served
+            .sql(&format!("INSERT INTO sales.order_facts (created_at, order_id, store_id) VALUES (toDateTime({}), 'old-{n}', 'store-001')", days_ago(n)))
+            .await;
+        served
+            .sql(&format!("INSERT INTO sales.sales_by_window (window_start, store_id, orders, version) VALUES (toDateTime({}), 'store-001', 1, 1)", days_ago(n)))
+            .await;
+    }
+    let report = served.jobs.retention_now().await.expect("a run");
+    let day = |n: i64| {
+        (today - chrono::Duration::days(n))
+            .format("%Y%m%d")
+            .to_string()
+    };
+    let mut dropped = report.dropped.clone();
+    dropped.sort();
+    assert_eq!(
+        dropped,
+        vec![
+            ("order_facts".to_string(), day(45)),
+            ("order_facts".to_string(), day(31)),
+            ("sales_by_window".to_string(), day(45)),
+            ("sales_by_window".to_string(), day(31)),
+        ]
+    );
+    let left = served
+        .sql("SELECT order_id FROM sales.order_facts ORDER BY order_id FORMAT TSV")
+        .await;
+    assert_eq!(
+        left.lines().collect::<Vec<_>>(),
+        ["old-0", "old-29", "old-30"]
+    );
+    assert!(served
+        .jobs
+        .retention_now()
+        .await
+        .expect("a second run")
+        .dropped
+        .is_empty());
+}
