@@ -37,10 +37,9 @@ fn order(
     customer: Option<&str>,
     channel: &str,
     created_at: DateTime<Utc>,
-    sku: &str,
-    quantity: i64,
-    price: i64,
+    line: (&str, i64, i64),
 ) -> Envelope {
+    let (sku, quantity, price) = line;
     let total = quantity * price;
     let mut body = json!({
         "order_id": id, "store_id": store, "channel": channel, "currency": "EUR",
@@ -188,9 +187,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
             Some("c-1"),
             "in_store",
             minute(base, 0, i / 2),
-            "sku-1",
-            1,
-            100 + i,
+            ("sku-1", 1, 100 + i),
         ));
     }
     orders.push(order(
@@ -199,9 +196,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
         Some("c-1"),
         "online",
         minute(base, 0, 30),
-        "sku-2",
-        2,
-        250,
+        (("sku-2", 2, 250)),
     ));
     let served = serve(&orders, &[]).await;
 
