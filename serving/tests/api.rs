@@ -196,7 +196,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
         Some("c-1"),
         "online",
         minute(base, 0, 30),
-        (("sku-2", 2, 250)),
+        ("sku-2", 2, 250),
     ));
     let served = serve(&orders, &[]).await;
 
