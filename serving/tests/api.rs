@@ -289,9 +289,7 @@ async fn summaries_and_top_products_come_from_the_views() {
             None,
             "in_store",
             minute(base, 0, 5),
-            "sku-1",
-            2,
-            350,
+            ("sku-1", 2, 350),
         ),
         order(
             "b",
@@ -299,9 +297,7 @@ async fn summaries_and_top_products_come_from_the_views() {
             None,
             "online",
             minute(base, 0, 50),
-            "sku-2",
-            1,
-            225,
+            ("sku-2", 1, 225),
         ),
         order(
             "c",
@@ -309,9 +305,7 @@ async fn summaries_and_top_products_come_from_the_views() {
             None,
             "in_store",
             minute(base, 1, 0),
-            "sku-1",
-            1,
-            350,
+            ("sku-1", 1, 350),
         ),
         order(
             "d",
@@ -319,9 +313,7 @@ async fn summaries_and_top_products_come_from_the_views() {
             None,
             "delivery",
             minute(base, 61, 0),
-            "sku-3",
-            4,
-            100,
+            ("sku-3", 4, 100),
         ),
     ];
     let served = serve(&orders, &[]).await;
@@ -450,9 +442,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
             None,
             "in_store",
             minute(base, 0, 1),
-            "sku-1",
-            1,
-            500,
+            ("sku-1", 1, 500),
         ),
         order(
             "r-2",
@@ -460,9 +450,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
             None,
             "in_store",
             minute(base, 2, 1),
-            "sku-1",
-            2,
-            500,
+            ("sku-1", 2, 500),
         ),
         order(
             "r-3",
@@ -470,9 +458,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
             None,
             "online",
             minute(base, 3, 1),
-            "sku-2",
-            1,
-            199,
+            ("sku-2", 1, 199),
         ),
     ];
     let served = serve(&orders, &[]).await;
