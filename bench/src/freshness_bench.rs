@@ -36,17 +36,9 @@ async fn main() -> anyhow::Result<()> {
     let group = test_support::unique_name("freshness-bench");
     let job = StreamJob::start(stores.job_config(&group, &[])?).await?;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{base}/ready"))
-        .send()
+    test_support::wait_until_ok(&format!("{base}/ready"), Duration::from_secs(30))
         .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        ensure!(Instant::now() < deadline, "ingest-api never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .map_err(anyhow::Error::msg)?;
 
     // Steady load: one batch every tick, each sent without waiting for the previous one.
     let tick = Duration::from_millis(50);

@@ -138,17 +138,9 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{base}/ready"))
-        .send()
+    test_support::wait_until_ok(&format!("{base}/ready"), Duration::from_secs(30))
         .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        ensure!(Instant::now() < deadline, "ingest-api never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .map_err(anyhow::Error::msg)?;
 
     println!("ingest-bench: {orders} orders per run, {concurrency} concurrent single posts, batches of {batch} x 4 concurrent");
     println!(

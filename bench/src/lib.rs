@@ -2,6 +2,11 @@
 //! and reading figures off a Prometheus histogram.
 
 use std::path::Path;
+use std::time::Duration;
+
+use futures::future::try_join_all;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
 
 use chrono::{DateTime, Utc};
 use sales_model::config::Settings;
@@ -86,6 +91,38 @@ pub fn envelope(n: usize, created_at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> 
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Envelope::new(order, Utc::now()).to_json())
+}
+
+impl Stores {
+    /// Produces `orders` order envelopes spread over the last hour to `Order`, in chunks, and
+    /// waits until Kafka acknowledged every one.
+    pub async fn preload(&self, orders: usize) -> anyhow::Result<()> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.kafka.bootstrap_servers())
+            .set("linger.ms", "5")
+            .create()?;
+        let now = Utc::now();
+        let payloads = (0..orders)
+            .map(|n| envelope(n, now - chrono::Duration::seconds((n % 3600) as i64)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (chunk_no, chunk) in payloads.chunks(5_000).enumerate() {
+            try_join_all(chunk.iter().enumerate().map(|(i, payload)| {
+                let key = format!("bench-{}", chunk_no * 5_000 + i);
+                let producer = producer.clone();
+                async move {
+                    producer
+                        .send(
+                            FutureRecord::to("Order").key(&key).payload(payload),
+                            Duration::from_secs(30),
+                        )
+                        .await
+                        .map_err(|(e, _)| e)
+                }
+            }))
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// A metric's value from a Prometheus text exposition (0 when absent).

@@ -7,11 +7,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use bench::{envelope, Stores};
+use bench::Stores;
 use chrono::Utc;
-use futures::future::try_join_all;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use sales_model::config::{ProcessEnv, Settings};
 use serving::configuration::ServingConfig;
 use serving::startup::Application;
@@ -67,27 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let rate = settings.bounded("BENCH_RATE", 200, 1, 10_000)? as usize;
     let seconds = settings.bounded("BENCH_SECONDS", 10, 1, 600)?;
     let stores = Stores::start().await?;
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", stores.kafka.bootstrap_servers())
-        .create()?;
+    stores.preload(orders).await?;
     let now = Utc::now();
-    let payloads = (0..orders)
-        .map(|n| envelope(n, now - chrono::Duration::seconds((n % 3600) as i64)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    try_join_all(payloads.iter().enumerate().map(|(n, payload)| {
-        let producer = producer.clone();
-        async move {
-            let key = format!("bench-{n}");
-            producer
-                .send(
-                    FutureRecord::to("Order").key(&key).payload(payload),
-                    Duration::from_secs(30),
-                )
-                .await
-                .map_err(|(e, _)| e)
-        }
-    }))
-    .await?;
     let group = test_support::unique_name("serving-bench");
     let job = StreamJob::start(stores.job_config(&group, &[])?).await?;
     let deadline = Instant::now() + Duration::from_secs(300);

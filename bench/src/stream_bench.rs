@@ -9,11 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use bench::{envelope, metric, Stores};
-use chrono::Utc;
-use futures::future::try_join_all;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
+use bench::{metric, Stores};
 use sales_model::config::{ProcessEnv, Settings};
 use stream_job::startup::StreamJob;
 
@@ -24,31 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let concurrency = settings.string("CASSANDRA_CONCURRENCY", "64");
 
     let stores = Stores::start().await?;
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", stores.kafka.bootstrap_servers())
-        .set("linger.ms", "5")
-        .create()?;
-    let now = Utc::now();
-    let payloads = (0..orders)
-        .map(|n| envelope(n, now - chrono::Duration::seconds((n % 3600) as i64)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for (chunk_no, chunk) in payloads.chunks(5_000).enumerate() {
-        try_join_all(chunk.iter().enumerate().map(|(i, payload)| {
-            let key = format!("bench-{}", chunk_no * 5_000 + i);
-            let producer = producer.clone();
-            async move {
-                producer
-                    .send(
-                        FutureRecord::to("Order").key(&key).payload(payload),
-                        Duration::from_secs(30),
-                    )
-                    .await
-                    .map_err(|(e, _)| e)
-            }
-        }))
-        .await
-        .context("pre-load the topic")?;
-    }
+    stores.preload(orders).await.context("pre-load the topic")?;
 
     let group = test_support::unique_name("stream-bench");
     let job = StreamJob::start(

@@ -208,17 +208,9 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
     let world = World::new().await;
     let (base, ingest) = start_ingest(&world).await;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + WAIT;
-    while client
-        .get(format!("{base}/ready"))
-        .send()
+    test_support::wait_until_ok(&format!("{base}/ready"), WAIT)
         .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "ingest-api never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .expect("ingest-api ready");
 
     // The plan: every order at least once, some retried later, some duplicated inside a batch,
     // invalid ones mixed in; singles and batches in a shuffled order.

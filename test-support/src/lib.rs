@@ -13,3 +13,23 @@ pub mod proxy;
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
+
+/// Polls `url` until it answers 200 OK, for at most `timeout`; the error says which URL never did.
+pub async fn wait_until_ok(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(format!("{url} did not answer 200 within {timeout:?}"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

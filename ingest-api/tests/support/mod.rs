@@ -1,6 +1,6 @@
 //! Spawns the real ingest-api on port 0 against the test Kafka.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use ingest_api::configuration::IngestConfig;
@@ -70,15 +70,9 @@ pub async fn spawn_app(kafka: &TestKafka, extra: &[(&str, &str)]) -> TestApp {
 
 impl TestApp {
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = self.client.get(format!("{}/ready", self.base)).send().await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "ingest-api never became ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        test_support::wait_until_ok(&format!("{}/ready", self.base), Duration::from_secs(30))
+            .await
+            .expect("ingest-api ready");
     }
 
     /// POSTs `body` as JSON with the test key.
