@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -16,10 +16,11 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::configuration::IngestConfig;
-use crate::metrics::{Metrics, RequestLabels};
+use crate::metrics::Metrics;
 use crate::producer::OrderProducer;
 use crate::routes::{ops, orders};
 use service_http::auth::{require_key, ApiKeys};
+use service_http::observe::{route_of, RequestLabels};
 use service_http::problem::with_retry_after;
 
 /// Shared by every request.
@@ -106,11 +107,7 @@ pub fn router(state: AppState) -> Router {
 /// Counts every request by matched route and final status, and makes sure every 503 (including
 /// the request timeout's) tells the client when to retry.
 async fn observe_requests(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_string();
+    let route = route_of(&request);
     let mut response = next.run(request).await;
     if response.status() == StatusCode::SERVICE_UNAVAILABLE
         && !response.headers().contains_key(header::RETRY_AFTER)

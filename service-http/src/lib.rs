@@ -3,4 +3,5 @@
 //! (`{"errors":[{"field","code","message"}]}`).
 
 pub mod auth;
+pub mod observe;
 pub mod problem;

@@ -6,19 +6,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use sales_stores::{cassandra, clickhouse};
 use service_http::auth::{require_key, ApiKeys};
+use service_http::observe::{route_of, RequestLabels};
 use tokio::net::TcpListener;
 
 use crate::configuration::ServingConfig;
 use crate::jobs::reconcile::Reconciler;
 use crate::jobs::Jobs;
-use crate::metrics::{Metrics, RequestLabels, RouteLabel};
+use crate::metrics::{Metrics, RouteLabel};
 use crate::orders::OrderReads;
 use crate::routes;
 use crate::sales::SalesReads;
@@ -119,11 +120,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Counts each request by route and status and times it.
 async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_string();
+    let route = route_of(&request);
     let started = Instant::now();
     let response = next.run(request).await;
     app.metrics
