@@ -205,6 +205,31 @@ impl World {
         }
     }
 
+    /// Waits until the job's `/health` reports the outage (503), lets the job retry for two more
+    /// seconds, and checks that its group committed nothing beyond `committed` meanwhile.
+    pub async fn assert_outage_holds_commits(&self, job: &StreamJob, committed: i64) {
+        let health = format!("http://{}/health", job.admin_addr());
+        let deadline = Instant::now() + WAIT;
+        while reqwest::get(&health)
+            .await
+            .expect("reach the admin port")
+            .status()
+            != 503
+        {
+            assert!(
+                Instant::now() < deadline,
+                "health never reported the outage"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            self.kafka.committed_total(&self.group, &self.topic),
+            committed,
+            "offsets advanced past orders a store does not hold"
+        );
+    }
+
     pub async fn wait_for_commits(&self, total: i64) {
         let deadline = Instant::now() + WAIT;
         loop {
