@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -39,20 +39,27 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to both stores (failing start-up if Cassandra's keyspace is missing, which a
-    /// restart policy retries) and binds the listen address.
+    /// Binds the listen address and connects to Cassandra, retrying with backoff while the
+    /// cluster or the keyspace is not there yet (rather than exiting into a restart loop).
     pub async fn build(config: ServingConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let session = Arc::new(cassandra::connect(&config.cassandra).await?);
         let metrics = Arc::new(Metrics::default());
         let client = clickhouse::client(&config.clickhouse);
-        let reconciler = Reconciler::new(
-            session.clone(),
-            &config.cassandra.keyspace,
-            client.clone(),
-            config.clickhouse.window_seconds,
-        )
-        .await?;
+        let mut backoff = Duration::from_millis(200);
+        let (orders, reconciler) = loop {
+            match connect_reads(&config, &client).await {
+                Ok(reads) => break reads,
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "Cassandra not ready"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        };
         let jobs = Jobs::new(
             reconciler,
             client.clone(),
@@ -61,7 +68,7 @@ impl Application {
             metrics.clone(),
         );
         let state = AppState {
-            orders: Arc::new(OrderReads::new(session, &config.cassandra.keyspace).await?),
+            orders: Arc::new(orders),
             sales: Arc::new(SalesReads::new(client, config.clickhouse.request_timeout)),
             jobs: Arc::new(jobs),
             metrics,
@@ -93,6 +100,25 @@ impl Application {
         scheduler.shutdown().await?;
         Ok(())
     }
+}
+
+/// The Cassandra session with every statement serving prepares.
+async fn connect_reads(
+    config: &ServingConfig,
+    client: &::clickhouse::Client,
+) -> anyhow::Result<(OrderReads, Reconciler)> {
+    let session = Arc::new(cassandra::connect(&config.cassandra).await?);
+    let reconciler = Reconciler::new(
+        session.clone(),
+        &config.cassandra.keyspace,
+        client.clone(),
+        config.clickhouse.window_seconds,
+    )
+    .await?;
+    Ok((
+        OrderReads::new(session, &config.cassandra.keyspace).await?,
+        reconciler,
+    ))
 }
 
 pub fn router(state: AppState) -> Router {

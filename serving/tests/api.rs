@@ -200,6 +200,19 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     ));
     let served = serve(&orders, &[]).await;
 
+    for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
+        let response = served
+            .client
+            .get(format!("{}{path}", served.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{path} needs no key and answers 200 with both stores up"
+        );
+    }
     let (status, body) = served.get("/v1/orders/s-3").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["store_id"], "store-001");
