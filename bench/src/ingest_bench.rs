@@ -46,6 +46,33 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> anyhow::Resu
     Ok((response.status().as_u16(), response.json().await?))
 }
 
+/// Sends `requests` with at most `concurrency` in flight and times each; `orders` is how many
+/// orders they carry in all.
+async fn timed<F>(
+    orders: usize,
+    concurrency: usize,
+    requests: impl Iterator<Item = F>,
+) -> anyhow::Result<Run>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<Duration>> = stream::iter(requests.map(|request| async move {
+        let t = Instant::now();
+        request.await?;
+        Ok(t.elapsed())
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Run {
+        orders,
+        elapsed: started.elapsed(),
+        latencies,
+    })
+}
+
 async fn run_single(
     client: &reqwest::Client,
     base: &str,
@@ -53,26 +80,15 @@ async fn run_single(
     concurrency: usize,
 ) -> anyhow::Result<Run> {
     let url = format!("{base}/v1/orders");
-    let started = Instant::now();
-    let results: Vec<anyhow::Result<Duration>> = stream::iter(0..orders)
-        .map(|n| {
-            let url = url.clone();
-            async move {
-                let t = Instant::now();
-                let (status, body) = post(client, &url, &order_body(n, Utc::now())).await?;
-                ensure!(status == 202, "single order answered {status}: {body}");
-                Ok(t.elapsed())
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Run {
-        orders,
-        elapsed: started.elapsed(),
-        latencies,
-    })
+    let requests = (0..orders).map(|n| {
+        let url = url.clone();
+        async move {
+            let (status, body) = post(client, &url, &order_body(n, Utc::now())).await?;
+            ensure!(status == 202, "single order answered {status}: {body}");
+            Ok(())
+        }
+    });
+    timed(orders, concurrency, requests).await
 }
 
 async fn run_batches(
@@ -83,35 +99,24 @@ async fn run_batches(
     concurrency: usize,
 ) -> anyhow::Result<Run> {
     let url = format!("{base}/v1/orders/batch");
-    let started = Instant::now();
     let batches: Vec<Vec<Value>> = (0..orders)
         .map(|n| order_body(orders + n, Utc::now()))
         .collect::<Vec<_>>()
         .chunks(batch)
         .map(<[Value]>::to_vec)
         .collect();
-    let results: Vec<anyhow::Result<Duration>> = stream::iter(batches)
-        .map(|chunk| {
-            let url = url.clone();
-            async move {
-                let t = Instant::now();
-                let (status, body) = post(client, &url, &Value::Array(chunk.clone())).await?;
-                ensure!(
-                    status == 200 && body["accepted"] == chunk.len(),
-                    "batch answered {status}: {body}"
-                );
-                Ok(t.elapsed())
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Run {
-        orders,
-        elapsed: started.elapsed(),
-        latencies,
-    })
+    let requests = batches.into_iter().map(|chunk| {
+        let url = url.clone();
+        async move {
+            let (status, body) = post(client, &url, &Value::Array(chunk.clone())).await?;
+            ensure!(
+                status == 200 && body["accepted"] == chunk.len(),
+                "batch answered {status}: {body}"
+            );
+            Ok(())
+        }
+    });
+    timed(orders, concurrency, requests).await
 }
 
 #[tokio::main]

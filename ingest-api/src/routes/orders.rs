@@ -253,10 +253,15 @@ async fn produce(app: &AppState, order: Order) -> Result<(i32, i64), ProduceErro
 fn reject(app: &AppState, route: &str, problem: Problem) -> Response {
     let status = problem.status.as_u16();
     let codes = problem.codes();
+    let reason = problem
+        .errors
+        .first()
+        .map_or("", |e| e.message.as_str())
+        .to_string();
     if problem.status.is_server_error() {
-        tracing::warn!(route, status, codes = %codes, reason = %problem.errors[0].message, "request rejected");
+        tracing::warn!(route, status, codes = %codes, reason = %reason, "request rejected");
     } else {
-        tracing::info!(route, status, codes = %codes, reason = %problem.errors[0].message, "request rejected");
+        tracing::info!(route, status, codes = %codes, reason = %reason, "request rejected");
         for e in &problem.errors {
             app.metrics.reject(&e.code);
         }
