@@ -44,16 +44,18 @@ async fn main() -> anyhow::Result<()> {
         }
         runs.sort();
         let median: Duration = runs[2];
-        let check = ch
-            .query(&format!("SELECT orders, version FROM {db}.sales_by_window FINAL WHERE window_start = toDateTime({base}) FORMAT TSV"))
-            .await;
+        let (window_orders, version): (u64, u64) = ch
+            .rows(&format!("SELECT orders, version FROM sales.sales_by_window FINAL WHERE window_start = toDateTime({base})"))
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let ms = median.as_secs_f64() * 1e3;
         let growth = previous.map_or(String::new(), |p| {
             format!("  ({:.1}x the previous size's cost)", ms / p)
         });
         println!(
-            "{orders:>7} orders in the window: {ms:>8.1} ms per recompute{growth}   [row: {}]",
-            check.trim().replace('\t', " orders, version ")
+            "{orders:>7} orders in the window: {ms:>8.1} ms per recompute{growth}   [row: {window_orders} orders, version {version}]"
         );
         previous = Some(ms);
         base += WINDOW;

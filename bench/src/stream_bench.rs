@@ -82,11 +82,7 @@ async fn main() -> anyhow::Result<()> {
         } else {
             "real"
         },
-        if stores.clickhouse.is_standin() {
-            "clickhouse-server 18.16 (Debian)"
-        } else {
-            "real"
-        }
+        stores.clickhouse.engine().describe()
     );
     Ok(())
 }

@@ -15,6 +15,10 @@ pub struct ClickHouseConfig {
     pub window_seconds: u32,
     /// Longest a single statement may take before it counts as failed.
     pub request_timeout: Duration,
+    /// Whether the client checks its row types against the server's column types
+    /// (`RowBinaryWithNamesAndTypes`). On by default; only servers older than 22.x, which
+    /// cannot describe rows, need it off.
+    pub validate_rows: bool,
 }
 
 impl std::fmt::Debug for ClickHouseConfig {
@@ -25,6 +29,7 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("user", &self.user)
             .field("window_seconds", &self.window_seconds)
             .field("request_timeout", &self.request_timeout)
+            .field("validate_rows", &self.validate_rows)
             .finish_non_exhaustive()
     }
 }
@@ -38,6 +43,7 @@ impl ClickHouseConfig {
             password: s.string("CLICKHOUSE_PASSWORD", ""),
             window_seconds: window_seconds(s)?,
             request_timeout: s.millis("CLICKHOUSE_REQUEST_TIMEOUT_MS", 30_000)?,
+            validate_rows: s.parse("CLICKHOUSE_VALIDATE_ROWS", true)?,
         })
     }
 }
@@ -55,16 +61,15 @@ fn window_seconds(s: &Settings<'_>) -> Result<u32, ConfigError> {
     Ok(seconds)
 }
 
-/// A client for the configured database. Row validation is off: the row types of this project
-/// are written against `clickhouse-sql/`, and the old server CI runs cannot describe rows for
-/// validation.
+/// A client for the configured database. With row validation on, a row type that drifts from
+/// `clickhouse-sql/` fails with the column it disagrees on instead of writing shifted bytes.
 pub fn client(config: &ClickHouseConfig) -> Client {
     Client::default()
         .with_url(&config.url)
         .with_user(&config.user)
         .with_password(&config.password)
         .with_database(&config.database)
-        .with_validation(false)
+        .with_validation(config.validate_rows)
 }
 
 #[cfg(test)]
@@ -83,6 +88,10 @@ mod tests {
         let env = vec![("CLICKHOUSE_PASSWORD", "s3cret-value")];
         let config = ClickHouseConfig::from_settings(&Settings::new(&env)).unwrap();
         assert_eq!(config.window_seconds, 60);
+        assert!(
+            config.validate_rows,
+            "rows are validated unless switched off"
+        );
         assert!(!format!("{config:?}").contains("s3cret-value"));
     }
 }

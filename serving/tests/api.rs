@@ -555,13 +555,11 @@ async fn retention_drops_exactly_the_expired_partitions() {
             ("sales_by_window".to_string(), day(31)),
         ]
     );
-    let left = served
-        .sql("SELECT order_id FROM sales.order_facts ORDER BY order_id FORMAT TSV")
+    let left: Vec<String> = served
+        .clickhouse
+        .rows("SELECT order_id FROM sales.order_facts ORDER BY order_id")
         .await;
-    assert_eq!(
-        left.lines().collect::<Vec<_>>(),
-        ["old-0", "old-29", "old-30"]
-    );
+    assert_eq!(left, ["old-0", "old-29", "old-30"]);
     assert!(served
         .jobs
         .retention_now()

@@ -5,6 +5,7 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use support::{envelope, World};
+use test_support::clickhouse::TestClickHouse;
 use test_support::proxy::TcpProxy;
 
 /// The test's clock: the start of the current minute, read once so that every moment a test
@@ -14,22 +15,17 @@ fn minute_now() -> i64 {
     now - now % 60
 }
 
+/// A `sales_by_window` row: start, store, channel, currency, orders, items, revenue, version.
+type SalesWindow = (u32, String, String, String, u64, u64, i64, u64);
+
+/// A moment as ClickHouse's `DateTime` holds it.
+fn epoch(t: DateTime<Utc>) -> u32 {
+    u32::try_from(t.timestamp()).expect("a time after 1970")
+}
+
 /// `minutes` minutes before `base`, plus `seconds`.
 fn at(base: i64, minutes: i64, seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(base - minutes * 60 + seconds, 0).expect("valid time")
-}
-
-impl World {
-    /// Rows of a query against the test database, TSV lines.
-    async fn tsv(&self, sql: &str) -> Vec<String> {
-        let sql = sql.replace("sales.", &format!("{}.", self.clickhouse.database()));
-        self.clickhouse
-            .query(&format!("{sql} FORMAT TSV"))
-            .await
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,28 +45,52 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
     let job = world.start_job().await;
     world.wait_for_commits(4).await;
 
-    let windows = world
-        .tsv("SELECT toUInt32(window_start), store_id, channel, currency, orders, items, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
+    let windows: Vec<SalesWindow> = world
+        .clickhouse
+        .rows("SELECT toUInt32(window_start), store_id, channel, currency, orders, items, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
         .await;
-    let w10 = at(base, 10, 0).timestamp();
-    let w9 = at(base, 9, 0).timestamp();
+    let w10 = epoch(at(base, 10, 0));
+    let w9 = epoch(at(base, 9, 0));
+    let delivery_eur = |window, store: &str, orders, items, revenue, version| {
+        (
+            window,
+            store.to_string(),
+            "delivery".to_string(),
+            "EUR".to_string(),
+            orders,
+            items,
+            revenue,
+            version,
+        )
+    };
     assert_eq!(
         windows,
         vec![
-            format!("{w10}\tstore-001\tdelivery\tEUR\t2\t6\t2000\t2"),
-            format!("{w9}\tstore-002\tdelivery\tEUR\t1\t3\t1000\t1"),
+            delivery_eur(w10, "store-001", 2, 6, 2000, 2),
+            delivery_eur(w9, "store-002", 1, 3, 1000, 1),
         ]
     );
-    let products = world
-        .tsv("SELECT toUInt32(window_start), store_id, sku, orders, quantity, revenue_minor FROM sales.product_sales_by_window FINAL ORDER BY window_start, store_id, sku")
+    let products: Vec<(u32, String, String, u64, u64, i64)> = world
+        .clickhouse
+        .rows("SELECT toUInt32(window_start), store_id, sku, orders, quantity, revenue_minor FROM sales.product_sales_by_window FINAL ORDER BY window_start, store_id, sku")
         .await;
+    let product = |window, store: &str, sku: &str, orders, quantity, revenue| {
+        (
+            window,
+            store.to_string(),
+            sku.to_string(),
+            orders,
+            quantity,
+            revenue,
+        )
+    };
     assert_eq!(
         products,
         vec![
-            format!("{w10}\tstore-001\tsku-1\t2\t4\t1400"),
-            format!("{w10}\tstore-001\tsku-2\t2\t2\t450"),
-            format!("{w9}\tstore-002\tsku-1\t1\t2\t700"),
-            format!("{w9}\tstore-002\tsku-2\t1\t1\t225"),
+            product(w10, "store-001", "sku-1", 2, 4, 1400),
+            product(w10, "store-001", "sku-2", 2, 2, 450),
+            product(w9, "store-002", "sku-1", 1, 2, 700),
+            product(w9, "store-002", "sku-2", 1, 1, 225),
         ]
     );
 
@@ -84,24 +104,38 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
         .await;
     world.produce(&first[1]).await; // and one more replay
     world.wait_for_commits(7).await;
-    let windows = world
-        .tsv("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
+    let windows: Vec<(u32, String, u64, i64, u64)> = world
+        .clickhouse
+        .rows("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
         .await;
-    let w180 = at(base, 180, 0).timestamp();
+    let w180 = epoch(at(base, 180, 0));
+    let window = |start, store: &str, orders, revenue, version| {
+        (start, store.to_string(), orders, revenue, version)
+    };
     assert_eq!(
         windows,
         vec![
-            format!("{w180}\tstore-001\t1\t1000\t1"),
-            format!("{w10}\tstore-001\t3\t3000\t3"),
-            format!("{w9}\tstore-002\t1\t1000\t1"),
+            window(w180, "store-001", 1, 1000, 1),
+            window(w10, "store-001", 3, 3000, 3),
+            window(w9, "store-002", 1, 1000, 1),
         ]
     );
-    let daily = world
-        .tsv("SELECT sum(orders), sum(items), sum(revenue) FROM sales.v_sales_daily")
+    // The view's decimal revenue, compared as a number of cents: 50.00 EUR.
+    let daily: Vec<(u64, u64, i64)> = world
+        .clickhouse
+        .rows(
+            "SELECT sum(orders), sum(items), toInt64(sum(revenue) * 100) FROM sales.v_sales_daily",
+        )
         .await;
-    assert_eq!(daily, vec!["5\t15\t50.00"]);
-    let named = world.tsv("SELECT DISTINCT store_name, region FROM sales.v_sales_by_window WHERE store_id = 'store-001'").await;
-    assert_eq!(named, vec!["Alexanderplatz\tEast"]);
+    assert_eq!(daily, vec![(5, 15, 5000)]);
+    let named: Vec<(String, String)> = world
+        .clickhouse
+        .rows("SELECT DISTINCT store_name, region FROM sales.v_sales_by_window WHERE store_id = 'store-001'")
+        .await;
+    assert_eq!(
+        named,
+        vec![("Alexanderplatz".to_string(), "East".to_string())]
+    );
 
     let metrics = reqwest::get(format!("http://{}/metrics", job.admin_addr()))
         .await
@@ -174,10 +208,51 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
 
     proxy.restore();
     world.wait_for_commits(25).await;
-    let totals = world
-        .tsv("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
+    let totals: Vec<(u64, i64)> = world
+        .clickhouse
+        .rows("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
         .await;
-    assert_eq!(totals, vec!["25\t25000"]);
+    assert_eq!(totals, vec![(25, 25_000)]);
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 25);
+    job.shutdown().await;
+}
+
+/// A smoke test of the Rust client against a real ClickHouse server (Debian's 18.16, or the one
+/// `CLICKHOUSE_URL` names): the job's compressed RowBinary inserts and its recompute statements
+/// are accepted, and typed reads come back. The current engine carries every other test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_works_against_a_real_clickhouse_server() {
+    let world = World::on(TestClickHouse::start_real_server().await).await;
+    let base = minute_now();
+    world
+        .produce(&envelope("real-1", "store-001", None, at(base, 3, 5)))
+        .await;
+    world
+        .produce(&envelope(
+            "real-2",
+            "store-002",
+            Some("c-1"),
+            at(base, 3, 40),
+        ))
+        .await;
+    let job = world.start_job().await;
+    world.wait_for_commits(2).await;
+    let windows: Vec<(u32, String, u64, i64, u64)> = world
+        .clickhouse
+        .rows("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY store_id")
+        .await;
+    let w3 = epoch(at(base, 3, 0));
+    assert_eq!(
+        windows,
+        vec![
+            (w3, "store-001".to_string(), 1, 1000, 1),
+            (w3, "store-002".to_string(), 1, 1000, 1),
+        ]
+    );
+    let lines: Vec<u64> = world
+        .clickhouse
+        .rows("SELECT count() FROM sales.order_line_facts FINAL")
+        .await;
+    assert_eq!(lines, vec![4], "two orders of two lines each");
     job.shutdown().await;
 }

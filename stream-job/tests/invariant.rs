@@ -382,42 +382,25 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
     }
 
     // Totals from ClickHouse's views.
-    let database = world.clickhouse.database();
-    let tsv = world
-        .clickhouse
-        .query(&format!("SELECT store_id, channel, currency, day, orders, items, revenue_minor FROM {database}.v_sales_daily FORMAT TSV"))
-        .await;
     let mut from_clickhouse = Totals::new();
-    for line in tsv.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        let key = (
-            f[0].to_string(),
-            f[1].to_string(),
-            f[2].to_string(),
-            f[3].parse().expect("day"),
-        );
-        from_clickhouse.insert(
-            key,
-            (
-                f[4].parse().unwrap(),
-                f[5].parse().unwrap(),
-                f[6].parse().unwrap(),
-            ),
-        );
-    }
-    let product_tsv = world
+    for (store, channel, currency, day, orders, items, revenue) in world
         .clickhouse
-        .query(&format!("SELECT sku, day, sum(revenue_minor) FROM {database}.v_product_sales_by_window GROUP BY sku, day FORMAT TSV"))
-        .await;
-    let from_clickhouse_products: BTreeMap<(String, NaiveDate), i64> = product_tsv
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
-            (
-                (f[0].to_string(), f[1].parse().expect("day")),
-                f[2].parse().expect("revenue"),
-            )
-        })
+        .rows::<(String, String, String, String, u64, u64, i64)>(
+            "SELECT store_id, channel, currency, toString(day), orders, items, revenue_minor FROM sales.v_sales_daily",
+        )
+        .await
+    {
+        let day = day.parse().expect("a ClickHouse Date");
+        from_clickhouse.insert((store, channel, currency, day), (orders, items, revenue));
+    }
+    let from_clickhouse_products: BTreeMap<(String, NaiveDate), i64> = world
+        .clickhouse
+        .rows::<(String, String, i64)>(
+            "SELECT sku, toString(day), sum(revenue_minor) FROM sales.v_product_sales_by_window GROUP BY sku, day",
+        )
+        .await
+        .into_iter()
+        .map(|(sku, day, revenue)| ((sku, day.parse().expect("a ClickHouse Date")), revenue))
         .collect();
 
     assert!(

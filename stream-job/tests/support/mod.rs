@@ -33,7 +33,13 @@ pub struct World {
 }
 
 impl World {
+    /// A world on the current ClickHouse engine (or the one `CLICKHOUSE_URL` names).
     pub async fn new() -> World {
+        World::on(TestClickHouse::start().await).await
+    }
+
+    /// A world whose ClickHouse is `clickhouse`, with the schema and store seed applied.
+    pub async fn on(clickhouse: TestClickHouse) -> World {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -73,7 +79,6 @@ impl World {
         )
         .await
         .expect("apply the schema");
-        let clickhouse = TestClickHouse::start().await;
         let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clickhouse-sql");
         clickhouse.apply_schema(&sql).await;
         clickhouse
@@ -137,7 +142,7 @@ impl World {
     }
 
     pub fn job_config(&self, cassandra: &str, clickhouse: &str) -> StreamConfig {
-        World::config_for(
+        let mut config = World::config_for(
             &self.kafka,
             cassandra,
             clickhouse,
@@ -145,7 +150,9 @@ impl World {
             &self.topic,
             &self.keyspace,
             &self.group,
-        )
+        );
+        config.clickhouse.validate_rows = self.clickhouse.validates_rows();
+        config
     }
 
     pub async fn produce(&self, envelope: &Envelope) {

@@ -1,6 +1,7 @@
-//! Starts Debian's clickhouse-server (the ClickHouse stand-in of DESIGN.md §8) in a temporary
-//! directory for local runs without Docker, applies `clickhouse-sql/` and loads the store seed,
-//! prints its HTTP URL, and keeps it up until Ctrl-C (the directory is removed on exit).
+//! Starts the current ClickHouse engine (chdb behind `chdb_front.py`, the stand-in of DESIGN.md
+//! §8) for local runs without Docker, applies `clickhouse-sql/` to the database `sales` and loads
+//! the store seed, prints its HTTP URL, and keeps it up until Ctrl-C or SIGTERM (the engine's
+//! temporary directory goes with it).
 
 use std::path::PathBuf;
 
@@ -23,14 +24,14 @@ fn main() {
         }
     };
     runtime.block_on(async {
-        let clickhouse = TestClickHouse::start().await;
+        let clickhouse = TestClickHouse::start_in("sales").await;
         clickhouse.apply_schema(&sql).await;
         clickhouse
             .load_csv("stores", &sql.join("seed/stores.csv"))
             .await;
         println!("{}", clickhouse.url());
-        // Ctrl-C or SIGTERM: return, so dropping the stand-in stops the server and removes its
-        // directory.
+        // Ctrl-C or SIGTERM: return; the engine's front exits when this process's pipe to it
+        // closes.
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
