@@ -1,6 +1,9 @@
 """Imports the dashboard bundle into a real Superset (apache-superset from PyPI, SQLite metadata in
-a temporary directory) and checks what a user relies on: the ClickHouse database, both datasets,
-every chart, and the dashboard with all of them and a 10-second auto-refresh.
+a temporary directory) the way bootstrap.sh and scripts/run-local do (provision.py), twice, and
+checks what a user relies on: the ClickHouse database, both datasets, every chart, the dashboard
+with all of them, its native filters (a required Currency filter defaulting to the configured
+currency), a 10-second auto-refresh that reads through a 10-second data cache, and that the
+second import replaced what the first left (connection, filter default, admin password).
 
 The ClickHouse server is not contacted: importing needs no connection. Exit status 0 when every
 check passes.
@@ -24,8 +27,10 @@ EXPECTED_CHARTS = {
     "Average order value today",
     "Revenue today",
     "Orders today",
+    "Today by currency",
 }
-EXPECTED_DATASETS = {"v_sales_by_window", "v_product_sales_by_window"}
+EXPECTED_DATASETS = {"v_sales_by_window", "v_product_sales_with_store"}
+EXPECTED_FILTERS = ["Currency", "Store", "Region", "Channel"]
 
 
 def main():
@@ -36,23 +41,26 @@ def main():
             SUPERSET_SECRET_KEY="check-only-secret-key",
             SUPERSET_METADATA_URI=f"sqlite:///{home}/superset.db",
             SUPERSET_CONFIG_PATH=str(HERE / "superset_config.py"),
-            CLICKHOUSE_HOST="clickhouse",
+            SUPERSET_ADMIN_USER="admin",
             CLICKHOUSE_USER="pipeline",
             CLICKHOUSE_PASSWORD="check-password",
             FLASK_APP="superset",
         )
         # The console script of the same environment (`python -m superset.cli.main` does nothing).
         superset = [str(pathlib.Path(sys.executable).parent / "superset")]
-
-        def run(*args):
-            subprocess.run([*superset, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*superset, "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*superset, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
 
         bundle = pathlib.Path(home) / "bundle.zip"
-        subprocess.run([sys.executable, str(HERE / "build_bundle.py"), str(HERE / "dashboard"), str(bundle)], env=env, check=True)
-        run("db", "upgrade")
-        run("fab", "create-admin", "--username", "admin", "--password", "check", "--firstname", "a", "--lastname", "b", "--email", "a@b.c")
-        run("init")
-        run("import-dashboards", "--path", str(bundle), "--username", "admin")
+        # A first installation with other settings, then the one under test over it.
+        for settings in (
+            dict(CLICKHOUSE_HOST="old-clickhouse", SUPERSET_DEFAULT_CURRENCY="USD", SUPERSET_ADMIN_PASSWORD="first-password"),
+            dict(CLICKHOUSE_HOST="clickhouse", SUPERSET_ADMIN_PASSWORD="check-password"),
+        ):
+            step = {k: v for k, v in env.items() if k != "SUPERSET_DEFAULT_CURRENCY"}
+            step.update(settings)
+            subprocess.run([sys.executable, str(HERE / "build_bundle.py"), str(HERE / "dashboard"), str(bundle)], env=step, check=True)
+            subprocess.run([sys.executable, str(HERE / "provision.py"), str(bundle)], env=step, check=True, stdout=subprocess.DEVNULL)
         probe = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True)
         if probe.returncode != 0:
             print(probe.stderr[-3000:])
@@ -60,15 +68,25 @@ def main():
             return 1
         found = json.loads(probe.stdout.strip().splitlines()[-1])
 
+    filters = {f["name"]: f for f in found["native_filters"]}
+    currency = filters.get("Currency", {})
     checks = [
         ("the ClickHouse database is imported", found["databases"], ["ClickHouse sales"]),
-        ("its URI comes from the environment", found["uri_ok"], True),
+        ("its URI comes from the environment of the latest import", found["uri_ok"], True),
         ("both datasets are imported", set(found["datasets"]), EXPECTED_DATASETS),
-        ("every chart is imported", set(found["charts"]), EXPECTED_CHARTS),
+        ("every chart is imported, once", sorted(found["charts"]), sorted(EXPECTED_CHARTS)),
         ("the dashboard is imported", found["dashboards"], ["Sales"]),
         ("the dashboard holds every chart", set(found["dashboard_charts"]), EXPECTED_CHARTS),
         ("the dashboard refreshes every 10 seconds", found["refresh_frequency"], 10),
         ("every chart reads one of the datasets", set(found["chart_datasets"]) <= EXPECTED_DATASETS, True),
+        ("native filters for currency, store, region and channel", [f["name"] for f in found["native_filters"]], EXPECTED_FILTERS),
+        ("every native filter targets a dataset", all(t.get("datasetId") for f in found["native_filters"] for t in f["targets"]), True),
+        ("the Currency filter requires exactly one value", (currency.get("controlValues", {}).get("enableEmptyFilter"), currency.get("controlValues", {}).get("multiSelect")), (True, False)),
+        ("the Currency filter defaults to EUR (the latest import's default)", currency.get("defaultDataMask", {}).get("filterState", {}).get("value"), ["EUR"]),
+        ("filter scopes name the imported charts", found["excluded_ok"], True),
+        ("the admin password is the latest configured one", found["admin_login"], [False, True]),
+        ("the periodic refresh reads through the cache", found["auto_refresh_mode"], "fetch"),
+        ("chart data is cached for 10 seconds", found["data_cache"], ["FileSystemCache", 10]),
     ]
     failed = 0
     for name, got, expected in checks:
@@ -84,6 +102,7 @@ import json
 from superset.app import create_app
 app = create_app()
 with app.app_context():
+    from superset import security_manager
     from superset.extensions import db
     from superset.models.core import Database
     from superset.models.dashboard import Dashboard
@@ -95,6 +114,8 @@ with app.app_context():
     datasets = db.session.query(SqlaTable).all()
     sales = [d for d in dashboards if d.dashboard_title == "Sales"]
     meta = json.loads(sales[0].json_metadata) if sales else {}
+    chart_ids = {c.id for c in charts}
+    native = meta.get("native_filter_configuration", [])
     print(json.dumps({
         "databases": [d.database_name for d in databases],
         "uri_ok": all(d.sqlalchemy_uri.startswith("clickhousedb://pipeline:") and d.sqlalchemy_uri.endswith("@clickhouse:8123/sales") for d in databases),
@@ -104,6 +125,11 @@ with app.app_context():
         "dashboards": [d.dashboard_title for d in dashboards],
         "dashboard_charts": [c.slice_name for c in sales[0].slices] if sales else [],
         "refresh_frequency": meta.get("refresh_frequency"),
+        "native_filters": native,
+        "excluded_ok": all(i in chart_ids for f in native for i in f.get("scope", {}).get("excluded", [])),
+        "admin_login": [security_manager.auth_user_db("admin", p) is not None for p in ("first-password", "check-password")],
+        "auto_refresh_mode": app.config["DASHBOARD_AUTO_REFRESH_MODE"],
+        "data_cache": [app.config["DATA_CACHE_CONFIG"]["CACHE_TYPE"], app.config["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"]],
     }))
 """
 

@@ -1,0 +1,541 @@
+"""The sales dashboard, seen: a browser test of the whole path from a till to a person's screen.
+
+It starts the pipeline with Superset on the stand-ins (`scripts/run-local` on free ports, a fresh
+Superset home, RUN_LOCAL_PROFILE=debug unless set), posts orders in EUR and USD to ingest-api
+across four stores in four regions and every channel — in the last few minutes, earlier today and
+on the same weekday a week earlier — then drives Debian's Chromium (headless, through Playwright)
+as a person would: logs in through Superset's login form, opens the dashboard, waits until every
+chart has rendered, and saves a full-page screenshot to target/dashboard.png.
+
+Then it asks Superset's own chart-data API, as that logged-in user (the browser's session cookie
+and the CSRF token the page fetches), the very queries the dashboard sent, and checks that every
+chart returns data, the per-minute charts include the last minutes, no chart adds two currencies
+together, today's orders and revenue per currency (and a week earlier) equal what it posted, the
+10-second auto-refresh reads through Superset's cache instead of forcing fresh queries, and no
+chart shows a scroll bar. Closes with `N passed, M failed`; exit status 0 when all pass.
+
+usage: target/superset-venv/bin/python superset/check_dashboard.py
+"""
+
+import collections
+import datetime as dt
+import json
+import os
+import pathlib
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from decimal import Decimal
+
+from playwright.sync_api import sync_playwright
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+TARGET = ROOT / "target"
+SCREENSHOT = TARGET / "dashboard.png"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Tall enough that every chart is in view: Superset renders charts below the fold only when
+# scrolled to (dashboard virtualization).
+VIEWPORT = {"width": 1600, "height": 2200}
+CHARTS = [
+    "Revenue today",
+    "Orders today",
+    "Average order value today",
+    "Today by currency",
+    "Revenue per minute",
+    "Orders per minute",
+    "Revenue by store",
+    "Revenue by region",
+    "Revenue by channel",
+    "Top products today",
+]
+PER_MINUTE = ["Revenue per minute", "Orders per minute"]
+KPI = {"Revenue today": "revenue", "Orders today": "orders"}
+STORES = [("store-001", "East"), ("store-003", "North"), ("store-005", "South"), ("store-007", "West")]
+CHANNELS = ["in_store", "online", "delivery", "takeaway"]
+PRODUCTS = [("sku-latte", "Latte", Decimal("3.50")), ("sku-bagel", "Bagel", Decimal("2.75")), ("sku-tea", "Tea", Decimal("2.20"))]
+DEFAULT_CURRENCY = "EUR"
+WEEK = dt.timedelta(days=7)
+
+
+def log(message):
+    print(f"==> {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_ok(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Pipeline:
+    """scripts/run-local in its own process group, on free ports, with a throw-away Superset home."""
+
+    def __init__(self, workdir):
+        self.ingest = f"127.0.0.1:{free_port()}"
+        self.superset_port = free_port()
+        self.api_key = f"check-dashboard-{secrets.token_hex(8)}"
+        self.admin = ("admin", secrets.token_urlsafe(12))
+        self.log_path = TARGET / "check-dashboard-run-local.log"
+        env = dict(os.environ)
+        env.update(
+            RUN_LOCAL_PROFILE=os.environ.get("RUN_LOCAL_PROFILE", "debug"),
+            INGEST_LISTEN_ADDR=self.ingest,
+            INGEST_API_KEYS=self.api_key,
+            # Orders of the same weekday a week earlier are a few minutes older than the default
+            # 7-day limit by the time they are compared.
+            INGEST_MAX_AGE_SECS=str(8 * 86400),
+            STREAM_JOB_ADMIN_ADDR=f"127.0.0.1:{free_port()}",
+            CASSANDRA_STANDIN_ADDR=f"127.0.0.1:{free_port()}",
+            SUPERSET_PORT=str(self.superset_port),
+            SUPERSET_HOME=str(pathlib.Path(workdir) / "superset-home"),
+            SUPERSET_ADMIN_USER=self.admin[0],
+            SUPERSET_ADMIN_PASSWORD=self.admin[1],
+            SUPERSET_SECRET_KEY=secrets.token_urlsafe(32),
+            SUPERSET_DEFAULT_CURRENCY=DEFAULT_CURRENCY,
+        )
+        self.log_file = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run-local")],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def superset_url(self):
+        return f"http://127.0.0.1:{self.superset_port}"
+
+    @property
+    def ingest_url(self):
+        return f"http://{self.ingest}"
+
+    def wait_ready(self, timeout=600):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"scripts/run-local exited with {self.process.returncode}; see {self.log_path}")
+            if http_ok(f"{self.superset_url}/health") and http_ok(f"{self.ingest_url}/ready"):
+                return
+            time.sleep(1)
+        raise RuntimeError(f"the pipeline was not ready within {timeout} s; see {self.log_path}")
+
+    def stop(self):
+        """SIGTERM to the whole process group, then wait until every member has gone (SIGKILL
+        after 30 s), so nothing of this run outlives the test."""
+        group = self.process.pid
+        try:
+            os.killpg(group, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 30
+        while True:
+            self.process.poll()
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() > deadline:
+                os.killpg(group, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.2)
+        self.process.wait()
+        self.log_file.close()
+
+
+def rfc3339(at):
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window_start(at):
+    return at.replace(second=0, microsecond=0)
+
+
+def make_orders(now):
+    """Orders of this run: in the last few minutes, earlier in the hour and the day, and a week
+    earlier, in EUR and USD, across four stores (four regions) and every channel. Times before
+    midnight are moved to just after it, so "today" holds what the test means by it."""
+    run = uuid.uuid4().hex[:10]
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    moments = [now - dt.timedelta(seconds=20 + 60 * k) for k in range(5)]  # the last few minutes
+    moments += [now - dt.timedelta(minutes=m) for m in (25, 45)]  # earlier in the last hour
+    moments += [now - dt.timedelta(minutes=m) for m in (75, 150, 240)]  # earlier today
+    moments = [max(m, midnight + dt.timedelta(seconds=5)) for m in moments]
+    last_week = [max(now - WEEK - dt.timedelta(minutes=m), midnight - WEEK + dt.timedelta(seconds=5)) for m in (30, 95)]
+    orders = []
+    n = 0
+    for currency in ("EUR", "USD"):
+        for when in moments + last_week:
+            for copy in range(2 if when in moments[:3] else 1):
+                store, _region = STORES[n % len(STORES)]
+                sku, name, price = PRODUCTS[n % len(PRODUCTS)]
+                # Prices differ per currency, so a chart showing the wrong currency shows a wrong sum.
+                price += Decimal("0.45") if currency == "USD" else Decimal(0)
+                quantity = 1 + n % 3
+                total = price * quantity
+                orders.append(
+                    {
+                        "order_id": f"dash-{run}-{n}",
+                        "store_id": store,
+                        "channel": CHANNELS[n % len(CHANNELS)],
+                        "currency": currency,
+                        "created_at": rfc3339(when),
+                        "items": [{"sku": sku, "name": name, "quantity": quantity, "unit_price": str(price)}],
+                        "total": str(total),
+                        "payment_method": "card",
+                    }
+                )
+                n += 1
+    return orders
+
+
+def post_orders(ingest_url, api_key, orders):
+    request = urllib.request.Request(
+        f"{ingest_url}/v1/orders/batch",
+        data=json.dumps(orders).encode(),
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        reply = json.load(response)
+    return reply["accepted"], [r for r in reply["results"] if r["status"] != "accepted"]
+
+
+class Expected:
+    """What the dashboard must show for the posted orders, computed from them alone."""
+
+    def __init__(self, orders):
+        self.orders = [dict(o, at=dt.datetime.strptime(o["created_at"], "%Y-%m-%dT%H:%M:%SZ")) for o in orders]
+
+    def today(self, now, currency):
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        picked = [o for o in self.orders if o["currency"] == currency and midnight <= o["at"] and window_start(o["at"]) < now]
+        return len(picked), sum((Decimal(o["total"]) for o in picked), Decimal(0))
+
+    def week_earlier(self, now, currency):
+        return self.today(now - WEEK, currency)
+
+    def per_minute(self, now, currency):
+        """{window start: (orders, revenue)} of the windows in [now - 60 min, now)."""
+        series = collections.defaultdict(lambda: [0, Decimal(0)])
+        for o in self.orders:
+            start = window_start(o["at"])
+            if o["currency"] == currency and now - dt.timedelta(minutes=60) <= start < now:
+                series[start][0] += 1
+                series[start][1] += Decimal(o["total"])
+        return {k: tuple(v) for k, v in series.items()}
+
+    def latest_window(self):
+        return max(window_start(o["at"]) for o in self.orders)
+
+
+class Checks:
+    def __init__(self):
+        self.results = []
+
+    def check(self, name, ok, detail=""):
+        self.results.append((name, bool(ok)))
+        print(("ok     " if ok else "FAILED ") + name + ("" if ok or not detail else f"\n  {detail}"), flush=True)
+
+    def equal(self, name, got, expected):
+        self.check(name, got == expected, f"got {got!r}\n  expected {expected!r}")
+
+    def summary(self):
+        failed = sum(1 for _, ok in self.results if not ok)
+        print(f"{len(self.results) - failed} passed, {failed} failed")
+        return 1 if failed else 0
+
+
+def money(value):
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+class Browser:
+    """A person at Chromium: the page, and every chart-data request the dashboard sends."""
+
+    def __init__(self, playwright, profile, base_url):
+        self.base = base_url
+        self.context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS, viewport=VIEWPORT
+        )
+        self.page = self.context.new_page()
+        self.chart_requests = []
+        self.page.on("request", self._record)
+
+    def _record(self, request):
+        if request.method == "POST" and "/api/v1/chart/data" in request.url and request.post_data:
+            self.chart_requests.append((time.monotonic(), json.loads(request.post_data)))
+
+    def log_in(self, user, password):
+        self.page.goto(f"{self.base}/login/")
+        self.page.fill("#username", user)
+        self.page.fill("#password", password)
+        self.page.click("[data-test=login-button]")
+        self.page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+
+    def open_dashboard(self):
+        self.chart_requests.clear()
+        self.page.goto(f"{self.base}/superset/dashboard/sales/")
+
+    def chart_states(self):
+        """Per chart title: rendered, failed or loading, from what the page shows."""
+        return self.page.evaluate(
+            """() => Object.fromEntries(Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).map(h => {
+                const title = (h.querySelector('[data-test=editable-title]') || {}).innerText || '';
+                const body = h.querySelector('[data-test=slice-container]');
+                let state = 'loading';
+                if (h.querySelector('.ant-alert-error, [role=alert]') && /error/i.test(h.innerText)) state = 'failed';
+                else if (body && !h.querySelector('[data-test=loading-indicator], .loading') &&
+                         (body.querySelector('canvas, svg, table') || /\\d/.test(body.innerText))) state = 'rendered';
+                return [title.trim(), state];
+            }))"""
+        )
+
+    def wait_rendered(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        states = {}
+        while time.monotonic() < deadline:
+            states = self.chart_states()
+            if set(CHARTS) <= set(states) and all(states[c] == "rendered" for c in CHARTS):
+                # Let the charts' animations finish before anyone looks.
+                self.page.wait_for_timeout(1500)
+                return states
+            if any(s == "failed" for s in states.values()):
+                return states
+            self.page.wait_for_timeout(500)
+        return states
+
+    def scroll_bars(self):
+        """Elements inside charts whose content overflows a scrollable box: a visible scroll bar."""
+        return self.page.evaluate(
+            """() => { const found = [];
+                document.querySelectorAll('.dashboard-component-chart-holder').forEach(h => {
+                  const title = ((h.querySelector('[data-test=editable-title]') || {}).innerText || '').trim();
+                  [h, ...h.querySelectorAll('*')].forEach(e => {
+                    const s = getComputedStyle(e);
+                    const y = ['auto', 'scroll'].includes(s.overflowY) && e.scrollHeight > e.clientHeight + 1;
+                    const x = ['auto', 'scroll'].includes(s.overflowX) && e.scrollWidth > e.clientWidth + 1;
+                    if (x || y) found.push(title);
+                  });
+                });
+                return [...new Set(found)]; }"""
+        )
+
+    def csrf_token(self):
+        return self.page.evaluate("() => fetch('/api/v1/security/csrf_token/').then(r => r.json()).then(j => j.result)")
+
+    def chart_data(self, body, csrf):
+        """POST a chart-data query as the logged-in user: the browser's cookies and CSRF token."""
+        response = self.context.request.post(
+            f"{self.base}/api/v1/chart/data",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json", "X-CSRFToken": csrf, "Referer": f"{self.base}/superset/dashboard/sales/"},
+        )
+        return response.status, (response.json() if response.ok else response.text())
+
+    def close(self):
+        self.context.close()
+
+
+def slice_names(browser):
+    """chart id -> chart name, from Superset's chart list as the logged-in user sees it."""
+    query = "(columns:!(id,slice_name),page_size:100)"
+    response = browser.context.request.get(f"{browser.base}/api/v1/chart/?q={query}")
+    return {c["id"]: c["slice_name"] for c in response.json()["result"]}
+
+
+def latest_bodies(requests, names, since=0.0):
+    """The last chart-data body each chart sent after `since` (filter-value queries have no chart)."""
+    bodies = {}
+    for at, body in requests:
+        chart = body.get("form_data", {}).get("slice_id")
+        if at >= since and chart in names:
+            bodies[names[chart]] = body
+    return bodies
+
+
+def with_currency(body, currency):
+    """The same chart query with the dashboard's Currency filter set to another currency."""
+    body = json.loads(json.dumps(body))
+    body.pop("force", None)
+    for query in body["queries"]:
+        for flt in query.get("filters", []):
+            if flt.get("col") == "currency":
+                flt["val"] = [currency]
+    return body
+
+
+def currency_safe(query):
+    """A query never adds currencies when it groups by currency or filters to exactly one."""
+    names = [c if isinstance(c, str) else c.get("sqlExpression") or c.get("label") for c in query.get("columns", [])]
+    if "currency" in names:
+        return True
+    return any(f.get("col") == "currency" and f.get("op") in ("IN", "==") and len(f.get("val") or []) == 1 for f in query.get("filters", []))
+
+
+def timeseries_points(result, currency):
+    """{window start: value} of one currency's series in a pivoted timeseries result."""
+    points = {}
+    for row in result["data"]:
+        stamp = dt.datetime.fromtimestamp(row["window_start"] / 1000, dt.timezone.utc).replace(tzinfo=None)
+        for key, value in row.items():
+            if key != "window_start" and currency in key and value is not None:
+                points[stamp] = value
+    return points
+
+
+def main():
+    checks = Checks()
+    TARGET.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="check-dashboard-") as workdir:
+        started = time.monotonic()
+        log("starting the pipeline and Superset (scripts/run-local)")
+        pipeline = Pipeline(workdir)
+        try:
+            pipeline.wait_ready()
+            log(f"ready after {time.monotonic() - started:.0f} s; posting orders")
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+            orders = make_orders(now)
+            accepted, refused = post_orders(pipeline.ingest_url, pipeline.api_key, orders)
+            checks.equal("ingest-api accepts every posted order", (accepted, refused), (len(orders), []))
+            expected = Expected(orders)
+            with sync_playwright() as playwright:
+                browser = Browser(playwright, str(pathlib.Path(workdir) / "chromium-profile"), pipeline.superset_url)
+                try:
+                    run_browser_checks(checks, browser, pipeline, expected)
+                finally:
+                    browser.close()
+        except Exception as error:  # a broken run is a failed check, with what broke
+            checks.check("the run completes", False, f"{type(error).__name__}: {error}")
+        finally:
+            pipeline.stop()
+        log(f"done in {time.monotonic() - started:.0f} s")
+    return checks.summary()
+
+
+def run_browser_checks(checks, browser, pipeline, expected):
+    log("logging in through the login form")
+    browser.log_in(*pipeline.admin)
+    checks.check("the login form logs the user in", "/login" not in browser.page.url, browser.page.url)
+    names = {k: v for k, v in slice_names(browser).items() if v in CHARTS}
+    checks.equal("the dashboard's charts exist", sorted(names.values()), sorted(CHARTS))
+
+    log("opening the dashboard; waiting for the posted orders to arrive")
+    browser.open_dashboard()
+    browser.wait_rendered()
+    csrf = browser.csrf_token()
+    deadline = time.monotonic() + 120
+    arrived = False
+    while time.monotonic() < deadline and not arrived:
+        body = latest_bodies(browser.chart_requests, names).get("Today by currency")
+        if body:
+            status, reply = browser.chart_data(dict(body, force=True), csrf)
+            if status == 200:
+                rows = reply["result"][0]["data"]
+                now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+                arrived = all(
+                    any(r["currency"] == c and r["orders"] == expected.today(now, c)[0] for r in rows) for c in ("EUR", "USD")
+                )
+        if not arrived:
+            time.sleep(2)
+    checks.check("the posted orders reach the dashboard's data within 2 minutes", arrived)
+
+    log("reloading the dashboard as a person would see it")
+    browser.open_dashboard()
+    states = browser.wait_rendered()
+    checks.equal("every chart renders", {c: states.get(c) for c in CHARTS}, {c: "rendered" for c in CHARTS})
+    browser.page.screenshot(path=str(SCREENSHOT), full_page=True)
+    log(f"screenshot: {SCREENSHOT}")
+    checks.equal("no chart shows a scroll bar", browser.scroll_bars(), [])
+    loaded = latest_bodies(browser.chart_requests, names)
+    checks.equal("every chart asked Superset for its data", sorted(loaded), sorted(CHARTS))
+
+    # The dashboard's 10-second auto-refresh: its requests must not bypass the cache.
+    refresh_from = time.monotonic()
+    browser.page.wait_for_timeout(13_000)
+    refreshed = latest_bodies(browser.chart_requests, names, since=refresh_from)
+    checks.check("the dashboard refreshes itself within 13 s", len(refreshed) >= len(CHARTS) - 1, f"refreshed {sorted(refreshed)}")
+    checks.equal("the auto-refresh reads through Superset's cache (force=false)", sorted({b.get("force", False) for b in refreshed.values()}), [False])
+
+    csrf = browser.csrf_token()
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    replies = {}
+    for name in CHARTS:
+        status, reply = browser.chart_data(loaded[name], csrf)
+        replies[name] = reply if status == 200 else None
+        results = reply["result"] if status == 200 else []
+        checks.check(f"{name}: returns data", status == 200 and results and all(r.get("data") for r in results), f"HTTP {status}: {str(reply)[:300]}")
+    for name in CHARTS:
+        queries = loaded[name]["queries"]
+        checks.check(f"{name}: never adds two currencies (grouped by or filtered to one)", all(currency_safe(q) for q in queries), json.dumps(queries)[:400])
+
+    # A second viewer within 10 s gets the first one's result from the cache.
+    status, again = browser.chart_data(loaded["Revenue by store"], csrf)
+    checks.check("a second viewer's identical query is served from Superset's cache", status == 200 and again["result"][0].get("is_cached"), str(again)[:200])
+
+    today = {c: expected.today(now, c) for c in ("EUR", "USD")}
+    table = replies["Today by currency"]
+    if table:
+        rows = {r["currency"]: (r["orders"], money(r["revenue"])) for r in table["result"][0]["data"]}
+        checks.equal("Today by currency: orders and revenue per currency equal what was posted", rows, {c: (n, money(v)) for c, (n, v) in today.items()})
+
+    for name, metric in KPI.items():
+        for currency in ("EUR", "USD"):
+            body = loaded[name] if currency == DEFAULT_CURRENCY else with_currency(loaded[name], currency)
+            status, reply = browser.chart_data(body, csrf)
+            if status != 200:
+                checks.check(f"{name} ({currency}): answers", False, str(reply)[:300])
+                continue
+            row = reply["result"][0]["data"][0]
+            previous = next((v for k, v in row.items() if k.startswith(f"{metric}__")), None)
+            n, revenue = today[currency]
+            week_n, week_revenue = expected.week_earlier(now, currency)
+            if metric == "orders":
+                got, want, got_prev, want_prev = row[metric], n, previous, week_n
+            else:
+                got, want, got_prev, want_prev = money(row[metric]), money(revenue), money(previous or 0), money(week_revenue)
+            checks.equal(f"{name} ({currency}): today equals what was posted", got, want)
+            checks.equal(f"{name} ({currency}): the same weekday a week earlier equals what was posted", got_prev, want_prev)
+
+    for name in PER_MINUTE:
+        reply = replies[name]
+        if not reply:
+            continue
+        points = timeseries_points(reply["result"][0], DEFAULT_CURRENCY)
+        series = expected.per_minute(now, DEFAULT_CURRENCY)
+        latest = expected.latest_window()
+        checks.check(f"{name}: includes the last minutes (the window of {latest:%H:%M})", latest in points, f"latest point {max(points) if points else None}")
+        position = 0 if name == "Orders per minute" else 1
+        got = {k: (money(v) if position else v) for k, v in points.items()}
+        want = {k: (money(v[position]) if position else v[position]) for k, v in series.items()}
+        checks.equal(f"{name}: every minute of the last hour equals what was posted ({DEFAULT_CURRENCY})", got, want)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
