@@ -7,12 +7,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use bench::{histogram_quantile, metric, order_body, Stores};
+use bench::{histogram_quantile, metric, order_body};
 use chrono::Utc;
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
-use sales_model::config::{ProcessEnv, Settings};
 use serde_json::Value;
+use service_runtime::settings::{ProcessEnv, Settings};
 use stream_job::startup::StreamJob;
 
 const KEY: &str = "bench-key-0123456789";
@@ -22,11 +22,12 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::new(&ProcessEnv);
     let rate = settings.bounded("BENCH_RATE", 1_000, 20, 100_000)? as usize;
     let seconds = settings.bounded("BENCH_SECONDS", 30, 5, 3_600)?;
-    let stores = Stores::start().await?;
+    let stores = bench::stores().await;
 
     let env = vec![
         ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
         ("KAFKA_BOOTSTRAP_SERVERS", stores.kafka.bootstrap_servers()),
+        ("KAFKA_TOPIC", stores.topic.as_str()),
         ("INGEST_API_KEYS", KEY),
         ("KAFKA_ADMIN_TIMEOUT_MS", "1000"),
     ];
@@ -34,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
     let group = test_support::unique_name("freshness-bench");
-    let job = StreamJob::start(stores.job_config(&group, &[])?).await?;
+    let job = StreamJob::start(bench::job_config(&stores, &group, &[])?).await?;
     let client = reqwest::Client::new();
     test_support::wait_until_ok(&format!("{base}/ready"), Duration::from_secs(30))
         .await
@@ -73,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
         "only {accepted} of {total} orders were accepted"
     );
     let deadline = Instant::now() + Duration::from_secs(120);
-    while stores.kafka.committed_total(&group, "Order") < total as i64 {
+    while stores.kafka.committed_total(&group, &stores.topic) < total as i64 {
         ensure!(Instant::now() < deadline, "the job did not catch up");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -13,8 +13,8 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
-use sales_model::config::{ProcessEnv, Settings};
 use serde_json::Value;
+use service_runtime::settings::{ProcessEnv, Settings};
 use test_support::kafka::TestKafka;
 
 const KEY: &str = "bench-key-0123456789";

@@ -5,14 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use bench::Stores;
 use stream_job::clickhouse::windows::{recompute_statements, Touched};
 
 const WINDOW: u32 = 60;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let stores = Stores::start().await?;
+    let stores = bench::stores().await;
     let ch = &stores.clickhouse;
     let db = ch.database();
     println!("recompute-bench: one {WINDOW}-second window of one store, both aggregate tables, median of 5");

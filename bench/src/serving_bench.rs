@@ -7,9 +7,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use bench::Stores;
 use chrono::Utc;
-use sales_model::config::{ProcessEnv, Settings};
+use service_runtime::settings::{ProcessEnv, Settings};
 use serving::configuration::ServingConfig;
 use serving::startup::Application;
 use stream_job::startup::StreamJob;
@@ -63,13 +62,13 @@ async fn main() -> anyhow::Result<()> {
     let orders = settings.bounded("BENCH_ORDERS", 5_000, 10, 1_000_000)? as usize;
     let rate = settings.bounded("BENCH_RATE", 200, 1, 10_000)? as usize;
     let seconds = settings.bounded("BENCH_SECONDS", 10, 1, 600)?;
-    let stores = Stores::start().await?;
-    stores.preload(orders).await?;
+    let stores = bench::stores().await;
+    bench::preload(&stores, orders).await?;
     let now = Utc::now();
     let group = test_support::unique_name("serving-bench");
-    let job = StreamJob::start(stores.job_config(&group, &[])?).await?;
+    let job = StreamJob::start(bench::job_config(&stores, &group, &[])?).await?;
     let deadline = Instant::now() + Duration::from_secs(300);
-    while stores.kafka.committed_total(&group, "Order") < orders as i64 {
+    while stores.kafka.committed_total(&group, &stores.topic) < orders as i64 {
         ensure!(
             Instant::now() < deadline,
             "stream-job did not load the orders"
@@ -78,15 +77,10 @@ async fn main() -> anyhow::Result<()> {
     }
     job.shutdown().await;
 
-    let env = vec![
+    let env = stores.env(&[
         ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),
         ("SERVING_API_KEYS", KEY),
-        ("CASSANDRA_CONTACT_POINTS", stores.cassandra.contact_point()),
-        ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-        ("CASSANDRA_CONSISTENCY", "ONE"),
-        ("CLICKHOUSE_URL", stores.clickhouse.url()),
-        ("CLICKHOUSE_DATABASE", stores.clickhouse.database()),
-    ];
+    ]);
     let app = Application::build(ServingConfig::from_settings(&Settings::new(&env))?).await?;
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use bench::{metric, Stores};
-use sales_model::config::{ProcessEnv, Settings};
+use bench::metric;
+use service_runtime::settings::{ProcessEnv, Settings};
 use stream_job::startup::StreamJob;
 
 #[tokio::main]
@@ -19,13 +19,17 @@ async fn main() -> anyhow::Result<()> {
     let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
     let concurrency = settings.string("CASSANDRA_CONCURRENCY", "64");
 
-    let stores = Stores::start().await?;
-    stores.preload(orders).await.context("pre-load the topic")?;
+    let stores = bench::stores().await;
+    bench::preload(&stores, orders)
+        .await
+        .context("pre-load the topic")?;
 
     let group = test_support::unique_name("stream-bench");
-    let job = StreamJob::start(
-        stores.job_config(&group, &[("CASSANDRA_CONCURRENCY", concurrency.as_str())])?,
-    )
+    let job = StreamJob::start(bench::job_config(
+        &stores,
+        &group,
+        &[("CASSANDRA_CONCURRENCY", concurrency.as_str())],
+    )?)
     .await?;
     let metrics_url = format!("http://{}/metrics", job.admin_addr());
     let written = || async {
@@ -41,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let started = Instant::now();
-    while stores.kafka.committed_total(&group, "Order") < orders as i64 {
+    while stores.kafka.committed_total(&group, &stores.topic) < orders as i64 {
         ensure!(Instant::now() < deadline, "the job did not finish in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

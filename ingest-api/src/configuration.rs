@@ -3,17 +3,18 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sales_model::config::{ConfigError, Settings};
 use sales_model::Freshness;
-use service_http::auth::load_keys;
+use service_runtime::auth::load_keys;
+use service_runtime::settings::{ConfigError, Settings};
+use service_runtime::SecretString;
 
 /// Everything ingest-api can be told.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct IngestConfig {
     pub listen_addr: SocketAddr,
     pub kafka: KafkaConfig,
     /// Bearer keys that may post orders. Never logged.
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<SecretString>,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub max_batch: usize,
@@ -34,20 +35,6 @@ pub struct KafkaConfig {
     pub admin_timeout: Duration,
     /// Orders that may wait in the producer's queue; beyond that, new orders get a 503.
     pub queue_max_messages: u64,
-}
-
-impl std::fmt::Debug for IngestConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestConfig")
-            .field("listen_addr", &self.listen_addr)
-            .field("kafka", &self.kafka)
-            .field("api_keys", &format_args!("<{} keys>", self.api_keys.len()))
-            .field("body_limit_bytes", &self.body_limit_bytes)
-            .field("request_timeout", &self.request_timeout)
-            .field("max_batch", &self.max_batch)
-            .field("freshness", &self.freshness)
-            .finish()
-    }
 }
 
 impl IngestConfig {

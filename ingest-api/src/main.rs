@@ -1,8 +1,8 @@
 use anyhow::Context;
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
-use sales_model::config::{ProcessEnv, Settings};
-use sales_model::telemetry;
+use service_runtime::settings::{ProcessEnv, Settings};
+use service_runtime::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,5 +12,5 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(?config, "starting ingest-api");
     let app = Application::build(config).await?;
     tracing::info!(addr = %app.local_addr(), "listening");
-    app.run(telemetry::shutdown_signal()).await
+    app.run(shutdown::signal()).await
 }

@@ -6,7 +6,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use service_http::observe::RequestLabels;
+use service_runtime::metrics::{Exposition, RequestMetrics};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RejectLabels {
@@ -15,7 +15,7 @@ pub struct RejectLabels {
 
 pub struct Metrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
+    pub requests: RequestMetrics,
     pub orders_accepted: Counter,
     pub orders_rejected: Family<RejectLabels, Counter>,
     pub produce_latency: Histogram,
@@ -24,16 +24,11 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("ingest");
-        let requests = Family::<RequestLabels, Counter>::default();
+        let requests = RequestMetrics::register(&mut registry);
         let orders_accepted = Counter::default();
         let orders_rejected = Family::<RejectLabels, Counter>::default();
         // 1 ms .. ~16 s
         let produce_latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            requests.clone(),
-        );
         registry.register(
             "orders_accepted",
             "Orders acknowledged by Kafka",
@@ -67,12 +62,10 @@ impl Metrics {
             })
             .inc();
     }
+}
 
-    /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+impl Exposition for Metrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 }

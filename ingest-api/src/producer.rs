@@ -17,8 +17,13 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use rdkafka::ClientConfig;
 use sales_model::{Envelope, SCHEMA_VERSION};
+use service_runtime::retry::until_ok;
+use tokio_util::sync::CancellationToken;
 
 use crate::configuration::KafkaConfig;
+
+/// Longest pause between attempts to find or create the topic at start-up.
+const MAX_TOPIC_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Where Kafka stored an accepted order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,31 +128,32 @@ impl OrderProducer {
     /// before Kafka. It asks Kafka to create the topic with the configured partitions; where that
     /// is refused or unsupported (a broker without CreateTopics, or an ACL), an existing topic is
     /// accepted as it is.
-    pub async fn ensure_topic(&self) {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let outcome = match self.create_topic().await {
-                Ok(()) => Ok(None),
-                Err(create_error) => match self.existing_partitions().await {
-                    Some(partitions) => Ok(Some((partitions, create_error))),
-                    None => Err(create_error),
-                },
-            };
-            match outcome {
-                Ok(found) => {
-                    if let Some((partitions, error)) = found {
-                        tracing::warn!(topic = %self.config.topic, partitions, %error, "could not create the topic; using it as it exists");
-                    }
-                    self.topic_ready.store(true, Ordering::Release);
-                    tracing::info!(topic = %self.config.topic, "topic ready");
-                    return;
+    pub async fn ensure_topic(&self, stop: &CancellationToken) {
+        let found = until_ok(
+            "ensuring the order topic",
+            MAX_TOPIC_BACKOFF,
+            stop,
+            |_: &KafkaError| {},
+            || async {
+                match self.create_topic().await {
+                    Ok(()) => Ok(None),
+                    Err(create_error) => match self.existing_partitions().await {
+                        Some(partitions) => Ok(Some((partitions, create_error))),
+                        None => Err(create_error),
+                    },
                 }
-                Err(error) => {
-                    tracing::warn!(topic = %self.config.topic, %error, retry_in_ms = backoff.as_millis() as u64, "topic not available yet");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+            },
+        )
+        .await;
+        match found {
+            Ok(found) => {
+                if let Some((partitions, error)) = found {
+                    tracing::warn!(topic = %self.config.topic, partitions, %error, "could not create the topic; using it as it exists");
                 }
+                self.topic_ready.store(true, Ordering::Release);
+                tracing::info!(topic = %self.config.topic, "topic ready");
             }
+            Err(stopped) => tracing::info!(%stopped, "gave up on the topic at shutdown"),
         }
     }
 

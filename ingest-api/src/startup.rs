@@ -6,22 +6,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::Router;
+use service_runtime::auth::{require_key, ApiKeys};
+use service_runtime::metrics::record_requests;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::configuration::IngestConfig;
 use crate::metrics::Metrics;
 use crate::producer::OrderProducer;
-use crate::routes::{ops, orders};
-use service_http::auth::{require_key, ApiKeys};
-use service_http::observe::{route_of, RequestLabels};
-use service_http::problem::with_retry_after;
+use crate::routes::{ops, orders, ApiDoc};
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Cancelled at shutdown, so the background topic set-up stops retrying.
+    stop: CancellationToken,
 }
 
 impl Application {
@@ -42,12 +45,15 @@ impl Application {
     pub async fn build(config: IngestConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let producer = OrderProducer::new(&config.kafka)?;
+        let stop = CancellationToken::new();
         tokio::spawn({
             let producer = producer.clone();
-            async move { producer.ensure_topic().await }
+            let stop = stop.clone();
+            async move { producer.ensure_topic(&stop).await }
         });
         Ok(Self {
             listener,
+            stop,
             state: AppState {
                 config: Arc::new(config),
                 producer,
@@ -57,9 +63,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        service_runtime::local_addr(&self.listener)
     }
 
     /// Serves until `shutdown` resolves, finishes in-flight requests, then waits for every queued
@@ -70,9 +74,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let producer = self.state.producer.clone();
         let flush_timeout = self.state.config.kafka.produce_timeout + Duration::from_secs(1);
-        axum::serve(self.listener, router(self.state))
+        axum::serve(self.listener, router(self.state).0)
             .with_graceful_shutdown(shutdown)
             .await?;
+        self.stop.cancel();
         tracing::info!("stopped accepting requests; flushing the producer");
         producer.flush(flush_timeout).await?;
         tracing::info!("producer flushed; bye");
@@ -80,46 +85,28 @@ impl Application {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// The service's routes and their API document, built from the same handlers.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let keys = ApiKeys::new(&state.config.api_keys);
-    let v1 = Router::new()
-        .route("/v1/orders", post(orders::post_order))
-        .route("/v1/orders/batch", post(orders::post_batch))
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(orders::post_order))
+        .routes(routes!(orders::post_batch))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(middleware::from_fn_with_state(keys, require_key));
-    Router::new()
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(v1)
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+        .routes(routes!(ops::ready));
+    let (router, document) =
+        service_runtime::ops::finish(api, Arc::new(|| None), state.metrics.clone());
+    let router = router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            observe_requests,
+            state.metrics.requests.clone(),
+            record_requests,
         ))
-        .with_state(state)
-}
-
-/// Counts every request by matched route and final status, and makes sure every 503 (including
-/// the request timeout's) tells the client when to retry.
-async fn observe_requests(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let route = route_of(&request);
-    let mut response = next.run(request).await;
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE
-        && !response.headers().contains_key(header::RETRY_AFTER)
-    {
-        with_retry_after(&mut response);
-    }
-    app.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
+        .with_state(state);
+    (router, document)
 }

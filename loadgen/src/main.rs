@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use sales_model::config::{ProcessEnv, Settings};
-use sales_model::telemetry;
 use serde_json::{json, Value};
+use service_runtime::settings::{ProcessEnv, Settings};
+use service_runtime::telemetry;
 
 const MENU: [(&str, &str, i64); 8] = [
     ("sku-latte", "Latte", 350),

@@ -10,9 +10,13 @@ use serde::Serialize;
 use validator::{ValidationError, ValidationErrors, ValidationErrorsKind};
 
 /// One failing field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The JSON path of the field, or `body`, a header or a parameter name.
+    #[schema(example = "items[0].quantity")]
     pub field: String,
+    /// A stable code clients can switch on (`range`, `total_mismatch`, `unavailable`, …).
+    #[schema(example = "range")]
     pub code: String,
     pub message: String,
 }

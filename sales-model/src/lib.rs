@@ -5,7 +5,6 @@
 //! total adds up. The wire shapes ([`OrderRequest`] from a POS, [`Envelope`] on Kafka) are the
 //! only ways in, and both report every failing field with a stable code.
 
-pub mod config;
 mod currency;
 mod envelope;
 mod errors;
@@ -13,12 +12,11 @@ mod ids;
 mod money;
 mod order;
 mod request;
-pub mod telemetry;
 
 pub use currency::Currency;
 pub use envelope::{Envelope, EnvelopeError, OrderRecord, SCHEMA_VERSION};
 pub use errors::{FieldError, OrderErrors};
 pub use ids::{CustomerId, OrderId, Sku, StoreId, TerminalId};
 pub use money::{format_minor, Amount, MoneyError};
-pub use order::{Channel, Order, OrderLine, PaymentMethod, MAX_LINES, MAX_QUANTITY};
+pub use order::{Channel, Order, OrderLine, PaymentMethod};
 pub use request::{parse_order_json, Freshness, OrderRequest, ParseError};

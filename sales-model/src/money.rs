@@ -123,7 +123,13 @@ pub fn format_minor(minor: i64) -> String {
 /// A decimal exactly as the client sent it: the text of a JSON number, or the content of a JSON
 /// string. Kept raw so that a malformed amount is a field error (`items[0].unit_price`), not a
 /// failure of the whole document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(
+    as = Decimal,
+    value_type = String,
+    description = "Money: a decimal string or JSON number, not negative, with at most 2 fraction digits.",
+    example = "3.50"
+)]
 pub struct DecimalInput(String);
 
 impl DecimalInput {

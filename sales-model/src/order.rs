@@ -8,12 +8,8 @@ use crate::errors::FieldError;
 use crate::money::format_minor;
 use crate::{Amount, Currency, CustomerId, OrderId, Sku, StoreId, TerminalId};
 
-/// Most lines one order may carry.
-pub const MAX_LINES: u64 = 500;
-/// Largest quantity of one line.
-pub const MAX_QUANTITY: i64 = 10_000;
 /// Longest product name, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
+const MAX_NAME_CHARS: usize = 200;
 
 macro_rules! closed_set {
     ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use crate::errors::{Collector, FieldError, OrderErrors};
@@ -15,37 +16,72 @@ use crate::{
 };
 
 /// The JSON body of `POST /v1/orders`, exactly as received. Unknown fields are refused.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Order)]
 pub struct OrderRequest {
+    /// The idempotency key: re-posting the same id is a retry, counted once downstream.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._:-]+$",
+        example = "pos-17-000123"
+    )]
     pub order_id: String,
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9._:-]+$",
+        example = "store-042"
+    )]
     pub store_id: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:-]+$")]
     pub terminal_id: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:-]+$")]
     pub customer_id: Option<String>,
+    /// One of `in_store`, `takeaway`, `delivery`, `online`.
+    #[schema(example = "in_store")]
     pub channel: String,
+    /// An ISO 4217 code.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
+    /// Event time (RFC 3339); at most 5 minutes ahead of and 7 days behind the server clock
+    /// (configurable).
+    #[schema(format = DateTime, example = "2026-11-22T10:15:30Z")]
     pub created_at: String,
     #[validate(length(min = 1, max = 500), nested)]
+    #[schema(min_items = 1, max_items = 500)]
     pub items: Vec<LineRequest>,
     #[serde(default)]
     pub discount: Option<DecimalInput>,
     #[serde(default)]
     pub tax: Option<DecimalInput>,
+    /// Must equal sum(quantity * unit_price) - discount + tax.
     pub total: DecimalInput,
+    /// One of `cash`, `card`, `mobile`, `other`.
     #[serde(default)]
     pub payment_method: Option<String>,
 }
 
 /// One line of [`OrderRequest`].
-#[derive(Debug, Serialize, Deserialize, Validate)]
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Line)]
 pub struct LineRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._:-]+$",
+        example = "sku-1"
+    )]
     pub sku: String,
     #[validate(custom(function = "check_line_name"))]
+    #[schema(min_length = 1, max_length = 200, example = "Latte")]
     pub name: String,
     #[validate(range(min = 1, max = 10000))]
+    #[schema(minimum = 1, maximum = 10000)]
     pub quantity: i64,
     pub unit_price: DecimalInput,
 }

@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use clickhouse::Client;
-use sales_model::config::{ConfigError, Settings};
+use service_runtime::settings::{ConfigError, Settings};
+use service_runtime::{ExposeSecret, SecretString};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ClickHouseConfig {
     pub url: String,
     pub database: String,
     pub user: String,
-    pub password: String,
+    pub password: SecretString,
     /// Size of the event-time tumbling windows of the aggregate tables, in seconds; divides a day.
     pub window_seconds: u32,
     /// Longest a single statement may take before it counts as failed.
@@ -21,26 +22,13 @@ pub struct ClickHouseConfig {
     pub validate_rows: bool,
 }
 
-impl std::fmt::Debug for ClickHouseConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickHouseConfig")
-            .field("url", &self.url)
-            .field("database", &self.database)
-            .field("user", &self.user)
-            .field("window_seconds", &self.window_seconds)
-            .field("request_timeout", &self.request_timeout)
-            .field("validate_rows", &self.validate_rows)
-            .finish_non_exhaustive()
-    }
-}
-
 impl ClickHouseConfig {
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             url: s.string("CLICKHOUSE_URL", "http://localhost:8123"),
             database: crate::identifier(s, "CLICKHOUSE_DATABASE")?,
             user: s.string("CLICKHOUSE_USER", "default"),
-            password: s.string("CLICKHOUSE_PASSWORD", ""),
+            password: s.secret("CLICKHOUSE_PASSWORD").unwrap_or_default(),
             window_seconds: window_seconds(s)?,
             request_timeout: s.millis("CLICKHOUSE_REQUEST_TIMEOUT_MS", 30_000)?,
             validate_rows: s.parse("CLICKHOUSE_VALIDATE_ROWS", true)?,
@@ -67,7 +55,7 @@ pub fn client(config: &ClickHouseConfig) -> Client {
     Client::default()
         .with_url(&config.url)
         .with_user(&config.user)
-        .with_password(&config.password)
+        .with_password(config.password.expose_secret())
         .with_database(&config.database)
         .with_validation(config.validate_rows)
 }

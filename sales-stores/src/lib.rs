@@ -1,11 +1,12 @@
 //! Clients for the two stores the pipeline writes and serving reads: Cassandra (raw orders) and
 //! ClickHouse (facts and windowed aggregates), each with its settings from the environment, so
-//! every binary connects the same way.
+//! every binary (and the test harness) connects the same way; and applying Cassandra's schema,
+//! which the job, serving's tests and the harness all need.
 
 pub mod cassandra;
 pub mod clickhouse;
 
-use sales_model::config::{ConfigError, Settings};
+use service_runtime::settings::{ConfigError, Settings};
 
 /// A keyspace or database name from `var` (default `sales`). Names are spliced into queries, so
 /// they must be plain identifiers.

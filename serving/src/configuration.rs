@@ -3,18 +3,19 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sales_model::config::{ConfigError, Settings};
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
-use service_http::auth::load_keys;
+use service_runtime::auth::load_keys;
+use service_runtime::settings::{ConfigError, Settings};
+use service_runtime::SecretString;
 
 use crate::jobs::schedule::check_schedule;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ServingConfig {
     pub listen_addr: SocketAddr,
     /// Bearer keys for the `/v1` routes. Never logged.
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<SecretString>,
     pub cassandra: CassandraConfig,
     pub clickhouse: ClickHouseConfig,
     /// Widest `from`..`to` a sales query may span.
@@ -35,21 +36,6 @@ pub struct JobsConfig {
     pub retention_schedule: String,
     /// ClickHouse partitions (days) older than this many days are dropped.
     pub retention_days: u32,
-}
-
-impl std::fmt::Debug for ServingConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServingConfig")
-            .field("listen_addr", &self.listen_addr)
-            .field("api_keys", &format_args!("<{} keys>", self.api_keys.len()))
-            .field("cassandra", &self.cassandra)
-            .field("clickhouse", &self.clickhouse)
-            .field("max_span", &self.max_span)
-            .field("default_page", &self.default_page)
-            .field("max_page", &self.max_page)
-            .field("jobs", &self.jobs)
-            .finish()
-    }
 }
 
 fn schedule(s: &Settings<'_>, var: &str, default: &str) -> Result<String, ConfigError> {

@@ -1,6 +1,6 @@
 use anyhow::Context;
-use sales_model::config::{ProcessEnv, Settings};
-use sales_model::telemetry;
+use service_runtime::settings::{ProcessEnv, Settings};
+use service_runtime::{shutdown, telemetry};
 use serving::configuration::ServingConfig;
 use serving::startup::Application;
 
@@ -14,5 +14,5 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("serving cannot reach its stores")?;
     tracing::info!(addr = %app.local_addr(), "listening");
-    app.run(telemetry::shutdown_signal()).await
+    app.run(shutdown::signal()).await
 }

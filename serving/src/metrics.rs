@@ -4,14 +4,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use service_http::observe::RequestLabels;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabel {
-    pub route: String,
-}
+use service_runtime::metrics::Exposition;
+use service_runtime::metrics::RequestMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
@@ -21,8 +16,7 @@ pub struct JobLabels {
 
 pub struct Metrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
-    pub latency: Family<RouteLabel, Histogram>,
+    pub requests: RequestMetrics,
     pub job_runs: Family<JobLabels, Counter>,
     pub reconciliation_mismatches: Gauge,
     pub reconciliation_last_run: Gauge,
@@ -33,26 +27,12 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("serving");
-        let requests = Family::<RequestLabels, Counter>::default();
-        // 0.5 ms .. ~16 s
-        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
-        });
+        let requests = RequestMetrics::register(&mut registry);
         let job_runs = Family::<JobLabels, Counter>::default();
         let reconciliation_mismatches = Gauge::default();
         let reconciliation_last_run = Gauge::default();
         let reconciliation_last_success = Gauge::default();
         let partitions_dropped = Counter::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            requests.clone(),
-        );
-        registry.register(
-            "request_latency_seconds",
-            "Request latency by route",
-            latency.clone(),
-        );
         registry.register(
             "job_runs",
             "Scheduled job runs by job and outcome",
@@ -81,7 +61,6 @@ impl Default for Metrics {
         Self {
             registry,
             requests,
-            latency,
             job_runs,
             reconciliation_mismatches,
             reconciliation_last_run,
@@ -91,11 +70,8 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+impl Exposition for Metrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 }

@@ -10,6 +10,7 @@ use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::DeserializeRow;
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::paging::{page, Cursor};
@@ -20,7 +21,8 @@ pub fn money(minor: i64) -> String {
 }
 
 /// The whole order, as stored in `orders_by_id`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Order)]
 pub struct OrderView {
     pub order_id: String,
     pub store_id: String,
@@ -40,7 +42,8 @@ pub struct OrderView {
     pub ingested_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Line)]
 pub struct LineView {
     pub sku: String,
     pub name: String,
@@ -50,7 +53,7 @@ pub struct LineView {
 }
 
 /// One order in a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderSummary {
     pub order_id: String,
     pub created_at: DateTime<Utc>,
@@ -62,7 +65,7 @@ pub struct OrderSummary {
     pub total: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderPage {
     pub orders: Vec<OrderSummary>,
     /// Pass as `page` to get the next, older page; absent on the last page.

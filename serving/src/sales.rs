@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::orders::money;
 
@@ -85,7 +86,7 @@ impl Range {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SummaryRow {
     pub key: String,
     pub currency: String,
@@ -94,7 +95,7 @@ pub struct SummaryRow {
     pub revenue: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProductRow {
     pub sku: String,
     pub name: String,

@@ -4,25 +4,30 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::get;
+use axum::middleware;
 use axum::Router;
 use sales_stores::{cassandra, clickhouse};
-use service_http::auth::{require_key, ApiKeys};
-use service_http::observe::{route_of, RequestLabels};
+use service_runtime::auth::{require_key, ApiKeys};
+use service_runtime::metrics::record_requests;
+use service_runtime::retry::until_ok;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::configuration::ServingConfig;
 use crate::jobs::reconcile::Reconciler;
 use crate::jobs::Jobs;
-use crate::metrics::{Metrics, RouteLabel};
+use crate::metrics::Metrics;
 use crate::orders::OrderReads;
-use crate::routes;
+use crate::routes::{self, ApiDoc};
 use crate::sales::SalesReads;
+
+/// Longest pause between attempts to reach Cassandra at start-up.
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -45,21 +50,15 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let metrics = Arc::new(Metrics::default());
         let client = clickhouse::client(&config.clickhouse);
-        let mut backoff = Duration::from_millis(200);
-        let (orders, reconciler) = loop {
-            match connect_reads(&config, &client).await {
-                Ok(reads) => break reads,
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        retry_in_ms = backoff.as_millis() as u64,
-                        "Cassandra not ready"
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-        };
+        // Nothing cancels the wait: serving has nothing to serve without Cassandra.
+        let (orders, reconciler) = until_ok(
+            "connecting to Cassandra",
+            MAX_CONNECT_BACKOFF,
+            &CancellationToken::new(),
+            |_: &anyhow::Error| {},
+            || connect_reads(&config, &client),
+        )
+        .await?;
         let jobs = Jobs::new(
             reconciler,
             client.clone(),
@@ -78,9 +77,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        service_runtime::local_addr(&self.listener)
     }
 
     /// The jobs, to run one at once (tests, operators).
@@ -94,7 +91,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let mut scheduler = self.state.jobs.clone().schedule().await?;
-        axum::serve(self.listener, router(self.state))
+        axum::serve(self.listener, router(self.state).0)
             .with_graceful_shutdown(shutdown)
             .await?;
         scheduler.shutdown().await?;
@@ -121,46 +118,27 @@ async fn connect_reads(
     ))
 }
 
-pub fn router(state: AppState) -> Router {
+/// The service's routes and their API document, built from the same handlers.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let keys = ApiKeys::new(&state.config.api_keys);
-    let v1 = Router::new()
-        .route("/v1/orders/{order_id}", get(routes::order))
-        .route("/v1/stores/{store_id}/orders", get(routes::store_orders))
-        .route(
-            "/v1/customers/{customer_id}/orders",
-            get(routes::customer_orders),
-        )
-        .route("/v1/sales/summary", get(routes::summary))
-        .route("/v1/sales/top-products", get(routes::top_products))
-        .route("/v1/reconciliation", get(routes::reconciliation))
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(routes::order))
+        .routes(routes!(routes::store_orders))
+        .routes(routes!(routes::customer_orders))
+        .routes(routes!(routes::summary))
+        .routes(routes!(routes::top_products))
+        .routes(routes!(routes::reconciliation))
         .layer(middleware::from_fn_with_state(keys, require_key));
-    Router::new()
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(v1)
-        .route("/health", get(routes::health))
-        .route("/ready", get(routes::ready))
-        .route("/metrics", get(routes::metrics))
-        .route("/openapi.json", get(routes::openapi))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
-}
-
-/// Counts each request by route and status and times it.
-async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let route = route_of(&request);
-    let started = Instant::now();
-    let response = next.run(request).await;
-    app.metrics
-        .latency
-        .get_or_create(&RouteLabel {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    app.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
+        .routes(routes!(routes::ready));
+    let (router, document) =
+        service_runtime::ops::finish(api, Arc::new(|| None), state.metrics.clone());
+    let router = router
+        .layer(middleware::from_fn_with_state(
+            state.metrics.requests.clone(),
+            record_requests,
+        ))
+        .with_state(state);
+    (router, document)
 }

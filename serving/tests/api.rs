@@ -1,23 +1,20 @@
 //! serving over real HTTP, against stores loaded by the real stream-job (stand-ins, or the services
 //! the environment names).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sales_model::config::Settings;
-use sales_model::{parse_order_json, Envelope, Freshness};
+use sales_model::Envelope;
 use serde_json::{json, Value};
+use service_runtime::settings::Settings;
 use serving::configuration::ServingConfig;
 use serving::jobs::Jobs;
 use serving::startup::Application;
 use std::sync::Arc;
-use stream_job::cassandra::schema;
 use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
-use test_support::cassandra::TestCassandra;
-use test_support::clickhouse::TestClickHouse;
-use test_support::kafka::TestKafka;
+use test_support::orders::SampleOrder;
+use test_support::stores::TestStores;
 
 const KEY: &str = "serving-test-key-0123";
 
@@ -25,9 +22,7 @@ struct Served {
     base: String,
     client: reqwest::Client,
     jobs: Arc<Jobs>,
-    clickhouse: TestClickHouse,
-    _kafka: TestKafka,
-    _cassandra: TestCassandra,
+    stores: TestStores,
 }
 
 /// An order of `store` at `created_at` with one line of `quantity` × `price` (minor units).
@@ -40,23 +35,11 @@ fn order(
     line: (&str, i64, i64),
 ) -> Envelope {
     let (sku, quantity, price) = line;
-    let total = quantity * price;
-    let mut body = json!({
-        "order_id": id, "store_id": store, "channel": channel, "currency": "EUR",
-        "created_at": created_at.to_rfc3339(),
-        "items": [{"sku": sku, "name": format!("Product {sku}"), "quantity": quantity, "unit_price": format!("{}.{:02}", price / 100, price % 100)}],
-        "total": format!("{}.{:02}", total / 100, total % 100)
-    });
-    if let Some(customer) = customer {
-        body["customer_id"] = json!(customer);
-    }
-    let order = parse_order_json(
-        body.to_string().as_bytes(),
-        Utc::now(),
-        Freshness::default(),
-    )
-    .expect("valid order");
-    Envelope::new(order, Utc::now())
+    SampleOrder::new(id, store, created_at)
+        .customer(customer)
+        .with("channel", channel)
+        .line(sku, &format!("Product {sku}"), quantity, price)
+        .envelope()
 }
 
 /// Loads `orders` through stream-job, then starts serving on them.
@@ -65,38 +48,10 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
         .with_env_filter("warn")
         .with_test_writer()
         .try_init();
-    let kafka = TestKafka::start();
-    let cassandra = TestCassandra::start();
-    let clickhouse = TestClickHouse::start().await;
-    let standins = kafka.mock().is_some() && cassandra.is_standin();
-    let (topic, keyspace) = if standins {
-        ("Order".to_string(), "sales".to_string())
-    } else {
-        (
-            test_support::unique_name("Order"),
-            test_support::unique_name("sales").replace('-', "_"),
-        )
-    };
-    kafka.create_topic(&topic, 3);
-    kafka.create_topic(&format!("{topic}.dlq"), 1);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    clickhouse.apply_schema(&root.join("clickhouse-sql")).await;
-    clickhouse
-        .load_csv("stores", &root.join("clickhouse-sql/seed/stores.csv"))
-        .await;
+    let stores = TestStores::start(3).await;
     let group = test_support::unique_name("serving-test");
-    let dlq = format!("{topic}.dlq");
-    let mut env = vec![
-        ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
-        ("KAFKA_TOPIC", topic.as_str()),
-        ("KAFKA_DLQ_TOPIC", dlq.as_str()),
+    let mut settings = vec![
         ("STREAM_JOB_GROUP", group.as_str()),
-        ("CASSANDRA_CONTACT_POINTS", cassandra.contact_point()),
-        ("CASSANDRA_KEYSPACE", keyspace.as_str()),
-        ("CASSANDRA_CONSISTENCY", "ONE"),
-        ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-        ("CLICKHOUSE_URL", clickhouse.url()),
-        ("CLICKHOUSE_DATABASE", clickhouse.database()),
         ("STREAM_JOB_ADMIN_ADDR", "127.0.0.1:0"),
         ("STREAM_JOB_FLUSH_INTERVAL_MS", "200"),
         ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),
@@ -104,20 +59,16 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
         ("SERVING_MAX_PAGE", "100"),
         ("RECONCILE_GRACE_SECS", "0"),
     ];
-    env.extend_from_slice(extra);
+    settings.extend_from_slice(extra);
+    let env = stores.env(&settings);
     let settings = Settings::new(&env);
     let job_config = StreamConfig::from_settings(&settings).expect("job config");
-    let session = stream_job::cassandra::connect(&job_config.cassandra)
-        .await
-        .expect("cassandra");
-    schema::apply(&session, &root.join("cql"), &keyspace, None)
-        .await
-        .expect("cql schema");
 
     for envelope in orders {
-        kafka
+        stores
+            .kafka
             .produce(
-                &topic,
+                &stores.topic,
                 envelope.order.order_id().as_str(),
                 &envelope.to_json(),
             )
@@ -127,7 +78,7 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
         .await
         .expect("start stream-job");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while kafka.committed_total(&group, &topic) < orders.len() as i64 {
+    while stores.kafka.committed_total(&group, &stores.topic) < orders.len() as i64 {
         assert!(
             Instant::now() < deadline,
             "stream-job did not load the orders"
@@ -146,9 +97,7 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
         base,
         client: reqwest::Client::new(),
         jobs,
-        clickhouse,
-        _kafka: kafka,
-        _cassandra: cassandra,
+        stores,
     }
 }
 
@@ -166,8 +115,9 @@ impl Served {
     }
 
     async fn sql(&self, statement: &str) -> String {
-        let statement = statement.replace("sales.", &format!("{}.", self.clickhouse.database()));
-        self.clickhouse.query(&statement).await
+        let statement =
+            test_support::clickhouse::adapt(statement, self.stores.clickhouse.database());
+        self.stores.clickhouse.query(&statement).await
     }
 }
 
@@ -213,6 +163,23 @@ async fn orders_are_looked_up_and_paged_newest_first() {
             "{path} needs no key and answers 200 with both stores up"
         );
     }
+    test_support::openapi::assert_document_matches_routes(
+        &served.base,
+        KEY,
+        &[
+            ("GET", "/v1/orders/{order_id}"),
+            ("GET", "/v1/stores/{store_id}/orders"),
+            ("GET", "/v1/customers/{customer_id}/orders"),
+            ("GET", "/v1/sales/summary"),
+            ("GET", "/v1/sales/top-products"),
+            ("GET", "/v1/reconciliation"),
+            ("GET", "/health"),
+            ("GET", "/ready"),
+            ("GET", "/metrics"),
+            ("GET", "/openapi.json"),
+        ],
+    )
+    .await;
     let (status, body) = served.get("/v1/orders/s-3").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["store_id"], "store-001");
@@ -556,6 +523,7 @@ async fn retention_drops_exactly_the_expired_partitions() {
         ]
     );
     let left: Vec<String> = served
+        .stores
         .clickhouse
         .rows("SELECT order_id FROM sales.order_facts ORDER BY order_id")
         .await;

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sales_model::config::{ConfigError, Settings};
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
+use service_runtime::settings::{ConfigError, Settings};
 
 #[derive(Clone, Debug)]
 pub struct StreamConfig {

@@ -6,16 +6,16 @@
 //!
 //! The data's trip through this crate: `source` (Kafka) → `pipeline` (decode, dead-letter, fan
 //! out, flush, commit) → `cassandra` (raw orders) and `clickhouse` (facts and windowed
-//! aggregates). `admin` serves health and metrics.
+//! aggregates). `admin` serves health and metrics; `health` gathers what is failing.
 
 pub mod admin;
 pub mod cassandra;
 pub mod clickhouse;
 pub mod configuration;
 pub mod dead_letter;
+pub mod health;
 pub mod metrics;
 pub mod pipeline;
-pub mod retry;
 pub mod sink;
 pub mod source;
 pub mod startup;

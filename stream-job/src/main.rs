@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sales_model::config::{ProcessEnv, Settings};
-use sales_model::telemetry;
-use stream_job::cassandra::{self, schema};
+use sales_stores::cassandra::{self, schema};
+use service_runtime::settings::{ProcessEnv, Settings};
+use service_runtime::{shutdown, telemetry};
 use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
 
@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(?config, "starting stream-job");
             let job = StreamJob::start(config).await?;
             tracing::info!(admin = %job.admin_addr(), "running");
-            telemetry::shutdown_signal().await;
+            shutdown::signal().await;
             job.shutdown().await;
             Ok(())
         }

@@ -6,53 +6,25 @@
 //! (4) pending offsets are committed. A crash anywhere before (4) re-delivers the batch, and the
 //! idempotent writes absorb the repeat; nothing after a failed step is ever committed.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::try_join_all;
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use sales_model::Envelope;
+use service_runtime::retry::{until_ok, Stopped};
 use tokio_util::sync::CancellationToken;
 
 use crate::dead_letter::DeadLetters;
+use crate::health::Health;
 use crate::metrics::{Metrics, SinkLabel};
-use crate::retry::{until_ok, Stopped};
 use crate::sink::Sink;
 use crate::source::{Offsets, OrderSource};
 
 /// How long a graceful stop may spend flushing and committing what is already written.
 const FINAL_FLUSH: Duration = Duration::from_secs(15);
-
-/// What is currently failing, by component; empty when the job is healthy.
-#[derive(Clone, Default)]
-pub struct Health(Arc<Mutex<BTreeMap<String, String>>>);
-
-impl Health {
-    pub fn report(&self, component: &str, problem: Option<String>) {
-        if let Ok(mut map) = self.0.lock() {
-            match problem {
-                Some(problem) => map.insert(component.to_string(), problem),
-                None => map.remove(component),
-            };
-        }
-    }
-
-    /// A one-line description of every failing component, if any.
-    pub fn problem(&self) -> Option<String> {
-        let map = self.0.lock().ok()?;
-        if map.is_empty() {
-            return None;
-        }
-        Some(
-            map.iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    }
-}
 
 pub struct Pipeline {
     pub source: OrderSource,

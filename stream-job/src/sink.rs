@@ -3,6 +3,10 @@
 //! A sink owns its client, batching and health. `write` must be idempotent: the pipeline delivers
 //! at least once and retries a failed batch whole. `flush` makes everything written so far final
 //! (for example, recomputing aggregates); offsets are committed only after every sink flushed.
+//! `check` says whether the store answers and holds what the sink writes to; the job waits for it
+//! before consuming, so a missing schema is reported on `/health` instead of failing every batch.
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use sales_model::Envelope;
@@ -11,8 +15,11 @@ use sales_model::Envelope;
 pub type SinkError = anyhow::Error;
 
 pub trait Sink: Send + Sync {
-    /// Short name for logs and metric labels.
+    /// Short name for logs, metric labels and `/health`.
     fn name(&self) -> &'static str;
+
+    /// Succeeds when the store answers and the sink's tables are there.
+    fn check(&self) -> BoxFuture<'_, Result<(), SinkError>>;
 
     /// Stores every order of the batch, or fails as a whole (a retry rewrites it).
     fn write<'a>(&'a self, orders: &'a [Envelope]) -> BoxFuture<'a, Result<(), SinkError>>;
@@ -21,4 +28,14 @@ pub trait Sink: Send + Sync {
     fn flush(&self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async { Ok(()) })
     }
+}
+
+/// A connection attempt: resolves to a sink or to why it could not be reached.
+pub type Connecting = BoxFuture<'static, Result<Arc<dyn Sink>, SinkError>>;
+
+/// How the job reaches one sink: called again, with backoff, until it yields a sink whose
+/// check passes.
+pub struct Connector {
+    pub name: &'static str,
+    pub connect: Box<dyn Fn() -> Connecting + Send + Sync>,
 }

@@ -42,9 +42,9 @@ impl ClientContext for SourceContext {
 
 impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        // Nothing to commit here: the pipeline commits each batch before it reads the next, so
-        // everything handed to the sinks before this point is either committed or will be
-        // re-delivered to the partition's next owner.
+        // Nothing to commit here: the pipeline commits at its flush interval, and only what every
+        // sink holds. Whatever was read from a revoked partition and not yet committed is
+        // re-delivered to the partition's next owner, and the idempotent writes absorb the repeat.
         match rebalance {
             Rebalance::Revoke(partitions) => {
                 tracing::info!(partitions = partitions.count(), "partitions revoked")

@@ -6,17 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use service_runtime::retry::{until_ok, Stopped};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cassandra::{self, sink::CassandraSink};
+use crate::cassandra::sink::CassandraSink;
 use crate::clickhouse::sink::ClickHouseSink;
 use crate::configuration::StreamConfig;
 use crate::dead_letter::DeadLetters;
+use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::pipeline::{Health, Pipeline};
-use crate::retry::{until_ok, Stopped};
-use crate::sink::Sink;
+use crate::pipeline::Pipeline;
+use crate::sink::{Connector, Sink};
 use crate::source::OrderSource;
 
 /// A running job.
@@ -94,41 +95,61 @@ impl StreamJob {
     }
 }
 
-/// Connects every sink, retrying while a store is unreachable rather than exiting (which would
-/// only make the orchestrator restart the job in a loop).
+/// The sinks every order goes to.
+fn connectors(config: &StreamConfig, metrics: &Arc<Metrics>) -> Vec<Connector> {
+    let cassandra = (config.cassandra.clone(), metrics.clone());
+    let clickhouse = (config.clickhouse.clone(), metrics.clone());
+    vec![
+        Connector {
+            name: "cassandra",
+            connect: Box::new(move || {
+                let (config, metrics) = cassandra.clone();
+                Box::pin(async move {
+                    let sink: Arc<dyn Sink> =
+                        Arc::new(CassandraSink::connect(&config, metrics).await?);
+                    Ok(sink)
+                })
+            }),
+        },
+        Connector {
+            name: "clickhouse",
+            connect: Box::new(move || {
+                let (config, metrics) = clickhouse.clone();
+                Box::pin(async move {
+                    let sink: Arc<dyn Sink> = Arc::new(ClickHouseSink::new(&config, metrics));
+                    Ok(sink)
+                })
+            }),
+        },
+    ]
+}
+
+/// Connects every sink and waits for its check, retrying while a store is unreachable rather
+/// than exiting (which would only make the orchestrator restart the job in a loop); `/health`
+/// names the sink still missing.
 async fn connect_sinks(
     config: &StreamConfig,
     metrics: &Arc<Metrics>,
     health: &Health,
     stop: &CancellationToken,
 ) -> Result<Vec<Arc<dyn Sink>>, Stopped> {
-    let cassandra = until_ok(
-        "cassandra connect",
-        config.max_backoff,
-        stop,
-        |error: &anyhow::Error| health.report("cassandra connect", Some(format!("{error:#}"))),
-        || async {
-            let session = Arc::new(cassandra::connect(&config.cassandra).await?);
-            CassandraSink::new(
-                session,
-                &config.cassandra.keyspace,
-                config.cassandra.concurrency,
-                metrics.clone(),
-            )
-            .await
-        },
-    )
-    .await?;
-    health.report("cassandra connect", None);
-    let clickhouse = ClickHouseSink::new(&config.clickhouse, metrics.clone());
-    until_ok(
-        "clickhouse check",
-        config.max_backoff,
-        stop,
-        |error: &anyhow::Error| health.report("clickhouse check", Some(format!("{error:#}"))),
-        || clickhouse.check(),
-    )
-    .await?;
-    health.report("clickhouse check", None);
-    Ok(vec![Arc::new(cassandra), Arc::new(clickhouse)])
+    let mut sinks = Vec::new();
+    for connector in connectors(config, metrics) {
+        let what = format!("{} connect", connector.name);
+        let sink = until_ok(
+            &what,
+            config.max_backoff,
+            stop,
+            |error: &anyhow::Error| health.report(&what, Some(format!("{error:#}"))),
+            || async {
+                let sink = (connector.connect)().await?;
+                sink.check().await?;
+                anyhow::Ok(sink)
+            },
+        )
+        .await?;
+        health.report(&what, None);
+        sinks.push(sink);
+    }
+    Ok(sinks)
 }

@@ -16,8 +16,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::stream::{self, StreamExt};
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
-use sales_model::config::Settings;
 use serde_json::{json, Value};
+use service_runtime::settings::Settings;
 use support::{World, WAIT};
 
 const SEED: u64 = 20_261_122;
@@ -370,7 +370,7 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
     // Totals from Cassandra.
     let rows = world
         .scan::<(String, String, String, NaiveDate, i32, i64)>(
-            "SELECT store_id, channel, currency, day, item_count, total_minor FROM sales.orders_by_id".into(),
+            "SELECT store_id, channel, currency, day, item_count, total_minor FROM sales.orders_by_id",
         )
         .await;
     let mut from_cassandra = Totals::new();

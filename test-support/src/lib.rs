@@ -3,11 +3,17 @@
 //! Each external system is reached through one type here that either starts the stand-in of
 //! DESIGN.md §8 in-process or, when the environment names a real endpoint (for instance the
 //! services of a `docker compose up`), uses that instead. Tests then run unchanged against both.
+//! [`stores::TestStores`] puts the three together with their schemas; [`orders`] makes sample
+//! orders and [`metrics`] reads what a service exposes.
 
 pub mod cassandra;
 pub mod clickhouse;
 pub mod kafka;
+pub mod metrics;
+pub mod openapi;
+pub mod orders;
 pub mod proxy;
+pub mod stores;
 
 /// A name unique to this test run, so tests sharing a real broker or database never collide.
 pub fn unique_name(prefix: &str) -> String {

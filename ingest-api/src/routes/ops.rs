@@ -1,18 +1,22 @@
-//! Operational routes: liveness, readiness, metrics and the API description.
+//! Readiness: whether Kafka can take orders. `/health`, `/metrics` and `/openapi.json` are the
+//! shared ones of `service_runtime::ops`.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 
 use crate::startup::AppState;
 
-/// The process is up.
-pub async fn health() -> impl IntoResponse {
-    (StatusCode::OK, "ok")
-}
-
 /// Kafka answers metadata for the order topic.
-pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`: Kafka answers for the order topic.", body = String, content_type = "text/plain"),
+        (status = 503, description = "Kafka unreachable or the topic missing.", body = String, content_type = "text/plain"),
+    )
+)]
+pub async fn ready(State(app): State<AppState>) -> (StatusCode, &'static str) {
     if app.producer.ready().await {
         (StatusCode::OK, "ready")
     } else {
@@ -21,20 +25,4 @@ pub async fn ready(State(app): State<AppState>) -> impl IntoResponse {
             "kafka not reachable or topic missing",
         )
     }
-}
-
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-}
-
-pub const OPENAPI: &str = include_str!("../../openapi.json");
-
-pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }

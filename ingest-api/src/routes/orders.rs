@@ -8,25 +8,29 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use futures::future::join_all;
-use sales_model::{parse_order_json, Envelope, FieldError, Order, ParseError};
+use sales_model::{parse_order_json, Envelope, FieldError, Order, OrderRequest, ParseError};
 use serde::Serialize;
+use serde_json::error::Category;
 use serde_json::value::RawValue;
+use service_runtime::problem::{with_retry_after, ErrorBody, Problem};
+use utoipa::ToSchema;
 
 use crate::producer::ProduceError;
 use crate::startup::AppState;
-use service_http::problem::{with_retry_after, Problem};
 
 /// The answer for an accepted order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
     pub order_id: String,
+    /// Always `accepted`.
+    #[schema(example = "accepted")]
     pub status: &'static str,
     pub partition: i32,
     pub offset: i64,
 }
 
 /// One element of a batch answer, in input order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum BatchResult {
     /// Kafka acknowledged the order.
@@ -50,7 +54,7 @@ pub enum BatchResult {
     },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BatchReply {
     pub accepted: usize,
     pub rejected: usize,
@@ -58,44 +62,92 @@ pub struct BatchReply {
     pub results: Vec<BatchResult>,
 }
 
+/// A batch answer: 200 with every element's result, or 503 with `Retry-After` when nothing was
+/// accepted because Kafka is unavailable (then the whole request is worth retrying).
+pub struct BatchAnswer(BatchReply);
+
+impl IntoResponse for BatchAnswer {
+    fn into_response(self) -> Response {
+        if self.0.accepted == 0 && self.0.unavailable > 0 {
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(self.0)).into_response();
+            with_retry_after(&mut response);
+            response
+        } else {
+            (StatusCode::OK, Json(self.0)).into_response()
+        }
+    }
+}
+
+/// Submit one order. The answer comes only after Kafka acknowledged the write.
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    request_body = OrderRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Kafka acknowledged the order.", body = Accepted),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
+        (status = 413, description = "Body over INGEST_BODY_LIMIT_BYTES.", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
+        (status = 422, description = "Every failing field.", body = ErrorBody),
+        (status = 503, description = "Kafka did not acknowledge the write; nothing was accepted. Retry after the given seconds.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
 pub async fn post_order(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let outcome = async {
+) -> Result<(StatusCode, Json<Accepted>), Problem> {
+    let accept = async {
         let body = read_json_body(&headers, body)?;
         let order =
             parse_order_json(&body, Utc::now(), app.config.freshness).map_err(parse_problem)?;
         let order_id = order.order_id().to_string();
-        let placement = produce(&app, order)
+        let (partition, offset) = produce(&app, order)
             .await
             .map_err(|e| Problem::unavailable(e.to_string()))?;
-        Ok::<_, Problem>(Accepted {
+        Ok(Accepted {
             order_id,
             status: "accepted",
-            partition: placement.0,
-            offset: placement.1,
+            partition,
+            offset,
         })
-    }
-    .await;
-    match outcome {
-        Ok(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
-        Err(problem) => reject(&app, "/v1/orders", problem),
+    };
+    match accept.await {
+        Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted))),
+        Err(problem) => Err(refused(&app, "/v1/orders", problem)),
     }
 }
 
+/// Submit 1 to 1000 orders; valid ones are produced even when others are invalid.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/batch",
+    tag = "orders",
+    request_body(content = Vec<OrderRequest>, description = "1 to INGEST_MAX_BATCH (default 1000) orders"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One result per input element, in input order.", body = BatchReply),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
+        (status = 413, description = "Body over INGEST_BODY_LIMIT_BYTES.", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
+        (status = 422, description = "Not an array, or an empty or oversized one.", body = ErrorBody),
+        (status = 503, description = "No element was accepted because Kafka is unavailable; the body lists every element's result.", body = BatchReply,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
 pub async fn post_batch(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let elements = match read_json_body(&headers, body)
+) -> Result<BatchAnswer, Problem> {
+    let elements = read_json_body(&headers, body)
         .and_then(|body| split_batch(&body, app.config.max_batch))
-    {
-        Ok(elements) => elements,
-        Err(problem) => return reject(&app, "/v1/orders/batch", problem),
-    };
+        .map_err(|problem| refused(&app, "/v1/orders/batch", problem))?;
     let now = Utc::now();
     let results = join_all(elements.iter().enumerate().map(|(index, raw)| {
         let app = app.clone();
@@ -128,19 +180,12 @@ pub async fn post_batch(
     }))
     .await;
     let count = |f: fn(&BatchResult) -> bool| results.iter().filter(|r| f(r)).count();
-    let reply = BatchReply {
+    Ok(BatchAnswer(BatchReply {
         accepted: count(|r| matches!(r, BatchResult::Accepted { .. })),
         rejected: count(|r| matches!(r, BatchResult::Rejected { .. })),
         unavailable: count(|r| matches!(r, BatchResult::Unavailable { .. })),
         results,
-    };
-    // Nothing accepted because Kafka is down: the whole request is worth retrying.
-    if reply.accepted == 0 && reply.unavailable > 0 {
-        let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(reply)).into_response();
-        with_retry_after(&mut response);
-        return response;
-    }
-    (StatusCode::OK, Json(reply)).into_response()
+    }))
 }
 
 /// Checks the content type and the size limit; both come before any parsing.
@@ -180,30 +225,25 @@ fn read_json_body(
     })
 }
 
+/// The batch's elements, each kept as raw JSON so one bad element is that element's error. The
+/// body is parsed once: a syntax error is a 400, valid JSON that is not an array a 422.
 fn split_batch(body: &[u8], max: usize) -> Result<Vec<Box<RawValue>>, Problem> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "body",
-            "malformed_json",
-            e.to_string(),
-        )
-    })?;
-    if !value.is_array() {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "body",
-            "type",
-            "must be a JSON array of orders",
-        ));
-    }
     let elements: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "body",
-            "malformed_json",
-            e.to_string(),
-        )
+        if e.classify() == Category::Data {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "body",
+                "type",
+                "must be a JSON array of orders",
+            )
+        } else {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "body",
+                "malformed_json",
+                e.to_string(),
+            )
+        }
     })?;
     if elements.is_empty() || elements.len() > max {
         return Err(Problem::new(
@@ -249,8 +289,8 @@ async fn produce(app: &AppState, order: Order) -> Result<(i32, i64), ProduceErro
     }
 }
 
-/// Logs one line for the refused request, counts its codes, and answers.
-fn reject(app: &AppState, route: &str, problem: Problem) -> Response {
+/// Logs one line for the refused request and counts its codes.
+fn refused(app: &AppState, route: &str, problem: Problem) -> Problem {
     let status = problem.status.as_u16();
     let codes = problem.codes();
     let reason = problem
@@ -266,5 +306,5 @@ fn reject(app: &AppState, route: &str, problem: Problem) -> Response {
             app.metrics.reject(&e.code);
         }
     }
-    problem.into_response()
+    problem
 }

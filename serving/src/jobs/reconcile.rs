@@ -15,9 +15,10 @@ use sales_stores::cassandra::DAY_BUCKETS;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Orders, items, revenue (minor units).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Figures {
     pub orders: u64,
     pub items: u64,
@@ -27,7 +28,7 @@ pub struct Figures {
 /// (day, store, channel, currency)
 pub type GroupKey = (NaiveDate, String, String, String);
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Mismatch {
     pub day: NaiveDate,
     pub store_id: String,
@@ -37,7 +38,7 @@ pub struct Mismatch {
     pub clickhouse: Figures,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReconciliationReport {
     /// `ok`, `mismatch`, `failed`, or `not_run` before the first run.
     pub status: String,

@@ -13,7 +13,8 @@ use scylla::value::MaybeUnset;
 use scylla::SerializeRow;
 use uuid::Uuid;
 
-use super::day_bucket;
+use sales_stores::cassandra::{connect, day_bucket, CassandraConfig};
+
 use crate::metrics::Metrics;
 use crate::sink::{Sink, SinkError};
 
@@ -103,7 +104,13 @@ fn insert(keyspace: &str, table: &str, columns: &[&str]) -> String {
 }
 
 impl CassandraSink {
-    /// Prepares the statements; fails if the schema is missing.
+    /// Connects to the cluster and prepares the statements; fails if the schema is missing.
+    pub async fn connect(config: &CassandraConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let session = Arc::new(connect(config).await?);
+        CassandraSink::new(session, &config.keyspace, config.concurrency, metrics).await
+    }
+
+    /// Prepares the statements on `session`; fails if the schema is missing.
     pub async fn new(
         session: Arc<Session>,
         keyspace: &str,
@@ -305,6 +312,19 @@ impl CassandraSink {
 impl Sink for CassandraSink {
     fn name(&self) -> &'static str {
         "cassandra"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        // Preparing a statement again is a round trip that proves the cluster answers and the
+        // table is still there, without reading any data.
+        Box::pin(async move {
+            let cql = self.by_id.get_statement();
+            self.session
+                .prepare(cql)
+                .await
+                .with_context(|| format!("cannot prepare {cql}"))?;
+            Ok(())
+        })
     }
 
     fn write<'a>(&'a self, orders: &'a [Envelope]) -> BoxFuture<'a, Result<(), SinkError>> {

@@ -3,5 +3,3 @@
 
 pub mod sink;
 pub mod windows;
-
-pub use sales_stores::clickhouse::{client, ClickHouseConfig};

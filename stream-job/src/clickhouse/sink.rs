@@ -11,8 +11,9 @@ use futures::future::BoxFuture;
 use sales_model::Envelope;
 use serde::Serialize;
 
+use sales_stores::clickhouse::{client, ClickHouseConfig};
+
 use super::windows::{recompute_statements, window_start, Touched};
-use super::ClickHouseConfig;
 use crate::metrics::Metrics;
 use crate::sink::{Sink, SinkError};
 
@@ -68,7 +69,7 @@ fn epoch_seconds(t: DateTime<Utc>) -> u32 {
 impl ClickHouseSink {
     pub fn new(config: &ClickHouseConfig, metrics: Arc<Metrics>) -> Self {
         Self {
-            client: super::client(config),
+            client: client(config),
             config: config.clone(),
             pending: Mutex::new(Pending::default()),
             metrics,
@@ -76,7 +77,7 @@ impl ClickHouseSink {
     }
 
     /// Checks that the facts table answers (the schema is applied and the server reachable).
-    pub async fn check(&self) -> anyhow::Result<()> {
+    async fn check_facts(&self) -> anyhow::Result<()> {
         self.timed(
             "checking order_facts",
             self.client
@@ -233,6 +234,10 @@ impl ClickHouseSink {
 impl Sink for ClickHouseSink {
     fn name(&self) -> &'static str {
         "clickhouse"
+    }
+
+    fn check(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(self.check_facts())
     }
 
     fn write<'a>(&'a self, orders: &'a [Envelope]) -> BoxFuture<'a, Result<(), SinkError>> {

@@ -1,35 +1,34 @@
-//! The test world shared by stream-job's integration tests: Kafka, Cassandra and ClickHouse (the
-//! stand-ins, or the real services the environment names) with the schemas applied, and helpers
-//! to produce orders and read what the job stored.
+//! The test world of stream-job's integration tests: the shared [`TestStores`] plus a consumer
+//! group of its own, and helpers to run the job, produce orders and wait for what it stored.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sales_model::config::Settings;
-use sales_model::{parse_order_json, Envelope, Freshness};
-use scylla::client::session::Session;
-use serde_json::json;
-use stream_job::cassandra::{self, schema};
+use sales_model::Envelope;
+use service_runtime::settings::Settings;
 use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
-use test_support::cassandra::TestCassandra;
 use test_support::clickhouse::TestClickHouse;
-use test_support::kafka::TestKafka;
+use test_support::orders::SampleOrder;
+use test_support::stores::TestStores;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// One test's world: Kafka, Cassandra with the schema applied, and the names it uses.
+/// One test's world: the stores and the job's consumer group.
 pub struct World {
-    pub kafka: TestKafka,
-    pub cassandra: TestCassandra,
-    pub clickhouse: TestClickHouse,
-    pub session: Session,
-    pub keyspace: String,
-    pub topic: String,
+    pub stores: TestStores,
     pub group: String,
+}
+
+impl Deref for World {
+    type Target = TestStores;
+
+    fn deref(&self) -> &TestStores {
+        &self.stores
+    }
 }
 
 impl World {
@@ -38,7 +37,7 @@ impl World {
         World::on(TestClickHouse::start().await).await
     }
 
-    /// A world whose ClickHouse is `clickhouse`, with the schema and store seed applied.
+    /// A world whose ClickHouse is `clickhouse`.
     pub async fn on(clickhouse: TestClickHouse) -> World {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -47,86 +46,10 @@ impl World {
             )
             .with_test_writer()
             .try_init();
-        let kafka = TestKafka::start();
-        let cassandra = TestCassandra::start();
-        let (topic, keyspace) = if kafka.mock().is_some() && cassandra.is_standin() {
-            ("Order".to_string(), "sales".to_string())
-        } else {
-            (
-                test_support::unique_name("Order"),
-                test_support::unique_name("sales").replace('-', "_"),
-            )
-        };
-        kafka.create_topic(&topic, 3);
-        kafka.create_topic(&format!("{topic}.dlq"), 1);
-        let config = World::config_for(
-            &kafka,
-            cassandra.contact_point(),
-            "http://unused",
-            "unused",
-            &topic,
-            &keyspace,
-            "unused",
-        );
-        let session = cassandra::connect(&config.cassandra)
-            .await
-            .expect("connect to Cassandra");
-        schema::apply(
-            &session,
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../cql"),
-            &keyspace,
-            None,
-        )
-        .await
-        .expect("apply the schema");
-        let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clickhouse-sql");
-        clickhouse.apply_schema(&sql).await;
-        clickhouse
-            .load_csv("stores", &sql.join("seed/stores.csv"))
-            .await;
         World {
-            kafka,
-            clickhouse,
+            stores: TestStores::with_clickhouse(clickhouse, 3).await,
             group: test_support::unique_name("stream-job"),
-            cassandra,
-            session,
-            keyspace,
-            topic,
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn config_for(
-        kafka: &TestKafka,
-        cassandra: &str,
-        clickhouse: &str,
-        database: &str,
-        topic: &str,
-        keyspace: &str,
-        group: &str,
-    ) -> StreamConfig {
-        let dlq = format!("{topic}.dlq");
-        let env = vec![
-            ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
-            ("KAFKA_TOPIC", topic),
-            ("KAFKA_DLQ_TOPIC", dlq.as_str()),
-            ("STREAM_JOB_GROUP", group),
-            ("CASSANDRA_CONTACT_POINTS", cassandra),
-            ("CASSANDRA_KEYSPACE", keyspace),
-            ("CLICKHOUSE_URL", clickhouse),
-            ("CLICKHOUSE_DATABASE", database),
-            ("CLICKHOUSE_REQUEST_TIMEOUT_MS", "5000"),
-            ("CASSANDRA_CONSISTENCY", "ONE"),
-            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-            ("CASSANDRA_REQUEST_TIMEOUT_MS", "2000"),
-            ("STREAM_JOB_ADMIN_ADDR", "127.0.0.1:0"),
-            ("STREAM_JOB_FLUSH_INTERVAL_MS", "200"),
-            ("STREAM_JOB_BATCH_LINGER_MS", "20"),
-            ("STREAM_JOB_BATCH_MAX", "50"),
-            ("STREAM_JOB_MAX_BACKOFF_MS", "500"),
-            ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
-        ];
-        StreamConfig::from_settings(&Settings::new(&env)).expect("test configuration")
     }
 
     pub async fn start_job(&self) -> StreamJob {
@@ -141,18 +64,23 @@ impl World {
             .expect("start the job")
     }
 
+    /// The job's settings, with the stores reached at `cassandra` and `clickhouse` (a proxy in
+    /// front of one, say); short intervals so tests run fast.
     pub fn job_config(&self, cassandra: &str, clickhouse: &str) -> StreamConfig {
-        let mut config = World::config_for(
-            &self.kafka,
-            cassandra,
-            clickhouse,
-            self.clickhouse.database(),
-            &self.topic,
-            &self.keyspace,
-            &self.group,
-        );
-        config.clickhouse.validate_rows = self.clickhouse.validates_rows();
-        config
+        let env = self.env(&[
+            ("STREAM_JOB_GROUP", &self.group),
+            ("CASSANDRA_CONTACT_POINTS", cassandra),
+            ("CLICKHOUSE_URL", clickhouse),
+            ("CLICKHOUSE_REQUEST_TIMEOUT_MS", "5000"),
+            ("CASSANDRA_REQUEST_TIMEOUT_MS", "2000"),
+            ("STREAM_JOB_ADMIN_ADDR", "127.0.0.1:0"),
+            ("STREAM_JOB_FLUSH_INTERVAL_MS", "200"),
+            ("STREAM_JOB_BATCH_LINGER_MS", "20"),
+            ("STREAM_JOB_BATCH_MAX", "50"),
+            ("STREAM_JOB_MAX_BACKOFF_MS", "500"),
+            ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
+        ]);
+        StreamConfig::from_settings(&Settings::new(&env)).expect("test configuration")
     }
 
     pub async fn produce(&self, envelope: &Envelope) {
@@ -163,36 +91,6 @@ impl World {
                 &envelope.to_json(),
             )
             .await;
-    }
-
-    /// Every row of a query, read page by page.
-    pub async fn scan<T>(&self, cql: String) -> Vec<T>
-    where
-        T: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
-    {
-        use futures::TryStreamExt;
-        let cql = cql.replace(" sales.", &format!(" {}.", self.keyspace));
-        self.session
-            .query_iter(cql, ())
-            .await
-            .expect("scan")
-            .rows_stream::<T>()
-            .expect("typed rows")
-            .try_collect()
-            .await
-            .expect("rows")
-    }
-
-    /// order_id → number of rows, over a whole table.
-    pub async fn rows_per_order(&self, table: &str) -> HashMap<String, usize> {
-        let mut counts = HashMap::new();
-        for (order_id,) in self
-            .scan::<(String,)>(format!("SELECT order_id FROM sales.{table}"))
-            .await
-        {
-            *counts.entry(order_id).or_insert(0) += 1;
-        }
-        counts
     }
 
     /// Waits until `orders_by_id` holds `count` orders.
@@ -254,38 +152,23 @@ impl World {
     }
 }
 
+/// The order most tests use: delivery, two lines (3 items), 0.25 off, 1.00 tax, total 10.00.
 pub fn envelope(
     order_id: &str,
     store: &str,
     customer: Option<&str>,
     created_at: DateTime<Utc>,
 ) -> Envelope {
-    let mut body = json!({
-        "order_id": order_id,
-        "store_id": store,
-        "terminal_id": "t-3",
-        "channel": "delivery",
-        "currency": "EUR",
-        "created_at": created_at.to_rfc3339(),
-        "items": [
-            {"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"},
-            {"sku": "sku-2", "name": "Bagel", "quantity": 1, "unit_price": "2.25"}
-        ],
-        "discount": "0.25",
-        "tax": "1.00",
-        "total": "10.00",
-        "payment_method": "card"
-    });
-    if let Some(customer) = customer {
-        body["customer_id"] = json!(customer);
-    }
-    let order = parse_order_json(
-        body.to_string().as_bytes(),
-        Utc::now(),
-        Freshness::default(),
-    )
-    .expect("valid test order");
-    Envelope::new(order, Utc::now())
+    SampleOrder::new(order_id, store, created_at)
+        .with("terminal_id", "t-3")
+        .with("channel", "delivery")
+        .with("payment_method", "card")
+        .customer(customer)
+        .line("sku-1", "Latte", 2, 350)
+        .line("sku-2", "Bagel", 1, 225)
+        .discount(25)
+        .tax(100)
+        .envelope()
 }
 
 pub fn minutes_ago(minutes: i64) -> DateTime<Utc> {

@@ -11,25 +11,26 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use sales_model::config::{ConfigError, Settings};
+use secrecy::{ExposeSecret, SecretString};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::Modify;
 
 use crate::problem::Problem;
+use crate::settings::{ConfigError, Settings};
 
 #[derive(Clone)]
-pub struct ApiKeys(Arc<Vec<Vec<u8>>>);
+pub struct ApiKeys(Arc<Vec<SecretString>>);
 
 impl ApiKeys {
-    pub fn new(keys: &[String]) -> Self {
-        Self(Arc::new(
-            keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
-        ))
+    pub fn new(keys: &[SecretString]) -> Self {
+        Self(Arc::new(keys.to_vec()))
     }
 
     /// True when `presented` equals one of the keys; every key is compared so timing does not
     /// tell which one nearly matched.
     pub fn accepts(&self, presented: &[u8]) -> bool {
         self.0.iter().fold(false, |found, key| {
-            found | bool::from(key.as_slice().ct_eq(presented))
+            found | bool::from(key.expose_secret().as_bytes().ct_eq(presented))
         })
     }
 }
@@ -56,10 +57,37 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
     .into_response()
 }
 
+/// The name of the security scheme in the API documents; `/v1` operations list it.
+pub const BEARER: &str = "bearer";
+
+/// Adds the bearer-key security scheme to an API document.
+pub struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A key from the service's *_API_KEYS / *_API_KEYS_FILE.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// Bearer keys from `var` (comma-separated) and/or `file_var` (a file, one key per line, `#`
 /// comments). At least one key of at least 16 characters is required: an endpoint open to anyone
 /// is refused at start-up.
-pub fn load_keys(s: &Settings<'_>, var: &str, file_var: &str) -> Result<Vec<String>, ConfigError> {
+pub fn load_keys(
+    s: &Settings<'_>,
+    var: &str,
+    file_var: &str,
+) -> Result<Vec<SecretString>, ConfigError> {
     let mut keys = s.list(var, "");
     if let Some(path) = s.raw(file_var) {
         let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
@@ -88,7 +116,7 @@ pub fn load_keys(s: &Settings<'_>, var: &str, file_var: &str) -> Result<Vec<Stri
             reason: "every key must be at least 16 characters".into(),
         });
     }
-    Ok(keys)
+    Ok(keys.into_iter().map(SecretString::from).collect())
 }
 
 #[cfg(test)]
@@ -97,7 +125,10 @@ mod tests {
 
     #[test]
     fn only_configured_keys_are_accepted() {
-        let keys = ApiKeys::new(&["first-key-0123456".into(), "second-key-012345".into()]);
+        let keys = ApiKeys::new(&[
+            SecretString::from("first-key-0123456"),
+            SecretString::from("second-key-012345"),
+        ]);
         assert!(keys.accepts(b"first-key-0123456"));
         assert!(keys.accepts(b"second-key-012345"));
         assert!(!keys.accepts(b"first-key-012345"));

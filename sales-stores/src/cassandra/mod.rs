@@ -1,14 +1,17 @@
-//! Cassandra: settings, the session, and the `orders_by_day` bucketing both writer and
-//! reconciliation must agree on.
+//! Cassandra: settings, the session, the schema (`cql/`), and the `orders_by_day` bucketing both
+//! writer and reconciliation must agree on.
+
+pub mod schema;
 
 use std::time::Duration;
 
-use sales_model::config::{ConfigError, Settings};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
+use service_runtime::settings::{ConfigError, Settings};
+use service_runtime::{ExposeSecret, SecretString};
 
 /// Buckets of `orders_by_day`; changing it needs a new table.
 pub const DAY_BUCKETS: u32 = 16;
@@ -34,7 +37,7 @@ pub struct CassandraConfig {
     /// Wait for schema agreement after DDL (off only for the single-node test stand-in).
     pub await_schema_agreement: bool,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 impl CassandraConfig {
@@ -48,7 +51,7 @@ impl CassandraConfig {
             request_timeout: s.millis("CASSANDRA_REQUEST_TIMEOUT_MS", 5_000)?,
             await_schema_agreement: s.parse("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", true)?,
             username: s.raw("CASSANDRA_USERNAME"),
-            password: s.raw("CASSANDRA_PASSWORD"),
+            password: s.secret("CASSANDRA_PASSWORD"),
         })
     }
 }
@@ -100,7 +103,7 @@ pub async fn connect(config: &CassandraConfig) -> anyhow::Result<Session> {
         .connection_timeout(Duration::from_secs(5))
         .auto_await_schema_agreement(config.await_schema_agreement);
     if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        builder = builder.user(user, password);
+        builder = builder.user(user, password.expose_secret());
     }
     Ok(builder.build().await?)
 }
@@ -134,11 +137,15 @@ mod tests {
                 var
             );
         }
-        let env: Vec<(&str, &str)> = vec![];
+        let env = vec![
+            ("CASSANDRA_USERNAME", "pipeline"),
+            ("CASSANDRA_PASSWORD", "s3cret-value"),
+        ];
         let config = CassandraConfig::from_settings(&Settings::new(&env)).unwrap();
         assert_eq!(
             (config.keyspace.as_str(), config.consistency),
             ("sales", Consistency::LocalQuorum)
         );
+        assert!(!format!("{config:?}").contains("s3cret-value"));
     }
 }

@@ -1,12 +1,15 @@
 //! Typed settings from environment variables, shared by every binary.
 //!
 //! A bad value stops start-up with a message naming the variable, the value and what was expected;
-//! an unset variable takes its documented default.
+//! an unset variable takes its documented default. Secrets are read into [`SecretString`], which
+//! never prints its value, so a configuration can be logged whole.
 
 use std::env;
 use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
+
+use secrecy::SecretString;
 
 /// A setting that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,12 @@ impl Source for Vec<(&str, &str)> {
     }
 }
 
+impl Source for Vec<(String, String)> {
+    fn get(&self, var: &str) -> Option<String> {
+        self.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone())
+    }
+}
+
 /// Reads typed settings from a [`Source`].
 pub struct Settings<'a> {
     source: &'a dyn Source,
@@ -51,6 +60,11 @@ impl<'a> Settings<'a> {
 
     pub fn raw(&self, var: &str) -> Option<String> {
         self.source.get(var)
+    }
+
+    /// A secret (password, key): unset is `None`; the value never appears in `Debug` output.
+    pub fn secret(&self, var: &str) -> Option<SecretString> {
+        self.raw(var).map(SecretString::from)
     }
 
     pub fn string(&self, var: &str, default: &str) -> String {
@@ -145,6 +159,16 @@ mod tests {
             settings.millis("MISSING", 250).unwrap(),
             Duration::from_millis(250)
         );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        use secrecy::ExposeSecret;
+        let env = vec![("PASSWORD", "hunter2-s3cret")];
+        let secret = Settings::new(&env).secret("PASSWORD").unwrap();
+        assert_eq!(secret.expose_secret(), "hunter2-s3cret");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert!(Settings::new(&env).secret("MISSING").is_none());
     }
 
     #[test]

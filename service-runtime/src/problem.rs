@@ -5,13 +5,21 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sales_model::FieldError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
+/// An error answer: the status and every failing field. Handlers return it as their `Err`.
 pub struct Problem {
     pub status: StatusCode,
+    pub errors: Vec<FieldError>,
+}
+
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
     pub errors: Vec<FieldError>,
 }
 
@@ -44,7 +52,10 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "errors": self.errors }))).into_response();
+        let body = ErrorBody {
+            errors: self.errors,
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             with_retry_after(&mut response);
         }

@@ -1,0 +1,143 @@
+//! The test world every integration test and benchmark starts from: Kafka, Cassandra and
+//! ClickHouse (the stand-ins, or the services the environment names), with the order topic and
+//! its dead-letter topic created, Cassandra's schema applied, ClickHouse's schema and store seed
+//! loaded, and the settings every binary reads to reach them.
+//!
+//! Where the services are shared (a real broker, cluster or server), the topic, keyspace and
+//! database get fresh names, so tests never see each other's data.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use sales_stores::cassandra::{connect, schema, CassandraConfig};
+use scylla::client::session::Session;
+use service_runtime::settings::Settings;
+
+use crate::cassandra::TestCassandra;
+use crate::clickhouse::TestClickHouse;
+use crate::kafka::TestKafka;
+
+pub struct TestStores {
+    pub kafka: TestKafka,
+    pub cassandra: TestCassandra,
+    pub clickhouse: TestClickHouse,
+    pub topic: String,
+    pub keyspace: String,
+    /// A session on the keyspace, for reading what the job stored.
+    pub session: Session,
+}
+
+/// The repository's root, where `cql/` and `clickhouse-sql/` live.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+impl TestStores {
+    /// The three stores, the order topic with `partitions` partitions.
+    pub async fn start(partitions: i32) -> TestStores {
+        TestStores::with_clickhouse(TestClickHouse::start().await, partitions).await
+    }
+
+    /// Like [`TestStores::start`] with the given ClickHouse (a real server, say).
+    pub async fn with_clickhouse(clickhouse: TestClickHouse, partitions: i32) -> TestStores {
+        let kafka = TestKafka::start();
+        let cassandra = TestCassandra::start();
+        let (topic, keyspace) = if kafka.mock().is_some() && cassandra.is_standin() {
+            ("Order".to_string(), "sales".to_string())
+        } else {
+            (
+                crate::unique_name("Order"),
+                crate::unique_name("sales").replace('-', "_"),
+            )
+        };
+        kafka.create_topic(&topic, partitions);
+        kafka.create_topic(&format!("{topic}.dlq"), 1);
+        let root = repository_root();
+        clickhouse.apply_schema(&root.join("clickhouse-sql")).await;
+        clickhouse
+            .load_csv("stores", &root.join("clickhouse-sql/seed/stores.csv"))
+            .await;
+        let env = vec![
+            ("CASSANDRA_CONTACT_POINTS", cassandra.contact_point()),
+            ("CASSANDRA_KEYSPACE", keyspace.as_str()),
+            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
+        ];
+        let config =
+            CassandraConfig::from_settings(&Settings::new(&env)).expect("Cassandra settings");
+        let session = connect(&config).await.expect("connect to Cassandra");
+        schema::apply(&session, &root.join("cql"), &keyspace, None)
+            .await
+            .expect("apply the Cassandra schema");
+        TestStores {
+            kafka,
+            cassandra,
+            clickhouse,
+            topic,
+            keyspace,
+            session,
+        }
+    }
+
+    /// The settings that point a binary (stream-job, serving) at these stores, with `extra`
+    /// added or overriding; read them with `Settings::new(&env)`.
+    pub fn env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env: HashMap<String, String> = [
+            ("KAFKA_BOOTSTRAP_SERVERS", self.kafka.bootstrap_servers()),
+            ("KAFKA_TOPIC", self.topic.as_str()),
+            ("KAFKA_DLQ_TOPIC", &format!("{}.dlq", self.topic)),
+            ("CASSANDRA_CONTACT_POINTS", self.cassandra.contact_point()),
+            ("CASSANDRA_KEYSPACE", self.keyspace.as_str()),
+            ("CASSANDRA_CONSISTENCY", "ONE"),
+            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
+            ("CLICKHOUSE_URL", self.clickhouse.url()),
+            ("CLICKHOUSE_DATABASE", self.clickhouse.database()),
+            (
+                "CLICKHOUSE_VALIDATE_ROWS",
+                if self.clickhouse.validates_rows() {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in extra {
+            env.insert(k.to_string(), v.to_string());
+        }
+        env.into_iter().collect()
+    }
+
+    /// Every row of a query, read page by page; ` sales.` names the test keyspace.
+    pub async fn scan<T>(&self, cql: &str) -> Vec<T>
+    where
+        T: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+    {
+        use futures::TryStreamExt;
+        let cql = cql.replace(" sales.", &format!(" {}.", self.keyspace));
+        self.session
+            .query_iter(cql, ())
+            .await
+            .expect("scan")
+            .rows_stream::<T>()
+            .expect("typed rows")
+            .try_collect()
+            .await
+            .expect("rows")
+    }
+
+    /// order_id → number of rows, over a whole table.
+    pub async fn rows_per_order(&self, table: &str) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for (order_id,) in self
+            .scan::<(String,)>(&format!("SELECT order_id FROM sales.{table}"))
+            .await
+        {
+            *counts.entry(order_id).or_insert(0) += 1;
+        }
+        counts
+    }
+}
