@@ -24,13 +24,11 @@ async fn main() -> anyhow::Result<()> {
     let seconds = settings.bounded("BENCH_SECONDS", 30, 5, 3_600)?;
     let stores = bench::stores().await;
 
-    let env = vec![
+    let env = stores.env(&[
         ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
-        ("KAFKA_BOOTSTRAP_SERVERS", stores.kafka.bootstrap_servers()),
-        ("KAFKA_TOPIC", stores.topic.as_str()),
         ("INGEST_API_KEYS", KEY),
         ("KAFKA_ADMIN_TIMEOUT_MS", "1000"),
-    ];
+    ]);
     let app = Application::build(IngestConfig::from_settings(&Settings::new(&env))?).await?;
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));

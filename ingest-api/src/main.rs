@@ -1,13 +1,11 @@
 use anyhow::Context;
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
-use service_runtime::settings::{ProcessEnv, Settings};
 use service_runtime::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::new(&ProcessEnv);
-    telemetry::init(&settings.string("LOG_FORMAT", "text"));
+    let settings = telemetry::start();
     let config = IngestConfig::from_settings(&settings).context("ingest-api cannot start")?;
     tracing::info!(?config, "starting ingest-api");
     let app = Application::build(config).await?;

@@ -11,18 +11,16 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::Router;
 use service_runtime::auth::{require_key, ApiKeys};
-use service_runtime::metrics::record_requests;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::configuration::IngestConfig;
 use crate::metrics::Metrics;
 use crate::producer::OrderProducer;
-use crate::routes::{ops, orders, ApiDoc};
+use crate::routes::{ops, orders, DESCRIPTION};
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -93,20 +91,20 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(orders::post_batch))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(middleware::from_fn_with_state(keys, require_key));
-    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(v1)
-        .routes(routes!(ops::ready));
-    let (router, document) =
-        service_runtime::ops::finish(api, Arc::new(|| None), state.metrics.clone());
-    let router = router
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            state.config.request_timeout,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.requests.clone(),
-            record_requests,
-        ))
-        .with_state(state);
-    (router, document)
+    // The timeout sits inside the request metrics, so a timed-out request is counted as the
+    // 503 (with Retry-After) its client sees.
+    let api =
+        OpenApiRouter::with_openapi(service_runtime::ops::document("ingest-api", DESCRIPTION))
+            .merge(v1)
+            .routes(routes!(ops::ready))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                state.config.request_timeout,
+            ));
+    service_runtime::ops::service_router(
+        api,
+        state.metrics.clone(),
+        state.metrics.requests.clone(),
+        state,
+    )
 }

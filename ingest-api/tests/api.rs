@@ -257,12 +257,7 @@ async fn refused_requests_answer_their_status_and_produce_nothing() {
     }
     // The 422 lists every failing field.
     let body: Value = app.post("/v1/orders", &invalid).await.json().await.unwrap();
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> = test_support::texts(&body["errors"], "field");
     assert_eq!(fields, ["currency", "items[0].quantity"]);
 
     assert_eq!(app.post("/v1/orders", &order("marker")).await.status(), 202);

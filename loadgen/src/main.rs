@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use serde_json::{json, Value};
-use service_runtime::settings::{ProcessEnv, Settings};
 use service_runtime::telemetry;
 
 const MENU: [(&str, &str, i64); 8] = [
@@ -75,8 +74,7 @@ fn order(rng: &mut Rng, n: u64, stores: &[String]) -> Value {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::new(&ProcessEnv);
-    telemetry::init(&settings.string("LOG_FORMAT", "text"));
+    let settings = telemetry::start();
     let url = format!(
         "{}/v1/orders/batch",
         settings

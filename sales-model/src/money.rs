@@ -123,14 +123,37 @@ pub fn format_minor(minor: i64) -> String {
 /// A decimal exactly as the client sent it: the text of a JSON number, or the content of a JSON
 /// string. Kept raw so that a malformed amount is a field error (`items[0].unit_price`), not a
 /// failure of the whole document.
-#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(
-    as = Decimal,
-    value_type = String,
-    description = "Money: a decimal string or JSON number, not negative, with at most 2 fraction digits.",
-    example = "3.50"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecimalInput(String);
+
+/// The API document's `Decimal`: what a client may send for an amount.
+impl utoipa::PartialSchema for DecimalInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^[0-9]+(\.[0-9]+)?$")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(0.0)),
+            )
+            .description(Some(
+                "Money: a decimal string or JSON number, not negative, with at most 2 fraction digits.",
+            ))
+            .examples(["3.50"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DecimalInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Decimal".into()
+    }
+}
 
 impl DecimalInput {
     pub fn parse(&self) -> Result<Amount, MoneyError> {

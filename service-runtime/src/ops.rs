@@ -9,12 +9,52 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::routing::{get, MethodRouter};
-use axum::Router;
+use axum::{middleware, Router};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, Paths};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, ResponseBuilder, Type};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
-use crate::metrics::{Exposition, CONTENT_TYPE};
+use crate::auth::BearerSecurity;
+use crate::metrics::{record_requests, Exposition, RequestMetrics, CONTENT_TYPE};
+
+/// `/ready`'s answers, for the API document of a service's readiness handler.
+#[derive(utoipa::IntoResponses)]
+pub enum Readiness {
+    /// `ready`: every dependency answers.
+    #[response(status = 200, content_type = "text/plain")]
+    Ready(String),
+    /// Names what does not answer.
+    #[response(status = 503, content_type = "text/plain")]
+    NotReady(String),
+}
+
+/// `/ready`'s answer: 200 `ready` when nothing is `down`, else 503 naming what is.
+pub fn readiness(down: &[&str]) -> (StatusCode, String) {
+    if down.is_empty() {
+        (StatusCode::OK, "ready".to_string())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not reachable: {}", down.join(", ")),
+        )
+    }
+}
+
+/// The header of a service's API document, with the bearer-key security scheme; the paths come
+/// from the handlers as the router is built.
+pub fn document(title: &str, description: &str) -> OpenApi {
+    let mut document = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title(title)
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(description))
+                .build(),
+        )
+        .build();
+    utoipa::Modify::modify(&BearerSecurity, &mut document);
+    document
+}
 
 /// What `/health` asks: `None` while the process does its work, else what is failing.
 pub type HealthProblem = Arc<dyn Fn() -> Option<String> + Send + Sync>;
@@ -43,6 +83,24 @@ where
         document.paths.paths.insert(path, item);
     }
     let router = router.route("/openapi.json", openapi_route(&document));
+    (router, document)
+}
+
+/// A service's whole router: [`finish`], every request counted and timed by `requests` (and every
+/// 503 given a `Retry-After`), bound to the service's `state`.
+pub fn service_router<S>(
+    api: OpenApiRouter<S>,
+    metrics: Arc<dyn Exposition>,
+    requests: RequestMetrics,
+    state: S,
+) -> (Router, OpenApi)
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (router, document) = finish(api, Arc::new(|| None), metrics);
+    let router = router
+        .layer(middleware::from_fn_with_state(requests, record_requests))
+        .with_state(state);
     (router, document)
 }
 

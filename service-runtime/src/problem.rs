@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use sales_model::FieldError;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
@@ -21,6 +21,40 @@ pub struct Problem {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub errors: Vec<FieldError>,
+}
+
+/// The error answers of an authenticated read, for the API document.
+#[derive(IntoResponses)]
+pub enum ReadErrors {
+    /// A bad or unknown parameter, named.
+    #[response(status = 400)]
+    BadParameter(ErrorBody),
+    /// Missing or wrong bearer key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// A data store did not answer; retry after the given seconds.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+    Unavailable(ErrorBody),
+}
+
+/// The refusals of an authenticated JSON POST, for the API document.
+#[derive(IntoResponses)]
+pub enum PostErrors {
+    /// Malformed JSON.
+    #[response(status = 400)]
+    Malformed(ErrorBody),
+    /// Missing or wrong bearer key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The body is over the configured limit.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The Content-Type is not application/json.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// Every failing field.
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
 }
 
 impl Problem {

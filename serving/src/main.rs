@@ -1,13 +1,11 @@
 use anyhow::Context;
-use service_runtime::settings::{ProcessEnv, Settings};
 use service_runtime::{shutdown, telemetry};
 use serving::configuration::ServingConfig;
 use serving::startup::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::new(&ProcessEnv);
-    telemetry::init(&settings.string("LOG_FORMAT", "text"));
+    let settings = telemetry::start();
     let config = ServingConfig::from_settings(&settings).context("serving cannot start")?;
     tracing::info!(?config, "starting serving");
     let app = Application::build(config)

@@ -8,9 +8,9 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use sales_model::{Currency, CustomerId, OrderId, StoreId};
 use serde::{Deserialize, Serialize};
-use service_runtime::auth::BearerSecurity;
+use service_runtime::ops::{readiness, Readiness};
 use service_runtime::params::Params;
-use service_runtime::problem::{ErrorBody, Problem};
+use service_runtime::problem::{ErrorBody, Problem, ReadErrors};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::jobs::reconcile::ReconciliationReport;
@@ -19,16 +19,8 @@ use crate::paging::Cursor;
 use crate::sales::{GroupBy, ProductRow, Range, SummaryRow};
 use crate::startup::AppState;
 
-/// The document's header; the paths come from the handlers as the router is built.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(
-        title = "serving",
-        description = "Reads over both stores: orders from Cassandra, sales figures from ClickHouse's views, and the latest reconciliation of the two. Money is decimal text at two fraction digits; currencies are never added together."
-    ),
-    modifiers(&BearerSecurity)
-)]
-pub struct ApiDoc;
+/// What the API document says the service is.
+pub const DESCRIPTION: &str = "Reads over both stores: orders from Cassandra, sales figures from ClickHouse's views, and the latest reconciliation of the two. Money is decimal text at two fraction digits; currencies are never added together.";
 
 fn bad(field: &str, code: &str, message: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, field, code, message)
@@ -59,10 +51,17 @@ fn limit(text: Option<&str>, app: &AppState) -> Result<usize, Problem> {
     }
 }
 
-fn cursor(token: Option<&str>) -> Result<Option<Cursor>, Problem> {
-    token
+/// A page request: its size (`limit`) and where it starts (`page`, the previous page's token).
+fn page_request(
+    limit_text: Option<&str>,
+    token: Option<&str>,
+    app: &AppState,
+) -> Result<(usize, Option<Cursor>), Problem> {
+    let limit = limit(limit_text, app)?;
+    let cursor = token
         .map(|token| Cursor::decode(token).map_err(|e| bad("page", "token", e.to_string())))
-        .transpose()
+        .transpose()?;
+    Ok((limit, cursor))
 }
 
 fn time(text: Option<&str>, name: &str) -> Result<DateTime<Utc>, Problem> {
@@ -184,10 +183,8 @@ pub struct TopProductsReply {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The order.", body = OrderView),
-        (status = 400, description = "A malformed id.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
         (status = 404, description = "No such order.", body = ErrorBody),
-        (status = 503, description = "Cassandra did not answer; retry after the given seconds.", body = ErrorBody),
+        ReadErrors,
     )
 )]
 pub async fn order(
@@ -215,9 +212,7 @@ pub async fn order(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page.", body = OrderPage),
-        (status = 400, description = "A bad or unknown parameter, named.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
-        (status = 503, description = "Cassandra did not answer; retry after the given seconds.", body = ErrorBody),
+        ReadErrors,
     )
 )]
 pub async fn store_orders(
@@ -235,8 +230,7 @@ pub async fn store_orders(
     })?;
     let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
         .map_err(|_| bad("date", "date", "must be a day such as 2026-11-22"))?;
-    let limit = limit(params.limit.as_deref(), &app)?;
-    let cursor = cursor(params.page.as_deref())?;
+    let (limit, cursor) = page_request(params.limit.as_deref(), params.page.as_deref(), &app)?;
     let page = app
         .orders
         .store_day(store.as_str(), day, cursor.as_ref(), limit)
@@ -254,9 +248,7 @@ pub async fn store_orders(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page.", body = OrderPage),
-        (status = 400, description = "A bad or unknown parameter, named.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
-        (status = 503, description = "Cassandra did not answer; retry after the given seconds.", body = ErrorBody),
+        ReadErrors,
     )
 )]
 pub async fn customer_orders(
@@ -266,8 +258,7 @@ pub async fn customer_orders(
 ) -> Result<Json<OrderPage>, Problem> {
     let customer =
         CustomerId::parse(customer_id).map_err(|e| bad("customer_id", &e.code, e.to_string()))?;
-    let limit = limit(params.limit.as_deref(), &app)?;
-    let cursor = cursor(params.page.as_deref())?;
+    let (limit, cursor) = page_request(params.limit.as_deref(), params.page.as_deref(), &app)?;
     let page = app
         .orders
         .customer(customer.as_str(), cursor.as_ref(), limit)
@@ -285,9 +276,7 @@ pub async fn customer_orders(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One row per group and currency.", body = SummaryReply),
-        (status = 400, description = "A bad or unknown parameter, named.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
-        (status = 503, description = "ClickHouse did not answer; retry after the given seconds.", body = ErrorBody),
+        ReadErrors,
     )
 )]
 pub async fn summary(
@@ -326,9 +315,7 @@ pub async fn summary(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Products, best first.", body = TopProductsReply),
-        (status = 400, description = "A bad or unknown parameter, named.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
-        (status = 503, description = "ClickHouse did not answer; retry after the given seconds.", body = ErrorBody),
+        ReadErrors,
     )
 )]
 pub async fn top_products(
@@ -366,31 +353,15 @@ pub async fn reconciliation(State(app): State<AppState>) -> Json<ReconciliationR
 }
 
 /// Both stores answer.
-#[utoipa::path(
-    get,
-    path = "/ready",
-    tag = "operations",
-    responses(
-        (status = 200, description = "`ready`: both stores answer.", body = String, content_type = "text/plain"),
-        (status = 503, description = "Names the store that does not answer.", body = String, content_type = "text/plain"),
-    )
-)]
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(Readiness))]
 pub async fn ready(State(app): State<AppState>) -> (StatusCode, String) {
     let (cassandra, clickhouse) = tokio::join!(app.orders.ping(), app.sales.ping());
-    match (cassandra, clickhouse) {
-        (Ok(()), Ok(())) => (StatusCode::OK, "ready".to_string()),
-        (c, h) => {
-            let down: Vec<&str> = [
-                c.is_err().then_some("cassandra"),
-                h.is_err().then_some("clickhouse"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("not reachable: {}", down.join(", ")),
-            )
-        }
-    }
+    let down: Vec<&str> = [
+        cassandra.is_err().then_some("cassandra"),
+        clickhouse.is_err().then_some("clickhouse"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    readiness(&down)
 }

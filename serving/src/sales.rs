@@ -86,6 +86,22 @@ impl Range {
     }
 }
 
+/// The condition every sales read shares: windows starting in the range, of one currency or of
+/// all (an empty currency). Its values are bound by [`in_range`].
+const IN_RANGE: &str =
+    "window_start >= toDateTime(?) AND window_start < toDateTime(?) AND (? = '' OR currency = ?)";
+
+/// Binds [`IN_RANGE`]'s values, in its order.
+fn in_range(
+    query: clickhouse::query::Query,
+    range: Range,
+    currency: Option<&str>,
+) -> clickhouse::query::Query {
+    let (from, to) = range.bounds();
+    let currency = currency.unwrap_or("");
+    query.bind(from).bind(to).bind(currency).bind(currency)
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SummaryRow {
     pub key: String,
@@ -150,18 +166,12 @@ impl SalesReads {
         group_by: GroupBy,
         currency: Option<&str>,
     ) -> anyhow::Result<Vec<SummaryRow>> {
-        let (from, to) = range.bounds();
         let sql = format!(
             "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(revenue_minor) AS total_revenue_minor \
-             FROM v_sales_by_window WHERE window_start >= toDateTime(?) AND window_start < toDateTime(?) {} \
-             GROUP BY key, currency ORDER BY key, currency",
+             FROM v_sales_by_window WHERE {IN_RANGE} GROUP BY key, currency ORDER BY key, currency",
             group_by.expression(),
-            if currency.is_some() { "AND currency = ?" } else { "" }
         );
-        let mut query = self.client.query(&sql).bind(from).bind(to);
-        if let Some(currency) = currency {
-            query = query.bind(currency);
-        }
+        let query = in_range(self.client.query(&sql), range, currency);
         let records: Vec<SummaryRecord> = self.timed(query.fetch_all()).await?;
         Ok(records
             .into_iter()
@@ -186,18 +196,12 @@ impl SalesReads {
         limit: usize,
         currency: Option<&str>,
     ) -> anyhow::Result<Vec<ProductRow>> {
-        let (from, to) = range.bounds();
         let sql = format!(
             "SELECT sku, any(name) AS product_name, currency, sum(quantity) AS total_quantity, sum(orders) AS total_orders, \
              sum(revenue_minor) AS total_revenue_minor FROM v_product_sales_by_window \
-             WHERE window_start >= toDateTime(?) AND window_start < toDateTime(?) {} \
-             GROUP BY sku, currency ORDER BY total_revenue_minor DESC, sku LIMIT ?",
-            if currency.is_some() { "AND currency = ?" } else { "" }
+             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_revenue_minor DESC, sku LIMIT ?"
         );
-        let mut query = self.client.query(&sql).bind(from).bind(to);
-        if let Some(currency) = currency {
-            query = query.bind(currency);
-        }
+        let query = in_range(self.client.query(&sql), range, currency);
         let records: Vec<ProductRecord> = self.timed(query.bind(limit as u64).fetch_all()).await?;
         Ok(records
             .into_iter()

@@ -10,11 +10,9 @@ use axum::middleware;
 use axum::Router;
 use sales_stores::{cassandra, clickhouse};
 use service_runtime::auth::{require_key, ApiKeys};
-use service_runtime::metrics::record_requests;
 use service_runtime::retry::until_ok;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,7 +21,7 @@ use crate::jobs::reconcile::Reconciler;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::orders::OrderReads;
-use crate::routes::{self, ApiDoc};
+use crate::routes::{self, DESCRIPTION};
 use crate::sales::SalesReads;
 
 /// Longest pause between attempts to reach Cassandra at start-up.
@@ -129,16 +127,13 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::top_products))
         .routes(routes!(routes::reconciliation))
         .layer(middleware::from_fn_with_state(keys, require_key));
-    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(service_runtime::ops::document("serving", DESCRIPTION))
         .merge(v1)
         .routes(routes!(routes::ready));
-    let (router, document) =
-        service_runtime::ops::finish(api, Arc::new(|| None), state.metrics.clone());
-    let router = router
-        .layer(middleware::from_fn_with_state(
-            state.metrics.requests.clone(),
-            record_requests,
-        ))
-        .with_state(state);
-    (router, document)
+    service_runtime::ops::service_router(
+        api,
+        state.metrics.clone(),
+        state.metrics.requests.clone(),
+        state,
+    )
 }

@@ -13,6 +13,7 @@ use serving::startup::Application;
 use std::sync::Arc;
 use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
+use test_support::metrics::{metric, scrape};
 use test_support::orders::SampleOrder;
 use test_support::stores::TestStores;
 
@@ -121,6 +122,27 @@ impl Served {
     }
 }
 
+/// Orders without a customer, one line each: (id, store, channel, minutes before `base`'s
+/// minute, second, sku, quantity, unit price in minor units).
+type Sale<'a> = (&'a str, &'a str, &'a str, i64, i64, &'a str, i64, i64);
+
+fn sales(base: i64, rows: &[Sale<'_>]) -> Vec<Envelope> {
+    rows.iter()
+        .map(
+            |&(id, store, channel, minutes, seconds, sku, quantity, price)| {
+                order(
+                    id,
+                    store,
+                    None,
+                    channel,
+                    minute(base, minutes, seconds),
+                    (sku, quantity, price),
+                )
+            },
+        )
+        .collect()
+}
+
 fn minute(base: i64, minutes_ago: i64, seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(base - base % 60 - minutes_ago * 60 + seconds, 0).expect("time")
 }
@@ -205,11 +227,9 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     loop {
         let (status, body) = served.get(&path).await;
         assert_eq!(status, 200, "{body}");
-        let ids: Vec<String> = body["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_string())
+        let ids: Vec<String> = test_support::texts(&body["orders"], "order_id")
+            .into_iter()
+            .map(str::to_string)
             .collect();
         assert!(ids.len() <= 3);
         seen.extend(ids);
@@ -223,12 +243,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     assert_eq!(seen, ["s-6", "s-4", "s-5", "s-2", "s-3", "s-0", "s-1"]);
 
     let (_, body) = served.get("/v1/customers/c-1/orders?limit=2").await;
-    let first: Vec<&str> = body["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap())
-        .collect();
+    let first: Vec<&str> = test_support::texts(&body["orders"], "order_id");
     assert_eq!(first, ["other-store", "s-6"]);
     assert!(body["next_page"].is_string());
 
@@ -262,40 +277,15 @@ async fn orders_are_looked_up_and_paged_newest_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summaries_and_top_products_come_from_the_views() {
     let base = Utc::now().timestamp() - 7_200;
-    let orders = vec![
-        order(
-            "a",
-            "store-001",
-            None,
-            "in_store",
-            minute(base, 0, 5),
-            ("sku-1", 2, 350),
-        ),
-        order(
-            "b",
-            "store-001",
-            None,
-            "online",
-            minute(base, 0, 50),
-            ("sku-2", 1, 225),
-        ),
-        order(
-            "c",
-            "store-003",
-            None,
-            "in_store",
-            minute(base, 1, 0),
-            ("sku-1", 1, 350),
-        ),
-        order(
-            "d",
-            "store-042",
-            None,
-            "delivery",
-            minute(base, 61, 0),
-            ("sku-3", 4, 100),
-        ),
-    ];
+    let orders = sales(
+        base,
+        &[
+            ("a", "store-001", "in_store", 0, 5, "sku-1", 2, 350),
+            ("b", "store-001", "online", 0, 50, "sku-2", 1, 225),
+            ("c", "store-003", "in_store", 1, 0, "sku-1", 1, 350),
+            ("d", "store-042", "delivery", 61, 0, "sku-3", 4, 100),
+        ],
+    );
     let served = serve(&orders, &[]).await;
     let from = minute(base, 120, 0).to_rfc3339();
     let to = minute(base, -5, 0).to_rfc3339();
@@ -415,32 +405,14 @@ fn urlencode(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
     let base = Utc::now().timestamp() - 1_800;
-    let orders = vec![
-        order(
-            "r-1",
-            "store-001",
-            None,
-            "in_store",
-            minute(base, 0, 1),
-            ("sku-1", 1, 500),
-        ),
-        order(
-            "r-2",
-            "store-001",
-            None,
-            "in_store",
-            minute(base, 2, 1),
-            ("sku-1", 2, 500),
-        ),
-        order(
-            "r-3",
-            "store-005",
-            None,
-            "online",
-            minute(base, 3, 1),
-            ("sku-2", 1, 199),
-        ),
-    ];
+    let orders = sales(
+        base,
+        &[
+            ("r-1", "store-001", "in_store", 0, 1, "sku-1", 1, 500),
+            ("r-2", "store-001", "in_store", 2, 1, "sku-1", 2, 500),
+            ("r-3", "store-005", "online", 3, 1, "sku-2", 1, 199),
+        ],
+    );
     let served = serve(&orders, &[]).await;
     let (_, before) = served.get("/v1/reconciliation").await;
     assert_eq!(before["status"], "not_run");
@@ -471,17 +443,10 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
     );
     let (_, body) = served.get("/v1/reconciliation").await;
     assert_eq!(body["mismatches"][0]["store_id"], "store-005");
-    let metrics = served
-        .client
-        .get(format!("{}/metrics", served.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("serving_reconciliation_mismatches 1"),
+    let metrics = scrape(&format!("{}/metrics", served.base)).await;
+    assert_eq!(
+        metric(&metrics, "serving_reconciliation_mismatches"),
+        1.0,
         "{metrics}"
     );
 }

@@ -54,27 +54,20 @@ impl DeadLetters {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         let text = error.to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: ERROR_CODE,
-                value: Some(error.code()),
+        let headers = [
+            (ERROR_CODE, error.code()),
+            (ERROR_MESSAGE, text.as_str()),
+            (SOURCE_TOPIC, message.topic()),
+            (SOURCE_PARTITION, partition.as_str()),
+            (SOURCE_OFFSET, offset.as_str()),
+        ]
+        .into_iter()
+        .fold(OwnedHeaders::new(), |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value),
             })
-            .insert(Header {
-                key: ERROR_MESSAGE,
-                value: Some(text.as_str()),
-            })
-            .insert(Header {
-                key: SOURCE_TOPIC,
-                value: Some(message.topic()),
-            })
-            .insert(Header {
-                key: SOURCE_PARTITION,
-                value: Some(partition.as_str()),
-            })
-            .insert(Header {
-                key: SOURCE_OFFSET,
-                value: Some(offset.as_str()),
-            });
+        });
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic).headers(headers);
         if let Some(key) = message.key() {
             record = record.key(key);

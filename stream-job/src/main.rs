@@ -2,7 +2,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use sales_stores::cassandra::{self, schema};
-use service_runtime::settings::{ProcessEnv, Settings};
 use service_runtime::{shutdown, telemetry};
 use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
@@ -14,8 +13,7 @@ const USAGE: &str = "usage: stream-job [run | apply-schema [DIR]]
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::new(&ProcessEnv);
-    telemetry::init(&settings.string("LOG_FORMAT", "text"));
+    let settings = telemetry::start();
     let config = StreamConfig::from_settings(&settings).context("stream-job cannot start")?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::try_join_all;
+use futures::future::{try_join_all, BoxFuture};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
 use sales_model::Envelope;
@@ -20,8 +20,15 @@ use tokio_util::sync::CancellationToken;
 use crate::dead_letter::DeadLetters;
 use crate::health::Health;
 use crate::metrics::{Metrics, SinkLabel};
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkError};
 use crate::source::{Offsets, OrderSource};
+
+/// What the pipeline asks of every sink.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Write,
+    Flush,
+}
 
 /// How long a graceful stop may spend flushing and committing what is already written.
 const FINAL_FLUSH: Duration = Duration::from_secs(15);
@@ -110,26 +117,48 @@ impl Pipeline {
         if orders.is_empty() {
             return Ok(());
         }
-        let orders = &orders;
+        self.on_every_sink(Step::Write, stop, |sink| sink.write(&orders))
+            .await
+    }
+
+    /// Runs one step on every sink concurrently, each retried until it succeeds (or the job
+    /// stops): while it fails, `/health` names the sink and step, and its latency is recorded
+    /// once it succeeded.
+    async fn on_every_sink<'a>(
+        &'a self,
+        step: Step,
+        stop: &'a CancellationToken,
+        run: impl Fn(&'a Arc<dyn Sink>) -> BoxFuture<'a, Result<(), SinkError>>,
+    ) -> Result<(), Stopped> {
+        let run = &run;
         try_join_all(self.sinks.iter().map(|sink| async move {
             let started = Instant::now();
             let label = SinkLabel {
                 sink: sink.name().to_string(),
             };
+            let what = match step {
+                Step::Write => sink.name().to_string(),
+                Step::Flush => format!("{} flush", sink.name()),
+            };
             let result = until_ok(
-                sink.name(),
+                &what,
                 self.max_backoff,
                 stop,
                 |error| {
-                    self.metrics.sink_failures.get_or_create(&label).inc();
-                    self.health.report(sink.name(), Some(format!("{error:#}")));
+                    if step == Step::Write {
+                        self.metrics.sink_failures.get_or_create(&label).inc();
+                    }
+                    self.health.report(&what, Some(format!("{error:#}")));
                 },
-                || sink.write(orders),
+                || run(sink),
             )
             .await;
-            self.health.report(sink.name(), None);
-            self.metrics
-                .sink_latency
+            self.health.report(&what, None);
+            let latency = match step {
+                Step::Write => &self.metrics.sink_latency,
+                Step::Flush => &self.metrics.flush_latency,
+            };
+            latency
                 .get_or_create(&label)
                 .observe(started.elapsed().as_secs_f64());
             result
@@ -143,28 +172,8 @@ impl Pipeline {
         pending: &mut Offsets,
         stop: &CancellationToken,
     ) -> Result<(), Stopped> {
-        try_join_all(self.sinks.iter().map(|sink| async move {
-            let started = Instant::now();
-            let what = format!("{} flush", sink.name());
-            let result = until_ok(
-                &what,
-                self.max_backoff,
-                stop,
-                |error| self.health.report(&what, Some(format!("{error:#}"))),
-                || sink.flush(),
-            )
-            .await;
-            self.health.report(&what, None);
-            let label = SinkLabel {
-                sink: sink.name().to_string(),
-            };
-            self.metrics
-                .flush_latency
-                .get_or_create(&label)
-                .observe(started.elapsed().as_secs_f64());
-            result
-        }))
-        .await?;
+        self.on_every_sink(Step::Flush, stop, |sink| sink.flush())
+            .await?;
         match self.source.commit(pending) {
             Ok(()) => {
                 self.metrics.commits.inc();

@@ -11,6 +11,7 @@ use rdkafka::message::Headers;
 use rdkafka::Message;
 use serde_json::{json, Value};
 use support::{envelope, minutes_ago, World, WAIT};
+use test_support::metrics::{metric, scrape};
 use test_support::proxy::TcpProxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,21 +58,12 @@ async fn orders_land_in_every_table_with_exact_values_and_a_redelivery_adds_no_r
         i64,
     );
     let (store, terminal, customer, channel, currency, created, day, skus, names, quantities, prices, items, discount, tax, total): ById = world
-        .session
-        .query_unpaged(
-            format!(
-                "SELECT store_id, terminal_id, customer_id, channel, currency, created_at, day, line_skus, line_names, line_quantities, \
-                 line_unit_prices_minor, item_count, discount_minor, tax_minor, total_minor FROM {}.orders_by_id WHERE order_id = ?",
-                world.keyspace
-            ),
+        .one_row(
+            "SELECT store_id, terminal_id, customer_id, channel, currency, created_at, day, line_skus, line_names, line_quantities, \
+             line_unit_prices_minor, item_count, discount_minor, tax_minor, total_minor FROM sales.orders_by_id WHERE order_id = ?",
             ("o-1",),
         )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
+        .await;
     assert_eq!(
         (store.as_str(), terminal.as_str(), customer.as_deref()),
         ("store-1", "t-3", Some("c-7"))
@@ -89,40 +81,22 @@ async fn orders_land_in_every_table_with_exact_values_and_a_redelivery_adds_no_r
     assert_eq!((items, discount, tax, total), (3, 25, 100, 1000));
 
     let (order_id, total, items, customer): (String, i64, i32, Option<String>) = world
-        .session
-        .query_unpaged(
-            format!(
-                "SELECT order_id, total_minor, item_count, customer_id FROM {}.orders_by_store_day WHERE store_id = ? AND day = ? AND created_at = ? AND order_id = ?",
-                world.keyspace
-            ),
+        .one_row(
+            "SELECT order_id, total_minor, item_count, customer_id FROM sales.orders_by_store_day WHERE store_id = ? AND day = ? AND created_at = ? AND order_id = ?",
             ("store-1", at.date_naive(), at, "o-1"),
         )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
+        .await;
     assert_eq!(
         (order_id.as_str(), total, items, customer.as_deref()),
         ("o-1", 1000, 3, Some("c-7"))
     );
 
     let (store, total): (String, i64) = world
-        .session
-        .query_unpaged(
-            format!(
-                "SELECT store_id, total_minor FROM {}.orders_by_customer WHERE customer_id = ?",
-                world.keyspace
-            ),
+        .one_row(
+            "SELECT store_id, total_minor FROM sales.orders_by_customer WHERE customer_id = ?",
             ("c-7",),
         )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
+        .await;
     assert_eq!((store.as_str(), total), ("store-1", 1000));
     job.shutdown().await;
 }
@@ -195,18 +169,18 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_job_goes_on() {
             ("ok-1".to_string(), "unsupported_schema_version".to_string()),
         ]
     );
-    let metrics = reqwest::get(format!("http://{}/metrics", job.admin_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("stream_job_dead_lettered_total{code=\"malformed\"} 1"),
+    let metrics = scrape(&format!("http://{}/metrics", job.admin_addr())).await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "stream_job_dead_lettered_total{code=\"malformed\"}"
+        ),
+        1.0,
         "{metrics}"
     );
-    assert!(
-        metrics.contains("stream_job_written_total{table=\"orders_by_id\"} 1"),
+    assert_eq!(
+        metric(&metrics, "stream_job_written_total{table=\"orders_by_id\"}"),
+        1.0,
         "{metrics}"
     );
     job.shutdown().await;
@@ -267,30 +241,18 @@ async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
     let job = world
         .start_job_via(&proxy.addr(), world.clickhouse.url())
         .await;
-    for i in 0..20 {
-        world
-            .produce(&envelope(
-                &format!("before-{i}"),
-                "store-1",
-                None,
-                minutes_ago(1),
-            ))
-            .await;
-    }
+    world
+        .produce_series("before", 0..20, ("store-1", None), |_| minutes_ago(1))
+        .await;
     world.wait_for_orders(20).await;
     world.wait_for_commits(20).await;
 
     proxy.cut();
-    for i in 0..30 {
-        world
-            .produce(&envelope(
-                &format!("during-{i}"),
-                "store-2",
-                Some("c-2"),
-                minutes_ago(1),
-            ))
-            .await;
-    }
+    world
+        .produce_series("during", 0..30, ("store-2", Some("c-2")), |_| {
+            minutes_ago(1)
+        })
+        .await;
     world.assert_outage_holds_commits(&job, 20).await;
     let health = format!("http://{}/health", job.admin_addr());
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 20);
@@ -299,19 +261,12 @@ async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
     world.wait_for_orders(50).await;
     world.wait_for_commits(50).await;
     assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
-    let metrics = reqwest::get(format!("http://{}/metrics", job.admin_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let failures: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("stream_job_sink_failures_total{sink=\"cassandra\"} "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let metrics = scrape(&format!("http://{}/metrics", job.admin_addr())).await;
     assert!(
-        failures > 0,
+        metric(
+            &metrics,
+            "stream_job_sink_failures_total{sink=\"cassandra\"}"
+        ) > 0.0,
         "the outage should show as failed write attempts:\n{metrics}"
     );
     job.shutdown().await;
@@ -320,30 +275,16 @@ async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_commits_what_is_written_and_the_other_member_takes_over() {
     let world = World::new().await;
-    for i in 0..100 {
-        world
-            .produce(&envelope(
-                &format!("g-{i}"),
-                "store-3",
-                None,
-                minutes_ago(2),
-            ))
-            .await;
-    }
+    world
+        .produce_series("g", 0..100, ("store-3", None), |_| minutes_ago(2))
+        .await;
     let first = world.start_job().await;
     let second = world.start_job().await;
     world.wait_for_orders(100).await;
     first.shutdown().await;
-    for i in 100..150 {
-        world
-            .produce(&envelope(
-                &format!("g-{i}"),
-                "store-3",
-                None,
-                minutes_ago(2),
-            ))
-            .await;
-    }
+    world
+        .produce_series("g", 100..150, ("store-3", None), |_| minutes_ago(2))
+        .await;
     world.wait_for_orders(150).await;
     second.shutdown().await;
     assert_eq!(world.kafka.committed_total(&world.group, &world.topic), 150);

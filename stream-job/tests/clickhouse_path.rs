@@ -6,6 +6,7 @@ mod support;
 use chrono::{DateTime, Utc};
 use support::{envelope, World};
 use test_support::clickhouse::TestClickHouse;
+use test_support::metrics::{metric, scrape};
 use test_support::proxy::TcpProxy;
 
 /// The test's clock: the start of the current minute, read once so that every moment a test
@@ -17,6 +18,14 @@ fn minute_now() -> i64 {
 
 /// A `sales_by_window` row: start, store, channel, currency, orders, items, revenue, version.
 type SalesWindow = (u32, String, String, String, u64, u64, i64, u64);
+
+/// Every window's start, store, orders, revenue and version, in time and store order.
+async fn store_windows(world: &World) -> Vec<(u32, String, u64, i64, u64)> {
+    world
+        .clickhouse
+        .rows("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
+        .await
+}
 
 /// A moment as ClickHouse's `DateTime` holds it.
 fn epoch(t: DateTime<Utc>) -> u32 {
@@ -104,10 +113,7 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
         .await;
     world.produce(&first[1]).await; // and one more replay
     world.wait_for_commits(7).await;
-    let windows: Vec<(u32, String, u64, i64, u64)> = world
-        .clickhouse
-        .rows("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
-        .await;
+    let windows = store_windows(&world).await;
     let w180 = epoch(at(base, 180, 0));
     let window = |start, store: &str, orders, revenue, version| {
         (start, store.to_string(), orders, revenue, version)
@@ -137,18 +143,8 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
         vec![("Alexanderplatz".to_string(), "East".to_string())]
     );
 
-    let metrics = reqwest::get(format!("http://{}/metrics", job.admin_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0)
-    };
+    let metrics = scrape(&format!("http://{}/metrics", job.admin_addr())).await;
+    let value = |name: &str| metric(&metrics, name.trim_end());
     assert!(
         value("stream_job_windows_recomputed_total ") >= 4.0,
         "{metrics}"
@@ -181,29 +177,15 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
             &format!("http://{}", proxy.addr()),
         )
         .await;
-    for i in 0..10 {
-        world
-            .produce(&envelope(
-                &format!("before-{i}"),
-                "store-003",
-                None,
-                at(base, 5, i),
-            ))
-            .await;
-    }
+    world
+        .produce_series("before", 0..10, ("store-003", None), |i| at(base, 5, i))
+        .await;
     world.wait_for_commits(10).await;
 
     proxy.cut();
-    for i in 0..15 {
-        world
-            .produce(&envelope(
-                &format!("during-{i}"),
-                "store-003",
-                None,
-                at(base, 4, i),
-            ))
-            .await;
-    }
+    world
+        .produce_series("during", 0..15, ("store-003", None), |i| at(base, 4, i))
+        .await;
     world.assert_outage_holds_commits(&job, 10).await;
 
     proxy.restore();
@@ -237,10 +219,7 @@ async fn the_client_works_against_a_real_clickhouse_server() {
         .await;
     let job = world.start_job().await;
     world.wait_for_commits(2).await;
-    let windows: Vec<(u32, String, u64, i64, u64)> = world
-        .clickhouse
-        .rows("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY store_id")
-        .await;
+    let windows = store_windows(&world).await;
     let w3 = epoch(at(base, 3, 0));
     assert_eq!(
         windows,

@@ -186,14 +186,27 @@ enum Request {
     Batch(Vec<Value>),
 }
 
+/// POSTs `body` as JSON with the test key.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &impl serde::Serialize,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .bearer_auth(KEY)
+        .json(body)
+        .send()
+        .await
+        .expect("post")
+}
+
 async fn start_ingest(world: &World) -> (String, tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let env = vec![
+    let env = world.env(&[
         ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
-        ("KAFKA_BOOTSTRAP_SERVERS", world.kafka.bootstrap_servers()),
-        ("KAFKA_TOPIC", world.topic.as_str()),
         ("INGEST_API_KEYS", KEY),
         ("KAFKA_ADMIN_TIMEOUT_MS", "1000"),
-    ];
+    ]);
     let app = Application::build(
         IngestConfig::from_settings(&Settings::new(&env)).expect("ingest config"),
     )
@@ -263,13 +276,7 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
             async move {
                 match request {
                     Request::Single(body) => {
-                        let response = client
-                            .post(format!("{base}/v1/orders"))
-                            .bearer_auth(KEY)
-                            .json(&body)
-                            .send()
-                            .await
-                            .expect("post");
+                        let response = post(&client, &format!("{base}/v1/orders"), &body).await;
                         match response.status().as_u16() {
                             202 => {
                                 accepted
@@ -288,13 +295,8 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
                         }
                     }
                     Request::Batch(bodies) => {
-                        let response = client
-                            .post(format!("{base}/v1/orders/batch"))
-                            .bearer_auth(KEY)
-                            .json(&bodies)
-                            .send()
-                            .await
-                            .expect("post");
+                        let response =
+                            post(&client, &format!("{base}/v1/orders/batch"), &bodies).await;
                         let reply: Value = response.json().await.expect("batch reply");
                         for result in reply["results"].as_array().expect("results") {
                             let id = result["order_id"].as_str().unwrap_or_default().to_string();

@@ -94,14 +94,20 @@ impl TestKafka {
             .expect("produce a test message");
     }
 
+    /// A consumer for reading offsets and metadata (of `group`, when given); it never subscribes.
+    fn reader(&self, group: Option<&str>) -> BaseConsumer {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        if let Some(group) = group {
+            config.set("group.id", group);
+        }
+        config.create().expect("create a Kafka reader")
+    }
+
     /// Sum over the partitions of `topic` of the offsets `group` committed (0 for a partition
     /// without a commit): the number of messages the group has declared done.
     pub fn committed_total(&self, group: &str, topic: &str) -> i64 {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .set("group.id", group)
-            .create()
-            .expect("create an offset reader");
+        let consumer = self.reader(Some(group));
         let mut list = TopicPartitionList::new();
         for partition in 0..self.partition_count(topic) {
             list.add_partition(topic, partition as i32);
@@ -121,10 +127,7 @@ impl TestKafka {
 
     /// Sum over the partitions of `topic` of their high watermarks: how many messages it holds.
     pub fn end_offsets_total(&self, topic: &str) -> i64 {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .create()
-            .expect("create a watermark reader");
+        let consumer = self.reader(None);
         (0..self.partition_count(topic))
             .map(|p| {
                 consumer
@@ -137,10 +140,7 @@ impl TestKafka {
 
     /// Partition count of `topic` as the cluster reports it (0 if the topic does not exist).
     pub fn partition_count(&self, topic: &str) -> usize {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .create()
-            .expect("create a metadata client");
+        let consumer = self.reader(None);
         consumer
             .fetch_metadata(Some(topic), Duration::from_secs(5))
             .ok()

@@ -15,6 +15,32 @@ pub mod orders;
 pub mod proxy;
 pub mod stores;
 
+/// Blocks until SIGTERM or Ctrl-C: what a stand-in launcher does once it printed its address.
+pub fn wait_for_shutdown() {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(service_runtime::shutdown::signal()),
+        Err(error) => eprintln!("cannot wait for a shutdown signal: {error}"),
+    }
+}
+
+/// The text of `field` in every element of a JSON array (a response's `errors`, `results`, …);
+/// panics if it is not an array of objects with that text field.
+pub fn texts<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|element| {
+            element[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no text {field} in {element}"))
+        })
+        .collect()
+}
+
 /// A name unique to this test run, so tests sharing a real broker or database never collide.
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())

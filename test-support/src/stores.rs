@@ -129,6 +129,23 @@ impl TestStores {
             .expect("rows")
     }
 
+    /// The one row a query returns (` sales.` names the test keyspace); panics on none or several.
+    pub async fn one_row<T, V>(&self, cql: &str, values: V) -> T
+    where
+        T: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+        V: scylla::serialize::row::SerializeRow,
+    {
+        let cql = cql.replace(" sales.", &format!(" {}.", self.keyspace));
+        self.session
+            .query_unpaged(cql.as_str(), values)
+            .await
+            .unwrap_or_else(|e| panic!("{cql}: {e}"))
+            .into_rows_result()
+            .unwrap_or_else(|e| panic!("{cql} returns no rows: {e}"))
+            .single_row()
+            .unwrap_or_else(|e| panic!("{cql} returns not exactly one row: {e}"))
+    }
+
     /// order_id → number of rows, over a whole table.
     pub async fn rows_per_order(&self, table: &str) -> HashMap<String, usize> {
         let mut counts = HashMap::new();

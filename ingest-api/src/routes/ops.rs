@@ -3,26 +3,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use service_runtime::ops::{readiness, Readiness};
 
 use crate::startup::AppState;
 
 /// Kafka answers metadata for the order topic.
-#[utoipa::path(
-    get,
-    path = "/ready",
-    tag = "operations",
-    responses(
-        (status = 200, description = "`ready`: Kafka answers for the order topic.", body = String, content_type = "text/plain"),
-        (status = 503, description = "Kafka unreachable or the topic missing.", body = String, content_type = "text/plain"),
-    )
-)]
-pub async fn ready(State(app): State<AppState>) -> (StatusCode, &'static str) {
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(Readiness))]
+pub async fn ready(State(app): State<AppState>) -> (StatusCode, String) {
     if app.producer.ready().await {
-        (StatusCode::OK, "ready")
+        readiness(&[])
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "kafka not reachable or topic missing",
-        )
+        readiness(&["kafka (or the order topic is missing)"])
     }
 }

@@ -12,7 +12,7 @@ use sales_model::{parse_order_json, Envelope, FieldError, Order, OrderRequest, P
 use serde::Serialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
-use service_runtime::problem::{with_retry_after, ErrorBody, Problem};
+use service_runtime::problem::{with_retry_after, ErrorBody, PostErrors, Problem};
 use utoipa::ToSchema;
 
 use crate::producer::ProduceError;
@@ -87,11 +87,7 @@ impl IntoResponse for BatchAnswer {
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Kafka acknowledged the order.", body = Accepted),
-        (status = 400, description = "Malformed JSON.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
-        (status = 413, description = "Body over INGEST_BODY_LIMIT_BYTES.", body = ErrorBody),
-        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
-        (status = 422, description = "Every failing field.", body = ErrorBody),
+        PostErrors,
         (status = 503, description = "Kafka did not acknowledge the write; nothing was accepted. Retry after the given seconds.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
@@ -131,11 +127,7 @@ pub async fn post_order(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One result per input element, in input order.", body = BatchReply),
-        (status = 400, description = "Malformed JSON.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer key.", body = ErrorBody),
-        (status = 413, description = "Body over INGEST_BODY_LIMIT_BYTES.", body = ErrorBody),
-        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
-        (status = 422, description = "Not an array, or an empty or oversized one.", body = ErrorBody),
+        PostErrors,
         (status = 503, description = "No element was accepted because Kafka is unavailable; the body lists every element's result.", body = BatchReply,
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )

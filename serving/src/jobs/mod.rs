@@ -170,31 +170,36 @@ impl Jobs {
     /// Starts the scheduler with both jobs on their configured schedules.
     pub async fn schedule(self: Arc<Self>) -> anyhow::Result<JobScheduler> {
         let scheduler = JobScheduler::new().await?;
-        let jobs = self.clone();
-        scheduler
-            .add(Job::new_async(
-                self.config.reconcile_schedule.as_str(),
-                move |_, _| {
+        for (schedule, job) in [
+            (&self.config.reconcile_schedule, ScheduledJob::Reconcile),
+            (&self.config.retention_schedule, ScheduledJob::Retention),
+        ] {
+            let jobs = self.clone();
+            scheduler
+                .add(Job::new_async(schedule.as_str(), move |_, _| {
                     let jobs = jobs.clone();
                     Box::pin(async move {
-                        jobs.reconcile_now().await;
+                        // Each run logs and counts its own outcome.
+                        match job {
+                            ScheduledJob::Reconcile => {
+                                jobs.reconcile_now().await;
+                            }
+                            ScheduledJob::Retention => {
+                                jobs.retention_now().await;
+                            }
+                        }
                     })
-                },
-            )?)
-            .await?;
-        let jobs = self.clone();
-        scheduler
-            .add(Job::new_async(
-                self.config.retention_schedule.as_str(),
-                move |_, _| {
-                    let jobs = jobs.clone();
-                    Box::pin(async move {
-                        jobs.retention_now().await;
-                    })
-                },
-            )?)
-            .await?;
+                })?)
+                .await?;
+        }
         scheduler.start().await?;
         Ok(scheduler)
     }
+}
+
+/// The jobs serving runs on a schedule.
+#[derive(Clone, Copy)]
+enum ScheduledJob {
+    Reconcile,
+    Retention,
 }

@@ -83,6 +83,21 @@ impl World {
         StreamConfig::from_settings(&Settings::new(&env)).expect("test configuration")
     }
 
+    /// Produces the orders `{prefix}-{i}` of `(store, customer)` for every `i` in `numbers`,
+    /// each the test order of [`envelope`] at `at(i)`.
+    pub async fn produce_series(
+        &self,
+        prefix: &str,
+        numbers: std::ops::Range<i64>,
+        (store, customer): (&str, Option<&str>),
+        at: impl Fn(i64) -> DateTime<Utc>,
+    ) {
+        for i in numbers {
+            let order = envelope(&format!("{prefix}-{i}"), store, customer, at(i));
+            self.produce(&order).await;
+        }
+    }
+
     pub async fn produce(&self, envelope: &Envelope) {
         self.kafka
             .produce(

@@ -32,16 +32,6 @@ fn main() {
         println!("{}", clickhouse.url());
         // Ctrl-C or SIGTERM: return; the engine's front exits when this process's pipe to it
         // closes.
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = async {
-                match terminate.as_mut() {
-                    Some(signal) => signal.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => {},
-        }
+        service_runtime::shutdown::signal().await;
     });
 }

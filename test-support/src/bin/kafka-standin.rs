@@ -1,5 +1,6 @@
 //! Starts librdkafka's mock cluster (the Kafka stand-in of DESIGN.md §8) for local runs without
-//! Docker, prints its bootstrap address, and keeps it up until Ctrl-C. No persistence.
+//! Docker, prints its bootstrap address, and keeps it up until Ctrl-C or SIGTERM. No
+//! persistence.
 
 use std::io::Write;
 
@@ -26,13 +27,5 @@ fn main() {
     }
     println!("{}", cluster.bootstrap_servers());
     let _ = std::io::stdout().flush();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    match runtime {
-        Ok(runtime) => runtime.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
-        }),
-        Err(error) => eprintln!("cannot wait for Ctrl-C: {error}"),
-    }
+    test_support::wait_for_shutdown();
 }
