@@ -134,7 +134,7 @@ impl utoipa::PartialSchema for DecimalInput {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some(r"^[0-9]+(\.[0-9]+)?$")),
+                    .pattern(Some(r"^[0-9]+(\.[0-9]{1,2})?$")),
             )
             .item(
                 ObjectBuilder::new()

@@ -30,7 +30,8 @@ enum Step {
     Flush,
 }
 
-/// How long a graceful stop may spend flushing and committing what is already written.
+/// How long a graceful stop may spend finishing the batch being written, flushing and
+/// committing.
 const FINAL_FLUSH: Duration = Duration::from_secs(15);
 
 pub struct Pipeline {
@@ -46,41 +47,45 @@ pub struct Pipeline {
 impl Pipeline {
     /// Runs until `stop` is cancelled, then flushes and commits what is already written.
     pub async fn run(self, stop: CancellationToken) {
+        // Work under way when the stop comes (a batch being written, a flush) gets FINAL_FLUSH
+        // to finish, so a graceful stop commits everything the stores already hold; what a store
+        // still refuses by then stays uncommitted and is read again on the next start.
+        let give_up = CancellationToken::new();
+        let timer = tokio::spawn({
+            let (stop, give_up) = (stop.clone(), give_up.clone());
+            async move {
+                stop.cancelled().await;
+                tokio::time::sleep(FINAL_FLUSH).await;
+                give_up.cancel();
+            }
+        });
         let mut pending = Offsets::default();
         let mut last_flush = Instant::now();
         while !stop.is_cancelled() {
             let batch = self.source.next_batch(self.flush_interval, &stop).await;
             if !batch.is_empty() {
-                if self.handle(&batch, &stop).await.is_err() {
+                if self.handle(&batch, &give_up).await.is_err() {
                     break;
                 }
                 pending.record(&batch);
             }
             let due = last_flush.elapsed() >= self.flush_interval || batch.is_empty();
             if !pending.is_empty() && due {
-                if self.flush_and_commit(&mut pending, &stop).await.is_err() {
+                if self.flush_and_commit(&mut pending, &give_up).await.is_err() {
                     break;
                 }
                 last_flush = Instant::now();
             }
         }
         if !pending.is_empty() {
-            let deadline = CancellationToken::new();
-            let timer = tokio::spawn({
-                let deadline = deadline.clone();
-                async move {
-                    tokio::time::sleep(FINAL_FLUSH).await;
-                    deadline.cancel();
-                }
-            });
-            match self.flush_and_commit(&mut pending, &deadline).await {
+            match self.flush_and_commit(&mut pending, &give_up).await {
                 Ok(()) => tracing::info!("final flush and commit done"),
                 Err(error) => {
                     tracing::warn!(%error, "stopped without the final commit; the last batches will be re-read")
                 }
             }
-            timer.abort();
         }
+        timer.abort();
         tracing::info!("pipeline stopped");
     }
 

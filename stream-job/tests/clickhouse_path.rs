@@ -4,9 +4,12 @@
 mod support;
 
 use chrono::{DateTime, Utc};
+use std::time::Duration;
 use support::{envelope, World};
 use test_support::clickhouse::TestClickHouse;
 use test_support::metrics::{metric, scrape};
+
+use stream_job::startup::StreamJob;
 use test_support::proxy::TcpProxy;
 
 /// The test's clock: the start of the current minute, read once so that every moment a test
@@ -18,6 +21,23 @@ fn minute_now() -> i64 {
 
 /// A `sales_by_window` row: start, store, channel, currency, orders, items, revenue, version.
 type SalesWindow = (u32, String, String, String, u64, u64, i64, u64);
+
+/// A job that reaches ClickHouse through a proxy the test can cut.
+async fn job_behind_a_proxy(world: &World) -> (TcpProxy, StreamJob) {
+    let target = world
+        .clickhouse
+        .url()
+        .trim_start_matches("http://")
+        .to_string();
+    let proxy = TcpProxy::start(&target).await;
+    let job = world
+        .start_job_via(
+            world.cassandra.contact_point(),
+            &format!("http://{}", proxy.addr()),
+        )
+        .await;
+    (proxy, job)
+}
 
 /// Every window's start, store, orders, revenue and version, in time and store order.
 async fn store_windows(world: &World) -> Vec<(u32, String, u64, i64, u64)> {
@@ -165,18 +185,7 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
 async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     let world = World::new().await;
     let base = minute_now();
-    let target = world
-        .clickhouse
-        .url()
-        .trim_start_matches("http://")
-        .to_string();
-    let proxy = TcpProxy::start(&target).await;
-    let job = world
-        .start_job_via(
-            world.cassandra.contact_point(),
-            &format!("http://{}", proxy.addr()),
-        )
-        .await;
+    let (proxy, job) = job_behind_a_proxy(&world).await;
     world
         .produce_series("before", 0..10, ("store-003", None), |i| at(base, 5, i))
         .await;
@@ -197,6 +206,45 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     assert_eq!(totals, vec![(25, 25_000)]);
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 25);
     job.shutdown().await;
+}
+
+/// A graceful stop finishes the batch being written: ClickHouse is unreachable when the stop comes
+/// and back two seconds later, so the job goes on retrying that batch, then flushes and commits it
+/// before it exits, instead of leaving it to be read again. (Messages not yet read stay
+/// uncommitted: back-pressure reads nothing new while a write is retried.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_finishes_the_batch_being_written() {
+    let world = World::new().await;
+    let base = minute_now();
+    let (proxy, job) = job_behind_a_proxy(&world).await;
+    world
+        .produce_series("first", 0..5, ("store-004", None), |i| at(base, 6, i))
+        .await;
+    world.wait_for_commits(5).await;
+
+    proxy.cut();
+    world
+        .produce_series("last", 0..5, ("store-004", None), |i| at(base, 6, 30 + i))
+        .await;
+    // Cassandra holds a batch of the last orders; its ClickHouse write is being retried.
+    world.wait_for_orders(6).await;
+    let restore_later = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        proxy.restore();
+    };
+    tokio::join!(job.shutdown(), restore_later);
+    let stored = world.rows_per_order("orders_by_id").await.len() as u64;
+    let committed = world.kafka.committed_total(&world.group, &world.topic) as u64;
+    assert!(committed > 5, "the batch in flight was abandoned");
+    assert_eq!(
+        committed, stored,
+        "every stored order is committed, nothing more"
+    );
+    let totals: Vec<(u64, i64)> = world
+        .clickhouse
+        .rows("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
+        .await;
+    assert_eq!(totals, vec![(stored, stored as i64 * 1_000)]);
 }
 
 /// A smoke test of the Rust client against a real ClickHouse server (Debian's 18.16, or the one
