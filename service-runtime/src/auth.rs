@@ -58,7 +58,7 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
 }
 
 /// The name of the security scheme in the API documents; `/v1` operations list it.
-pub const BEARER: &str = "bearer";
+const BEARER: &str = "bearer";
 
 /// Adds the bearer-key security scheme to an API document.
 pub struct BearerSecurity;

@@ -61,7 +61,7 @@ pub type HealthProblem = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 /// Adds `/health` and `/metrics` to `api`, then serves the finished description at
 /// `/openapi.json` (which it also describes). Returns the router and the document.
-pub fn finish<S>(
+fn finish<S>(
     api: OpenApiRouter<S>,
     health: HealthProblem,
     metrics: Arc<dyn Exposition>,

@@ -22,8 +22,10 @@ fn minute_now() -> i64 {
 /// A `sales_by_window` row: start, store, channel, currency, orders, items, revenue, version.
 type SalesWindow = (u32, String, String, String, u64, u64, i64, u64);
 
-/// A job that reaches ClickHouse through a proxy the test can cut.
-async fn job_behind_a_proxy(world: &World) -> (TcpProxy, StreamJob) {
+/// A job that reaches ClickHouse through a proxy: `before` orders produced and committed, then
+/// ClickHouse cut off and `during` more orders produced (of one store, minutes ago).
+async fn cut_after_commits(world: &World, before: i64, during: i64) -> (TcpProxy, StreamJob) {
+    let base = minute_now();
     let target = world
         .clickhouse
         .url()
@@ -36,7 +38,23 @@ async fn job_behind_a_proxy(world: &World) -> (TcpProxy, StreamJob) {
             &format!("http://{}", proxy.addr()),
         )
         .await;
+    world
+        .produce_series("before", 0..before, ("store-003", None), |i| at(base, 5, i))
+        .await;
+    world.wait_for_commits(before).await;
+    proxy.cut();
+    world
+        .produce_series("during", 0..during, ("store-003", None), |i| at(base, 4, i))
+        .await;
     (proxy, job)
+}
+
+/// Orders and revenue (minor units) over every daily row.
+async fn daily_totals(world: &World) -> Vec<(u64, i64)> {
+    world
+        .clickhouse
+        .rows("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
+        .await
 }
 
 /// Every window's start, store, orders, revenue and version, in time and store order.
@@ -184,26 +202,12 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     let world = World::new().await;
-    let base = minute_now();
-    let (proxy, job) = job_behind_a_proxy(&world).await;
-    world
-        .produce_series("before", 0..10, ("store-003", None), |i| at(base, 5, i))
-        .await;
-    world.wait_for_commits(10).await;
-
-    proxy.cut();
-    world
-        .produce_series("during", 0..15, ("store-003", None), |i| at(base, 4, i))
-        .await;
+    let (proxy, job) = cut_after_commits(&world, 10, 15).await;
     world.assert_outage_holds_commits(&job, 10).await;
 
     proxy.restore();
     world.wait_for_commits(25).await;
-    let totals: Vec<(u64, i64)> = world
-        .clickhouse
-        .rows("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
-        .await;
-    assert_eq!(totals, vec![(25, 25_000)]);
+    assert_eq!(daily_totals(&world).await, vec![(25, 25_000)]);
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 25);
     job.shutdown().await;
 }
@@ -215,17 +219,7 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_finishes_the_batch_being_written() {
     let world = World::new().await;
-    let base = minute_now();
-    let (proxy, job) = job_behind_a_proxy(&world).await;
-    world
-        .produce_series("first", 0..5, ("store-004", None), |i| at(base, 6, i))
-        .await;
-    world.wait_for_commits(5).await;
-
-    proxy.cut();
-    world
-        .produce_series("last", 0..5, ("store-004", None), |i| at(base, 6, 30 + i))
-        .await;
+    let (proxy, job) = cut_after_commits(&world, 5, 5).await;
     // Cassandra holds a batch of the last orders; its ClickHouse write is being retried.
     world.wait_for_orders(6).await;
     let restore_later = async {
@@ -240,11 +234,10 @@ async fn a_graceful_stop_finishes_the_batch_being_written() {
         committed, stored,
         "every stored order is committed, nothing more"
     );
-    let totals: Vec<(u64, i64)> = world
-        .clickhouse
-        .rows("SELECT sum(orders), sum(revenue_minor) FROM sales.v_sales_daily")
-        .await;
-    assert_eq!(totals, vec![(stored, stored as i64 * 1_000)]);
+    assert_eq!(
+        daily_totals(&world).await,
+        vec![(stored, stored as i64 * 1_000)]
+    );
 }
 
 /// A smoke test of the Rust client against a real ClickHouse server (Debian's 18.16, or the one
