@@ -167,6 +167,11 @@ impl Collector {
             .ok()
     }
 
+    /// Records errors found by a check that spans fields.
+    pub(crate) fn extend(&mut self, errors: Vec<FieldError>) {
+        self.errors.extend(errors);
+    }
+
     pub(crate) fn into_result(self) -> Result<(), OrderErrors> {
         if self.errors.is_empty() {
             Ok(())

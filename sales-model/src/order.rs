@@ -143,56 +143,65 @@ pub(crate) struct OrderParts {
     pub payment_method: Option<PaymentMethod>,
 }
 
-impl Order {
-    /// Checks what spans fields: no line amount or sum overflows, and
-    /// `total == sum(quantity × unit_price) − discount + tax`.
-    pub(crate) fn assemble(parts: OrderParts) -> Result<Order, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut subtotal = Some(Amount::ZERO);
-        for (i, (_, _, quantity, unit_price)) in parts.lines.iter().enumerate() {
-            match unit_price.checked_mul(i64::from(*quantity)) {
-                Some(amount) => subtotal = subtotal.and_then(|s| s.checked_add(amount)),
-                None => {
-                    subtotal = None;
-                    errors.push(FieldError::new(
-                        format!("items[{i}]"),
-                        "overflow",
-                        "quantity × unit_price is too large",
-                    ));
-                }
-            }
-        }
-        let expected = subtotal.and_then(|s| {
-            s.minor()
-                .checked_sub(parts.discount.minor())?
-                .checked_add(parts.tax.minor())
-        });
-        match expected {
-            None if errors.is_empty() => {
+/// What spans fields, checked whenever every amount could be read (so a 422 reports it together
+/// with every other failing field): no line amount or sum overflows, and
+/// `total == sum(quantity × unit_price) − discount + tax`. Lines are (quantity, unit price).
+pub(crate) fn amount_errors(
+    lines: &[(u32, Amount)],
+    discount: Amount,
+    tax: Amount,
+    total: Amount,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut subtotal = Some(Amount::ZERO);
+    for (i, (quantity, unit_price)) in lines.iter().enumerate() {
+        match unit_price.checked_mul(i64::from(*quantity)) {
+            Some(amount) => subtotal = subtotal.and_then(|s| s.checked_add(amount)),
+            None => {
+                subtotal = None;
                 errors.push(FieldError::new(
-                    "total",
+                    format!("items[{i}]"),
                     "overflow",
-                    "the order's amounts add up to more than can be stored",
+                    "quantity × unit_price is too large",
                 ));
             }
-            None => {}
-            Some(expected) if expected != parts.total.minor() => {
-                errors.push(FieldError::new(
-                    "total",
-                    "total_mismatch",
-                    format!(
-                        "must equal sum(quantity × unit_price) − discount + tax = {}, got {}",
-                        format_minor(expected),
-                        parts.total
-                    ),
-                ));
-            }
-            Some(_) => {}
         }
-        if !errors.is_empty() {
-            return Err(errors);
+    }
+    let expected = subtotal.and_then(|s| {
+        s.minor()
+            .checked_sub(discount.minor())?
+            .checked_add(tax.minor())
+    });
+    match expected {
+        None if errors.is_empty() => {
+            errors.push(FieldError::new(
+                "total",
+                "overflow",
+                "the order's amounts add up to more than can be stored",
+            ));
         }
-        Ok(Order {
+        None => {}
+        Some(expected) if expected != total.minor() => {
+            errors.push(FieldError::new(
+                "total",
+                "total_mismatch",
+                format!(
+                    "must equal sum(quantity × unit_price) − discount + tax = {}, got {}",
+                    format_minor(expected),
+                    total
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    errors
+}
+
+impl Order {
+    /// Builds the order from parts every rule has passed, [`amount_errors`] included; only
+    /// `Fields::build` calls it, after those checks.
+    pub(crate) fn assemble(parts: OrderParts) -> Order {
+        Order {
             order_id: parts.order_id,
             store_id: parts.store_id,
             terminal_id: parts.terminal_id,
@@ -214,7 +223,7 @@ impl Order {
             tax: parts.tax,
             total: parts.total,
             payment_method: parts.payment_method,
-        })
+        }
     }
 
     pub fn order_id(&self) -> &OrderId {

@@ -9,7 +9,7 @@ use validator::{Validate, ValidationError};
 
 use crate::errors::{Collector, FieldError, OrderErrors};
 use crate::money::DecimalInput;
-use crate::order::{check_line_name, OrderParts};
+use crate::order::{amount_errors, check_line_name, OrderParts};
 use crate::{
     Amount, Channel, Currency, CustomerId, MoneyError, Order, OrderId, PaymentMethod, Sku, StoreId,
     TerminalId,
@@ -249,6 +249,7 @@ impl Fields {
         let payment_method = self
             .payment_method
             .map(|p| errors.check("payment_method", PaymentMethod::parse(&p)));
+        let mut amounts = Vec::with_capacity(self.lines.len());
         let lines: Vec<_> = self
             .lines
             .into_iter()
@@ -259,12 +260,19 @@ impl Fields {
                 // Range and name are checked by the declared rules; a failure there is already
                 // recorded, so this line is simply left incomplete.
                 let quantity = u32::try_from(quantity).ok();
+                amounts.push(quantity.zip(unit_price));
                 Some((sku?, name, quantity?, unit_price?))
             })
             .collect();
         let discount = errors.money("discount", self.discount);
         let tax = errors.money("tax", self.tax);
         let total = errors.money("total", self.total);
+        let amounts: Option<Vec<(u32, Amount)>> = amounts.into_iter().collect();
+        if let (Some(amounts), Some(discount), Some(tax), Some(total)) =
+            (amounts, discount, tax, total)
+        {
+            errors.extend(amount_errors(&amounts, discount, tax, total));
+        }
         errors.into_result()?;
 
         let incomplete = || {
@@ -313,7 +321,7 @@ impl Fields {
             total,
             payment_method: payment_method.flatten(),
         };
-        Order::assemble(parts).map_err(OrderErrors::from_list)
+        Ok(Order::assemble(parts))
     }
 }
 

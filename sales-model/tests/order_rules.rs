@@ -52,11 +52,12 @@ fn with(edit: impl FnOnce(&mut Value)) -> Value {
     value
 }
 
-/// An order whose one line has `quantity` and the matching total.
+/// An order whose one line has `quantity` and the matching total (so only the quantity rule can
+/// fail: the total check runs whenever the amounts parse).
 fn with_quantity(quantity: Value) -> Value {
     with(|v| {
         v["items"][0]["quantity"] = quantity.clone();
-        if let Some(q) = quantity.as_i64().filter(|q| *q > 0) {
+        if let Some(q) = quantity.as_i64().filter(|q| *q >= 0) {
             v["total"] = json!(format!("{}.00", q * 3));
             v["items"][0]["unit_price"] = json!("3");
             v["discount"] = json!("0");
@@ -452,6 +453,37 @@ fn every_failing_field_is_reported_at_once() {
             "order_id",
             "tax"
         ]
+    );
+}
+
+#[test]
+fn the_total_check_is_reported_with_the_other_failing_fields() {
+    // DESIGN.md §3: the total check is included whenever the amounts themselves parse.
+    let input = with(|v| {
+        v["currency"] = json!("eu");
+        v["channel"] = json!("x");
+        v["total"] = json!("1.00");
+    });
+    assert_eq!(
+        failures(&input),
+        Some(vec![
+            ("channel".to_string(), "one_of".to_string()),
+            ("currency".to_string(), "currency".to_string()),
+            ("total".to_string(), "total_mismatch".to_string()),
+        ])
+    );
+    // An amount that does not parse leaves the total unchecked: its error is the one to fix.
+    let unreadable = with(|v| {
+        v["channel"] = json!("x");
+        v["tax"] = json!("1.5.0");
+        v["total"] = json!("1.00");
+    });
+    assert_eq!(
+        failures(&unreadable),
+        Some(vec![
+            ("channel".to_string(), "one_of".to_string()),
+            ("tax".to_string(), "money_format".to_string()),
+        ])
     );
 }
 
