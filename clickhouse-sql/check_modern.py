@@ -87,17 +87,16 @@ def main():
             query("INSERT INTO sales.order_facts VALUES " + ",".join(facts))
             query("INSERT INTO sales.order_line_facts VALUES " + ",".join(lines))
 
-        stores = ",".join(quote(s) for s in sorted({o[2] for o in orders}))
+        stores = "[" + ",".join(quote(s) for s in sorted({o[2] for o in orders})) + "]"
+        # The values stream-job binds, in the templates' order: window size twice, the range, the stores.
+        bound = [str(WINDOW), str(WINDOW), str(DAY_START), str(DAY_START + 86400), stores]
         for name in ("recompute_sales_by_window", "recompute_product_sales_by_window"):
             template = "\n".join(
                 line for line in (HERE / "queries" / f"{name}.sql").read_text().splitlines() if not line.startswith("--")
-            )
-            sql = (
-                template.replace("{window}", str(WINDOW))
-                .replace("{from}", str(DAY_START))
-                .replace("{to}", str(DAY_START + 86400))
-                .replace("{stores}", stores)
-            )
+            ).replace("{database}", "sales")
+            pieces = template.split("?")
+            assert len(pieces) == len(bound) + 1, f"{name}: {len(pieces) - 1} placeholders, {len(bound)} values"
+            sql = pieces[0] + "".join(value + piece for value, piece in zip(bound, pieces[1:]))
             # Twice: a recomputation is idempotent.
             query(sql)
             query(sql)

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use stream_job::clickhouse::windows::{recompute_statements, Touched};
+use stream_job::clickhouse::windows::{recompute_queries, Touched};
 
 const WINDOW: u32 = 60;
 
@@ -36,8 +36,8 @@ async fn main() -> anyhow::Result<()> {
         let mut runs = Vec::new();
         for _ in 0..5 {
             let started = Instant::now();
-            for statement in recompute_statements(range, WINDOW, db) {
-                ch.query(&statement).await;
+            for query in recompute_queries(&ch.client(), range, WINDOW, db) {
+                query.execute().await?;
             }
             runs.push(started.elapsed());
         }

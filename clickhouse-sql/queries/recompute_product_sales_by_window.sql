@@ -1,8 +1,9 @@
--- Recomputes the per-product windows of {stores} between {from} and {to} (epoch seconds,
--- window-aligned) from the line facts; `version` counts the distinct orders with that product.
-INSERT INTO sales.product_sales_by_window (window_start, store_id, currency, sku, name, orders, quantity, revenue_minor, version)
+-- Recomputes the per-product windows of the touched stores in one range from the line facts;
+-- `version` counts the distinct orders with that product. Bound values and `{database}` as in
+-- recompute_sales_by_window.sql.
+INSERT INTO {database}.product_sales_by_window (window_start, store_id, currency, sku, name, orders, quantity, revenue_minor, version)
 SELECT
-    toDateTime(intDiv(toUInt32(created_at), {window}) * {window}) AS window_start,
+    toDateTime(intDiv(toUInt32(created_at), ?) * ?) AS window_start,
     store_id,
     currency,
     sku,
@@ -11,6 +12,6 @@ SELECT
     sum(quantity) AS quantity,
     sum(amount_minor) AS revenue_minor,
     uniqExact(order_id) AS version
-FROM sales.order_line_facts FINAL
-WHERE created_at >= toDateTime({from}) AND created_at < toDateTime({to}) AND store_id IN ({stores})
+FROM {database}.order_line_facts FINAL
+WHERE created_at >= toDateTime(?) AND created_at < toDateTime(?) AND has(?, store_id)
 GROUP BY window_start, store_id, currency, sku

@@ -1,9 +1,11 @@
--- Recomputes the store/channel/currency windows of {stores} between {from} and {to} (epoch
--- seconds, window-aligned) from the facts. Run by stream-job after the facts are durable; the
--- modern-ClickHouse check runs this same text.
-INSERT INTO sales.sales_by_window (window_start, store_id, channel, currency, orders, items, revenue_minor, version)
+-- Recomputes the store/channel/currency windows of the touched stores in one range from the
+-- facts. Run by stream-job after the facts are durable; the modern-ClickHouse check runs this
+-- same text. Values are bound, in order: the window size (twice), the range's start and end
+-- (epoch seconds, window-aligned) and the array of store ids; `{database}` is the one name
+-- filled in, a checked identifier.
+INSERT INTO {database}.sales_by_window (window_start, store_id, channel, currency, orders, items, revenue_minor, version)
 SELECT
-    toDateTime(intDiv(toUInt32(created_at), {window}) * {window}) AS window_start,
+    toDateTime(intDiv(toUInt32(created_at), ?) * ?) AS window_start,
     store_id,
     channel,
     currency,
@@ -11,6 +13,6 @@ SELECT
     sum(item_count) AS items,
     sum(total_minor) AS revenue_minor,
     count() AS version
-FROM sales.order_facts FINAL
-WHERE created_at >= toDateTime({from}) AND created_at < toDateTime({to}) AND store_id IN ({stores})
+FROM {database}.order_facts FINAL
+WHERE created_at >= toDateTime(?) AND created_at < toDateTime(?) AND has(?, store_id)
 GROUP BY window_start, store_id, channel, currency

@@ -212,6 +212,25 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     job.shutdown().await;
 }
 
+/// A store id that contains the database's name (`eu-sales.1`, database `sales_…`) is recomputed
+/// like any other: the recompute statements bind their values instead of renaming text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_named_like_the_database_gets_its_windows() {
+    let world = World::new().await;
+    let base = minute_now();
+    world
+        .produce_series("named", 0..3, ("eu-sales.1", None), |i| at(base, 2, i))
+        .await;
+    let job = world.start_job().await;
+    world.wait_for_commits(3).await;
+    let windows = store_windows(&world).await;
+    assert_eq!(
+        windows,
+        vec![(epoch(at(base, 2, 0)), "eu-sales.1".to_string(), 3, 3_000, 3)]
+    );
+    job.shutdown().await;
+}
+
 /// A graceful stop finishes the batch being written: ClickHouse is unreachable when the stop comes
 /// and back two seconds later, so the job goes on retrying that batch, then flushes and commits it
 /// before it exits, instead of leaving it to be read again. (Messages not yet read stay

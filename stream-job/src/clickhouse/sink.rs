@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use sales_stores::clickhouse::{client, ClickHouseConfig};
 
-use super::windows::{recompute_statements, window_start, Touched};
+use super::windows::{recompute_queries, window_start, Touched};
 use crate::metrics::Metrics;
 use crate::sink::{Sink, SinkError};
 
@@ -190,14 +190,13 @@ impl ClickHouseSink {
         let started = Instant::now();
         let outcome = async {
             for range in touched.ranges(self.config.window_seconds) {
-                for statement in
-                    recompute_statements(&range, self.config.window_seconds, &self.config.database)
-                {
-                    self.timed(
-                        "recomputing windows",
-                        self.client.query(&statement).execute(),
-                    )
-                    .await?;
+                for query in recompute_queries(
+                    &self.client,
+                    &range,
+                    self.config.window_seconds,
+                    &self.config.database,
+                ) {
+                    self.timed("recomputing windows", query.execute()).await?;
                 }
                 self.metrics.windows_recomputed.inc_by(range.windows as u64);
             }

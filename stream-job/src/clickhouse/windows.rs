@@ -6,6 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use clickhouse::query::Query;
+use clickhouse::Client;
+
 const SALES_TEMPLATE: &str =
     include_str!("../../../clickhouse-sql/queries/recompute_sales_by_window.sql");
 const PRODUCTS_TEMPLATE: &str =
@@ -70,27 +73,29 @@ impl Touched {
 }
 
 /// The two recompute statements (store/channel/currency, then products) for one range, in
-/// `database`, from the templates in `clickhouse-sql/queries/`.
-pub fn recompute_statements(range: &WindowRange, window: u32, database: &str) -> [String; 2] {
-    // Store ids are limited to [A-Za-z0-9._:-] by the order contract; quoting is still escaped
-    // so the statement can never be broken by one.
-    let stores = range
-        .stores
-        .iter()
-        .map(|s| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")))
-        .collect::<Vec<_>>()
-        .join(", ");
+/// `database`, from the templates in `clickhouse-sql/queries/`. Every value is bound by the
+/// client, in the templates' order; the database (a checked identifier) is the one name filled in.
+pub fn recompute_queries(
+    client: &Client,
+    range: &WindowRange,
+    window: u32,
+    database: &str,
+) -> [Query; 2] {
+    let stores: Vec<&str> = range.stores.iter().map(String::as_str).collect();
     [SALES_TEMPLATE, PRODUCTS_TEMPLATE].map(|template| {
-        template
+        let sql = template
             .lines()
             .filter(|line| !line.trim_start().starts_with("--"))
             .collect::<Vec<_>>()
             .join("\n")
-            .replace("{window}", &window.to_string())
-            .replace("{from}", &range.from.to_string())
-            .replace("{to}", &range.to.to_string())
-            .replace("{stores}", &stores)
-            .replace("sales.", &format!("{database}."))
+            .replace("{database}", database);
+        client
+            .query(&sql)
+            .bind(window)
+            .bind(window)
+            .bind(range.from)
+            .bind(range.to)
+            .bind(&stores)
     })
 }
 
@@ -123,17 +128,36 @@ mod tests {
     }
 
     #[test]
-    fn statements_fill_the_templates() {
+    fn statements_bind_every_value_and_name_only_the_database() {
         let mut touched = Touched::default();
-        touched.add(600, "store-1");
-        let [sales, products] = recompute_statements(&touched.ranges(60)[0], 60, "sales_test");
-        assert!(sales.starts_with("INSERT INTO sales_test.sales_by_window"));
-        assert!(sales.contains("FROM sales_test.order_facts FINAL"));
-        assert!(sales.contains("created_at >= toDateTime(600) AND created_at < toDateTime(660) AND store_id IN ('store-1')"));
-        assert!(sales.contains("intDiv(toUInt32(created_at), 60) * 60"));
-        assert!(products.starts_with("INSERT INTO sales_test.product_sales_by_window"));
+        // A store id that contains the default database's name must stay as it is.
+        touched.add(600, "eu-sales.1");
+        touched.add(600, "o'brien");
+        let [sales, products] =
+            recompute_queries(&Client::default(), &touched.ranges(60)[0], 60, "prod")
+                .map(|query| query.sql_display().to_string());
+        assert!(
+            sales.starts_with("INSERT INTO prod.sales_by_window"),
+            "{sales}"
+        );
+        assert!(sales.contains("FROM prod.order_facts FINAL"), "{sales}");
+        assert!(
+            sales.contains(
+                "created_at >= toDateTime(600) AND created_at < toDateTime(660) AND has(['eu-sales.1','o\\'brien'], store_id)"
+            ),
+            "{sales}"
+        );
+        assert!(
+            sales.contains("intDiv(toUInt32(created_at), 60) * 60"),
+            "{sales}"
+        );
+        assert!(
+            products.starts_with("INSERT INTO prod.product_sales_by_window"),
+            "{products}"
+        );
         for statement in [&sales, &products] {
             assert!(!statement.contains('{'), "{statement}");
+            assert!(!statement.contains('?'), "{statement}");
             assert!(!statement.contains("--"), "{statement}");
         }
     }
