@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod orders;
+pub mod process;
 pub mod proxy;
 pub mod stores;
 
