@@ -217,6 +217,22 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ParseErr
     )]))
 }
 
+/// The first instant an event time may have: ClickHouse's `DateTime` counts unsigned seconds from
+/// the epoch.
+fn earliest_storable() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The last instant an event time may have: `u32::MAX` seconds after the epoch (2106-02-07).
+fn latest_storable() -> DateTime<Utc> {
+    DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Whether every store can hold `at` as it is (a time outside would be stored as 1970).
+fn storable_time(at: DateTime<Utc>) -> bool {
+    (earliest_storable()..=latest_storable()).contains(&at)
+}
+
 /// The fields both wire forms share once their money and time are read; see [`Fields::build`].
 pub(crate) struct Fields {
     pub order_id: String,
@@ -267,6 +283,17 @@ impl Fields {
         let discount = errors.money("discount", self.discount);
         let tax = errors.money("tax", self.tax);
         let total = errors.money("total", self.total);
+        if let Some(at) = self.created_at.filter(|at| !storable_time(*at)) {
+            errors.extend(vec![FieldError::new(
+                "created_at",
+                "out_of_range",
+                format!(
+                    "must lie between {} and {}, the times the stores can hold; got {at}",
+                    earliest_storable().to_rfc3339(),
+                    latest_storable().to_rfc3339()
+                ),
+            )]);
+        }
         let amounts: Option<Vec<(u32, Amount)>> = amounts.into_iter().collect();
         if let (Some(amounts), Some(discount), Some(tax), Some(total)) =
             (amounts, discount, tax, total)

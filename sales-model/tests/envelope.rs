@@ -92,6 +92,16 @@ fn the_consumer_refuses_what_is_not_a_valid_order() {
             edit(&|v| v["order"]["channel"] = json!("fax")),
             "invalid_order",
         ),
+        (
+            "before 1970",
+            edit(&|v| v["order"]["created_at"] = json!("1969-12-31T23:59:59Z")),
+            "invalid_order",
+        ),
+        (
+            "after 2106-02-07T06:28:15Z",
+            edit(&|v| v["order"]["created_at"] = json!("2106-02-07T06:28:16Z")),
+            "invalid_order",
+        ),
     ];
     for (name, bytes, code) in cases {
         let err = Envelope::from_json(&bytes).unwrap_err();
@@ -102,6 +112,28 @@ fn the_consumer_refuses_what_is_not_a_valid_order() {
         panic!("expected an invalid order")
     };
     assert_eq!(errors.errors[0].field, "total");
+    // An event time the stores cannot hold is named, not stored as 1970.
+    let err = Envelope::from_json(&edit(&|v| {
+        v["order"]["created_at"] = json!("1960-01-01T00:00:00Z")
+    }))
+    .unwrap_err();
+    let EnvelopeError::InvalidOrder(errors) = err else {
+        panic!("expected an invalid order")
+    };
+    assert_eq!(
+        (
+            errors.errors[0].field.as_str(),
+            errors.errors[0].code.as_str()
+        ),
+        ("created_at", "out_of_range")
+    );
+    // The edges themselves are storable.
+    for edge in ["1970-01-01T00:00:00Z", "2106-02-07T06:28:15Z"] {
+        assert!(
+            Envelope::from_json(&edit(&|v| v["order"]["created_at"] = json!(edge))).is_ok(),
+            "{edge}"
+        );
+    }
 }
 
 #[test]
