@@ -2,7 +2,10 @@
 //!
 //! Touched windows are merged into contiguous ranges, so a burst of orders over an hour costs one
 //! `INSERT … SELECT` per aggregate table, not sixty; each range carries the stores seen in it, and
-//! only their rows are recomputed.
+//! only their rows are recomputed. A range never crosses a UTC day (a daily partition) and holds
+//! at most [`MAX_WINDOWS_PER_RANGE`] windows, so a replay of many days becomes many bounded
+//! statements, each of which finishes within the request timeout, instead of one that never does
+//! and is retried forever.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +16,11 @@ const SALES_TEMPLATE: &str =
     include_str!("../../../clickhouse-sql/queries/recompute_sales_by_window.sql");
 const PRODUCTS_TEMPLATE: &str =
     include_str!("../../../clickhouse-sql/queries/recompute_product_sales_by_window.sql");
+
+/// The most windows one recompute statement covers (a day of one-minute windows).
+pub const MAX_WINDOWS_PER_RANGE: usize = 1_440;
+
+const DAY_SECONDS: u32 = 86_400;
 
 /// Start of the `window`-second window holding `epoch_seconds`.
 pub fn window_start(epoch_seconds: u32, window: u32) -> u32 {
@@ -50,12 +58,18 @@ impl Touched {
         }
     }
 
-    /// Adjacent windows merged into ranges.
+    /// Adjacent windows merged into ranges, each within one UTC day and at most
+    /// [`MAX_WINDOWS_PER_RANGE`] windows long.
     pub fn ranges(&self, window: u32) -> Vec<WindowRange> {
         let mut ranges: Vec<WindowRange> = Vec::new();
         for (&start, stores) in &self.0 {
+            let same_day = |last: &WindowRange| last.from / DAY_SECONDS == start / DAY_SECONDS;
             match ranges.last_mut() {
-                Some(last) if last.to == start => {
+                Some(last)
+                    if last.to == start
+                        && same_day(last)
+                        && last.windows < MAX_WINDOWS_PER_RANGE =>
+                {
                     last.to = start + window;
                     last.stores.extend(stores.iter().cloned());
                     last.windows += 1;
@@ -125,6 +139,38 @@ mod tests {
         );
         assert_eq!(ranges[0].stores.iter().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!((ranges[1].from, ranges[1].to), (1200, 1260));
+    }
+
+    #[test]
+    fn a_replay_of_several_days_becomes_bounded_ranges_within_days() {
+        let day = 1_795_305_600; // 2026-11-22T00:00:00Z
+        let mut touched = Touched::default();
+        // Every minute of three days and a half, as a replay would touch them.
+        for minute in 0..(3 * 1_440 + 720) {
+            touched.add(day - 3 * 86_400 + minute * 60, "store-1");
+        }
+        let ranges = touched.ranges(60);
+        assert_eq!(ranges.len(), 4);
+        for range in &ranges {
+            assert_eq!(
+                range.from / 86_400,
+                (range.to - 1) / 86_400,
+                "{range:?} crosses a day"
+            );
+            assert!(range.windows <= MAX_WINDOWS_PER_RANGE);
+        }
+        assert_eq!(
+            ranges.iter().map(|r| r.windows).sum::<usize>(),
+            3 * 1_440 + 720
+        );
+        // Ten-second windows: a day holds 8,640, so each day splits at the window cap.
+        let mut fine = Touched::default();
+        for second in (0..86_400).step_by(10) {
+            fine.add(day + second, "store-1");
+        }
+        let ranges = fine.ranges(10);
+        assert_eq!(ranges.len(), 6);
+        assert!(ranges.iter().all(|r| r.windows == MAX_WINDOWS_PER_RANGE));
     }
 
     #[test]
