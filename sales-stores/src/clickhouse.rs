@@ -50,7 +50,9 @@ fn window_seconds(s: &Settings<'_>) -> Result<u32, ConfigError> {
 }
 
 /// A client for the configured database. With row validation on, a row type that drifts from
-/// `clickhouse-sql/` fails with the column it disagrees on instead of writing shifted bytes.
+/// `clickhouse-sql/` fails with the column it disagrees on instead of writing shifted bytes. The
+/// server abandons any statement after the request timeout (`max_execution_time`), as the
+/// client does ([`within`]), so a statement given up on does not go on running there.
 pub fn client(config: &ClickHouseConfig) -> Client {
     Client::default()
         .with_url(&config.url)
@@ -58,6 +60,20 @@ pub fn client(config: &ClickHouseConfig) -> Client {
         .with_password(config.password.expose_secret())
         .with_database(&config.database)
         .with_validation(config.validate_rows)
+        .with_setting(
+            "max_execution_time",
+            config.request_timeout.as_secs().max(1).to_string(),
+        )
+}
+
+/// Runs one ClickHouse request, failing it when it has not finished after `timeout`.
+pub async fn within<T>(
+    timeout: Duration,
+    request: impl std::future::Future<Output = clickhouse::error::Result<T>>,
+) -> anyhow::Result<T> {
+    Ok(tokio::time::timeout(timeout, request)
+        .await
+        .map_err(|_| anyhow::anyhow!("ClickHouse did not answer within {timeout:?}"))??)
 }
 
 #[cfg(test)]

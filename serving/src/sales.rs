@@ -7,6 +7,8 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use sales_stores::clickhouse::within;
+
 use crate::orders::money;
 
 /// How a summary groups its rows.
@@ -154,9 +156,7 @@ impl SalesReads {
         &self,
         query: impl std::future::Future<Output = clickhouse::error::Result<T>>,
     ) -> anyhow::Result<T> {
-        Ok(tokio::time::timeout(self.timeout, query)
-            .await
-            .map_err(|_| anyhow::anyhow!("ClickHouse timed out"))??)
+        within(self.timeout, query).await
     }
 
     /// Orders, items and revenue per group and currency (currencies are never added together).

@@ -60,6 +60,7 @@ impl Application {
         let jobs = Jobs::new(
             reconciler,
             client.clone(),
+            config.clickhouse.request_timeout,
             config.clickhouse.database.clone(),
             config.jobs.clone(),
             metrics.clone(),
@@ -107,6 +108,7 @@ async fn connect_reads(
         session.clone(),
         &config.cassandra.keyspace,
         client.clone(),
+        config.clickhouse.request_timeout,
         config.clickhouse.window_seconds,
     )
     .await?;

@@ -501,3 +501,51 @@ async fn retention_drops_exactly_the_expired_partitions() {
         .dropped
         .is_empty());
 }
+
+/// A ClickHouse that accepts connections and never answers cannot hold the scheduled jobs: each
+/// query gives up after `CLICKHOUSE_REQUEST_TIMEOUT_MS`, the run is reported as failed, and the
+/// next run is not skipped as an overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_clickhouse_cannot_hold_the_jobs() {
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", hole.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            held.push(socket);
+        }
+    });
+    let served = serve(
+        &[],
+        &[
+            ("CLICKHOUSE_URL", &url),
+            ("CLICKHOUSE_REQUEST_TIMEOUT_MS", "500"),
+        ],
+    )
+    .await;
+    for run in 1..=2 {
+        let report = tokio::time::timeout(Duration::from_secs(10), served.jobs.reconcile_now())
+            .await
+            .expect("the reconciliation hung")
+            .expect("the run was skipped as an overlap");
+        assert_eq!(report.status, "failed", "run {run}");
+        let error = report.error.unwrap_or_default();
+        assert!(error.contains("did not answer within"), "{error}");
+        tokio::time::timeout(Duration::from_secs(10), served.jobs.retention_now())
+            .await
+            .expect("retention hung");
+    }
+    let metrics = scrape(&format!("{}/metrics", served.base)).await;
+    for job in ["reconciliation", "retention"] {
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!("serving_job_runs_total{{job=\"{job}\",outcome=\"failed\"}}")
+            ),
+            2.0,
+            "{metrics}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ pub mod retention;
 pub mod schedule;
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use chrono::Utc;
 use clickhouse::Client;
@@ -22,6 +23,8 @@ use schedule::JobSlot;
 pub struct Jobs {
     reconciler: Reconciler,
     clickhouse: Client,
+    /// Longest one ClickHouse request of a job may take.
+    timeout: Duration,
     database: String,
     config: JobsConfig,
     metrics: Arc<Metrics>,
@@ -34,6 +37,7 @@ impl Jobs {
     pub fn new(
         reconciler: Reconciler,
         clickhouse: Client,
+        timeout: Duration,
         database: String,
         config: JobsConfig,
         metrics: Arc<Metrics>,
@@ -41,6 +45,7 @@ impl Jobs {
         Self {
             reconciler,
             clickhouse,
+            timeout,
             database,
             config,
             metrics,
@@ -145,6 +150,7 @@ impl Jobs {
             &self.database,
             Utc::now().date_naive(),
             self.config.retention_days,
+            self.timeout,
         )
         .await
         {

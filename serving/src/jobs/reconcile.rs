@@ -7,11 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clickhouse::{Client, Row};
 use futures::TryStreamExt;
 use sales_stores::cassandra::DAY_BUCKETS;
+use sales_stores::clickhouse::within;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
@@ -109,6 +111,8 @@ pub struct Reconciler {
     session: Arc<Session>,
     by_day: PreparedStatement,
     clickhouse: Client,
+    /// Longest one ClickHouse query may take (Cassandra's statements have the session's own).
+    timeout: Duration,
     window_seconds: u32,
 }
 
@@ -117,6 +121,7 @@ impl Reconciler {
         session: Arc<Session>,
         keyspace: &str,
         clickhouse: Client,
+        timeout: Duration,
         window_seconds: u32,
     ) -> anyhow::Result<Self> {
         let by_day = session
@@ -128,6 +133,7 @@ impl Reconciler {
             session,
             by_day,
             clickhouse,
+            timeout,
             window_seconds,
         })
     }
@@ -166,7 +172,7 @@ impl Reconciler {
                     entry.revenue_minor += total;
                 }
             }
-            let records: Vec<DailyRecord> = self
+            let query = self
                 .clickhouse
                 .query(
                     "SELECT store_id, channel, currency, sum(orders) AS total_orders, sum(items) AS total_items, \
@@ -174,9 +180,8 @@ impl Reconciler {
                      WHERE day = toDate(?) AND window_start < toDateTime(?) GROUP BY store_id, channel, currency",
                 )
                 .bind(day.format("%Y-%m-%d").to_string())
-                .bind(cutoff.timestamp())
-                .fetch_all()
-                .await?;
+                .bind(cutoff.timestamp());
+            let records: Vec<DailyRecord> = within(self.timeout, query.fetch_all()).await?;
             for r in records {
                 clickhouse.insert(
                     (*day, r.store_id, r.channel, r.currency),
@@ -197,7 +202,7 @@ impl Reconciler {
 pub fn recent_days(today: NaiveDate, count: u32) -> Vec<NaiveDate> {
     (0..i64::from(count))
         .rev()
-        .map(|back| today - Duration::days(back))
+        .map(|back| today - chrono::Duration::days(back))
         .collect()
 }
 

@@ -1,8 +1,11 @@
 //! Retention: drops ClickHouse's daily partitions older than the configured number of days from
 //! the facts and aggregate tables. Today's and every younger partition are never touched.
 
-use chrono::{Duration, NaiveDate};
+use std::time::Duration;
+
+use chrono::NaiveDate;
 use clickhouse::{Client, Row};
+use sales_stores::clickhouse::within;
 use serde::{Deserialize, Serialize};
 
 /// The partitioned tables retention prunes.
@@ -29,7 +32,7 @@ struct PartRecord {
 
 /// The first day that is kept.
 pub fn cutoff(today: NaiveDate, retention_days: u32) -> NaiveDate {
-    today - Duration::days(i64::from(retention_days.max(1)))
+    today - chrono::Duration::days(i64::from(retention_days.max(1)))
 }
 
 /// A partition id of `toYYYYMMDD` as a date; anything else is never dropped.
@@ -37,19 +40,20 @@ fn partition_day(partition: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(partition.trim_matches('\''), "%Y%m%d").ok()
 }
 
+/// Drops the partitions older than the retention, each ClickHouse request bounded by `timeout`.
 pub async fn run(
     client: &Client,
     database: &str,
     today: NaiveDate,
     retention_days: u32,
+    timeout: Duration,
 ) -> anyhow::Result<RetentionReport> {
     let cutoff = cutoff(today, retention_days);
-    let parts: Vec<PartRecord> = client
+    let query = client
         .query("SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND active AND has(?, table) ORDER BY table, partition")
         .bind(database)
-        .bind(TABLES.to_vec())
-        .fetch_all()
-        .await?;
+        .bind(TABLES.to_vec());
+    let parts: Vec<PartRecord> = within(timeout, query.fetch_all()).await?;
     let mut dropped = Vec::new();
     for part in parts {
         let Some(day) = partition_day(&part.partition) else {
@@ -60,13 +64,11 @@ pub async fn run(
         }
         // The id is a plain yyyymmdd number here, checked by partition_day.
         let id = day.format("%Y%m%d");
-        client
-            .query(&format!(
-                "ALTER TABLE {database}.{} DROP PARTITION {id}",
-                part.table
-            ))
-            .execute()
-            .await?;
+        let drop = client.query(&format!(
+            "ALTER TABLE {database}.{} DROP PARTITION {id}",
+            part.table
+        ));
+        within(timeout, drop.execute()).await?;
         tracing::info!(table = %part.table, partition = %id, "retention dropped a partition");
         dropped.push((part.table, id.to_string()));
     }
