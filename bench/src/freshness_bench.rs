@@ -80,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
-    job.shutdown().await;
+    job.shutdown().await?;
     let name = "stream_job_freshness_seconds";
     let p = |q| {
         histogram_quantile(&text, name, q)

@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    job.shutdown().await;
+    job.shutdown().await?;
 
     let env = stores.env(&[
         ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),

@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let text = reqwest::get(&metrics_url).await?.text().await?;
-    job.shutdown().await;
+    job.shutdown().await?;
     println!("stream-bench: {orders} orders over 60 windows x 50 stores, Cassandra concurrency {concurrency}");
     println!(
         "Kafka -> Cassandra (4 tables) + ClickHouse (facts, lines, windows): {:.2} s = {:.0} orders/s",

@@ -14,6 +14,7 @@ pub mod problem;
 pub mod retry;
 pub mod settings;
 pub mod shutdown;
+pub mod supervisor;
 pub mod telemetry;
 
 pub use secrecy::{ExposeSecret, SecretString};

@@ -86,7 +86,7 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 
     let app = Application::build(ServingConfig::from_settings(&settings).expect("serving config"))
         .await

@@ -21,9 +21,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(?config, "starting stream-job");
             let job = StreamJob::start(config).await?;
             tracing::info!(admin = %job.admin_addr(), "running");
-            shutdown::signal().await;
-            job.shutdown().await;
-            Ok(())
+            job.run_until(shutdown::signal()).await
         }
         Some("apply-schema") => {
             let dir = PathBuf::from(args.get(1).map_or("cql", String::as_str));

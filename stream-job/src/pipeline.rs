@@ -62,7 +62,16 @@ impl Pipeline {
         let mut pending = Offsets::default();
         let mut last_flush = Instant::now();
         while !stop.is_cancelled() {
-            let batch = self.source.next_batch(self.flush_interval, &stop).await;
+            let (batch, read_error) = self.source.next_batch(self.flush_interval, &stop).await;
+            // A read error shows on `/health` until a read succeeds again.
+            match read_error {
+                Some(error) => {
+                    tracing::warn!(%error, "error reading the order topic");
+                    self.health
+                        .report("kafka source", Some(format!("reading the topic: {error}")));
+                }
+                None => self.health.report("kafka source", None),
+            }
             if !batch.is_empty() {
                 if self.handle(&batch, &give_up).await.is_err() {
                     break;
@@ -112,10 +121,14 @@ impl Pipeline {
                         "dead letter",
                         self.max_backoff,
                         stop,
-                        |_| {},
+                        |failure| {
+                            self.health
+                                .report("dead letter", Some(format!("{failure}")))
+                        },
                         || self.dead_letters.send(message, &error),
                     )
                     .await?;
+                    self.health.report("dead letter", None);
                 }
             }
         }

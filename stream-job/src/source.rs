@@ -118,19 +118,21 @@ impl OrderSource {
 
     /// Waits up to `idle` for a first message, then gathers more until the batch is full or has
     /// lingered long enough. Empty when nothing arrived (so the caller can flush) or on `stop`.
-    pub async fn next_batch(&self, idle: Duration, stop: &CancellationToken) -> Vec<OwnedMessage> {
+    /// A read error ends the batch early and is handed back, so the caller can report it.
+    pub async fn next_batch(
+        &self,
+        idle: Duration,
+        stop: &CancellationToken,
+    ) -> (Vec<OwnedMessage>, Option<KafkaError>) {
         let mut batch = Vec::new();
         let first = tokio::select! {
             received = tokio::time::timeout(idle, self.consumer.recv()) => received,
-            () = stop.cancelled() => return batch,
+            () = stop.cancelled() => return (batch, None),
         };
         match first {
             Ok(Ok(message)) => batch.push(message.detach()),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "error reading the order topic");
-                return batch;
-            }
-            Err(_) => return batch,
+            Ok(Err(error)) => return (batch, Some(error)),
+            Err(_) => return (batch, None),
         }
         let linger = tokio::time::sleep(self.config.batch_linger);
         tokio::pin!(linger);
@@ -138,16 +140,13 @@ impl OrderSource {
             tokio::select! {
                 received = self.consumer.recv() => match received {
                     Ok(message) => batch.push(message.detach()),
-                    Err(error) => {
-                        tracing::warn!(%error, "error reading the order topic");
-                        break;
-                    }
+                    Err(error) => return (batch, Some(error)),
                 },
                 () = &mut linger => break,
                 () = stop.cancelled() => break,
             }
         }
-        batch
+        (batch, None)
     }
 
     /// Commits `offsets` for the partitions this member still owns (the rest will be re-read by

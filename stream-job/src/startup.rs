@@ -1,13 +1,13 @@
 //! Assembles the job (admin port, sinks, source, pipeline) and runs it in the background, so the
 //! binary and the tests start it the same way.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use service_runtime::retry::{until_ok, Stopped};
-use tokio::task::JoinHandle;
+use service_runtime::supervisor::{Supervisor, TaskEnded};
 use tokio_util::sync::CancellationToken;
 
 use crate::cassandra::sink::CassandraSink;
@@ -20,12 +20,11 @@ use crate::pipeline::Pipeline;
 use crate::sink::{Connector, Sink};
 use crate::source::OrderSource;
 
-/// A running job.
+/// A running job: the pipeline and the admin server, supervised.
 pub struct StreamJob {
     admin_addr: SocketAddr,
     stop: CancellationToken,
-    pipeline: JoinHandle<()>,
-    admin: JoinHandle<()>,
+    tasks: Supervisor,
 }
 
 impl StreamJob {
@@ -39,17 +38,23 @@ impl StreamJob {
             .await
             .with_context(|| format!("cannot bind the admin port {}", config.admin_addr))?;
         let admin_addr = listener.local_addr()?;
-        let admin = tokio::spawn({
+        let mut tasks = Supervisor::default();
+        tasks.spawn("admin server", {
             let router = crate::admin::router(metrics.clone(), health.clone());
+            let stop = stop.clone();
             async move {
-                if let Err(error) = axum::serve(listener, router).into_future().await {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .into_future()
+                    .await;
+                if let Err(error) = served {
                     tracing::error!(%error, "admin server stopped");
                 }
             }
         });
         let source = OrderSource::new(&config.kafka, metrics.clone())?;
         let dead_letters = DeadLetters::new(&config.kafka, metrics.clone())?;
-        let pipeline = tokio::spawn({
+        tasks.spawn("pipeline", {
             let stop = stop.clone();
             async move {
                 let sinks = match connect_sinks(&config, &metrics, &health, &stop).await {
@@ -71,27 +76,39 @@ impl StreamJob {
         Ok(StreamJob {
             admin_addr,
             stop,
-            pipeline,
-            admin,
+            tasks,
         })
+    }
+
+    /// Runs until `shutdown` (then stops gracefully), or until an essential task ends on its own
+    /// — the pipeline returned or panicked, the admin server died — which is an error, so the
+    /// process exits non-zero and its orchestrator restarts it.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        match self.tasks.until(shutdown).await {
+            Ok(()) => Ok(self.shutdown().await?),
+            Err(ended) => {
+                tracing::error!(%ended, "an essential task ended; stopping");
+                self.kill();
+                Err(ended.into())
+            }
+        }
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
     }
 
-    /// Graceful stop: the current batch is finished or abandoned uncommitted, what is written is
-    /// flushed and committed, then the job exits.
-    pub async fn shutdown(self) {
+    /// Graceful stop: the batch being written is finished (or, if a store still refuses after
+    /// the final-flush time, left uncommitted), what is written is flushed and committed, then
+    /// the job exits. A task that panicked meanwhile is the error.
+    pub async fn shutdown(self) -> Result<(), TaskEnded> {
         self.stop.cancel();
-        let _ = self.pipeline.await;
-        self.admin.abort();
+        self.tasks.join_all().await
     }
 
     /// Stops at once, as a crash would: nothing is flushed or committed.
-    pub fn kill(self) {
-        self.pipeline.abort();
-        self.admin.abort();
+    pub fn kill(mut self) {
+        self.tasks.abort_all();
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rdkafka::message::Headers;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::Message;
 use serde_json::{json, Value};
 use support::{envelope, minutes_ago, World, WAIT};
@@ -98,7 +99,7 @@ async fn orders_land_in_every_table_with_exact_values_and_a_redelivery_adds_no_r
         )
         .await;
     assert_eq!((store.as_str(), total), ("store-1", 1000));
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +184,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_job_goes_on() {
         1.0,
         "{metrics}"
     );
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,7 +232,7 @@ async fn a_job_killed_mid_stream_and_restarted_stores_every_order_exactly_once()
             "{table} has a duplicate row"
         );
     }
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,7 +270,7 @@ async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
         ) > 0.0,
         "the outage should show as failed write attempts:\n{metrics}"
     );
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,16 +282,52 @@ async fn a_graceful_stop_commits_what_is_written_and_the_other_member_takes_over
     let first = world.start_job().await;
     let second = world.start_job().await;
     world.wait_for_orders(100).await;
-    first.shutdown().await;
+    first.shutdown().await.expect("the job stopped cleanly");
     world
         .produce_series("g", 100..150, ("store-3", None), |_| minutes_ago(2))
         .await;
     world.wait_for_orders(150).await;
-    second.shutdown().await;
+    second.shutdown().await.expect("the job stopped cleanly");
     assert_eq!(world.kafka.committed_total(&world.group, &world.topic), 150);
     assert!(world
         .rows_per_order("orders_by_id")
         .await
         .values()
         .all(|n| *n == 1));
+}
+
+/// A dead letter Kafka refuses shows on `/health`, naming the step, while the job retries it; once
+/// Kafka takes it, the job is healthy again and the message is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_that_cannot_be_sent_shows_on_health_until_it_is() {
+    let world = World::new().await;
+    let Some(mock) = world.kafka.mock() else {
+        eprintln!("skipped: cannot make a real broker refuse produce requests");
+        return;
+    };
+    world.kafka.produce(&world.topic, "garbage", b"{oops").await;
+    // The next produce requests (the job's dead letters) are refused, then Kafka recovers.
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 6],
+    );
+    let job = world.start_job().await;
+    let health = format!("http://{}/health", job.admin_addr());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let response = reqwest::get(&health).await.expect("reach the admin port");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status == 503 && body.contains("dead letter") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health never named the dead letter: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world.wait_for_commits(1).await;
+    assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
+    job.shutdown().await.expect("the job stopped cleanly");
 }

@@ -196,7 +196,7 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
         facts,
         "{metrics}"
     );
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +209,7 @@ async fn while_clickhouse_is_unreachable_nothing_is_committed_or_lost() {
     world.wait_for_commits(25).await;
     assert_eq!(daily_totals(&world).await, vec![(25, 25_000)]);
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 25);
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 /// A replay of several days — orders spread over the last four days, read in one go — is
@@ -238,7 +238,7 @@ async fn a_replay_of_several_days_is_recomputed_exactly() {
         )
         .await;
     assert_eq!(days, expected.into_iter().collect::<Vec<_>>());
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 /// A store id that contains the database's name (`eu-sales.1`, database `sales_…`) is recomputed
@@ -257,7 +257,7 @@ async fn a_store_named_like_the_database_gets_its_windows() {
         windows,
         vec![(epoch(at(base, 2, 0)), "eu-sales.1".to_string(), 3, 3_000, 3)]
     );
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
 
 /// A graceful stop finishes the batch being written: ClickHouse is unreachable when the stop comes
@@ -274,7 +274,8 @@ async fn a_graceful_stop_finishes_the_batch_being_written() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         proxy.restore();
     };
-    tokio::join!(job.shutdown(), restore_later);
+    let (stopped, ()) = tokio::join!(job.shutdown(), restore_later);
+    stopped.expect("the job stopped cleanly");
     let stored = world.rows_per_order("orders_by_id").await.len() as u64;
     let committed = world.kafka.committed_total(&world.group, &world.topic) as u64;
     assert!(committed > 5, "the batch in flight was abandoned");
@@ -322,5 +323,5 @@ async fn the_client_works_against_a_real_clickhouse_server() {
         .rows("SELECT count() FROM sales.order_line_facts FINAL")
         .await;
     assert_eq!(lines, vec![4], "two orders of two lines each");
-    job.shutdown().await;
+    job.shutdown().await.expect("the job stopped cleanly");
 }
