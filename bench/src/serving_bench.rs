@@ -83,6 +83,12 @@ async fn main() -> anyhow::Result<()> {
     ]);
     let app = Application::build(ServingConfig::from_settings(&Settings::new(&env))?).await?;
     let base = format!("http://{}", app.local_addr());
+    anyhow::ensure!(
+        app.cassandra()
+            .reached_within(Duration::from_secs(30))
+            .await,
+        "serving did not reach Cassandra"
+    );
     tokio::spawn(app.run(std::future::pending()));
     let client = reqwest::Client::new();
     let lookups: Vec<String> = (0..orders)

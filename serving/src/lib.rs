@@ -4,6 +4,7 @@
 //! scheduled jobs: reconciliation (do the two stores agree?) and retention (drop old ClickHouse
 //! partitions). Everything a user can get wrong in a request is a 400 naming the parameter.
 
+pub mod cassandra_reads;
 pub mod configuration;
 pub mod jobs;
 pub mod metrics;

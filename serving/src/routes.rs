@@ -192,7 +192,12 @@ pub async fn order(
     Path(order_id): Path<String>,
 ) -> Result<Json<OrderView>, Problem> {
     let id = OrderId::parse(order_id).map_err(|e| bad("order_id", &e.code, e.to_string()))?;
-    match app.orders.order(id.as_str()).await.map_err(unavailable)? {
+    match app
+        .orders()?
+        .order(id.as_str())
+        .await
+        .map_err(unavailable)?
+    {
         Some(order) => Ok(Json(order)),
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
@@ -232,7 +237,7 @@ pub async fn store_orders(
         .map_err(|_| bad("date", "date", "must be a day such as 2026-11-22"))?;
     let (limit, cursor) = page_request(params.limit.as_deref(), params.page.as_deref(), &app)?;
     let page = app
-        .orders
+        .orders()?
         .store_day(store.as_str(), day, cursor.as_ref(), limit)
         .await
         .map_err(unavailable)?;
@@ -260,7 +265,7 @@ pub async fn customer_orders(
         CustomerId::parse(customer_id).map_err(|e| bad("customer_id", &e.code, e.to_string()))?;
     let (limit, cursor) = page_request(params.limit.as_deref(), params.page.as_deref(), &app)?;
     let page = app
-        .orders
+        .orders()?
         .customer(customer.as_str(), cursor.as_ref(), limit)
         .await
         .map_err(unavailable)?;
@@ -355,7 +360,13 @@ pub async fn reconciliation(State(app): State<AppState>) -> Json<ReconciliationR
 /// Both stores answer.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(Readiness))]
 pub async fn ready(State(app): State<AppState>) -> (StatusCode, String) {
-    let (cassandra, clickhouse) = tokio::join!(app.orders.ping(), app.sales.ping());
+    let cassandra = async {
+        match app.cassandra.get() {
+            Some(reads) => reads.orders.ping().await,
+            None => Err(anyhow::anyhow!("not connected yet")),
+        }
+    };
+    let (cassandra, clickhouse) = tokio::join!(cassandra, app.sales.ping());
     let down: Vec<&str> = [
         cassandra.is_err().then_some("cassandra"),
         clickhouse.is_err().then_some("clickhouse"),

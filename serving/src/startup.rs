@@ -1,64 +1,66 @@
 //! Builds serving: store clients, the routes, the scheduled jobs; and runs it until a shutdown
 //! signal.
 
+use axum::middleware;
+use axum::Router;
+use sales_stores::clickhouse;
+use service_runtime::auth::{require_key, ApiKeys};
+use service_runtime::problem::Problem;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-
-use axum::middleware;
-use axum::Router;
-use sales_stores::{cassandra, clickhouse};
-use service_runtime::auth::{require_key, ApiKeys};
-use service_runtime::retry::until_ok;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::cassandra_reads::Connected;
 use crate::configuration::ServingConfig;
-use crate::jobs::reconcile::Reconciler;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
 use crate::orders::OrderReads;
 use crate::routes::{self, DESCRIPTION};
 use crate::sales::SalesReads;
 
-/// Longest pause between attempts to reach Cassandra at start-up.
-const MAX_CONNECT_BACKOFF: Duration = Duration::from_secs(10);
-
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ServingConfig>,
-    pub orders: Arc<OrderReads>,
+    pub cassandra: Connected,
     pub sales: Arc<SalesReads>,
     pub jobs: Arc<Jobs>,
     pub metrics: Arc<Metrics>,
 }
 
+impl AppState {
+    /// Order reads, or a 503 with `Retry-After` while Cassandra is not reached yet.
+    pub fn orders(&self) -> Result<&OrderReads, Problem> {
+        self.cassandra
+            .get()
+            .map(|reads| &reads.orders)
+            .ok_or_else(|| Problem::unavailable("Cassandra is not reachable yet; retry shortly"))
+    }
+}
+
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Cancelled at shutdown, so the background connect stops retrying.
+    stop: CancellationToken,
 }
 
 impl Application {
-    /// Binds the listen address and connects to Cassandra, retrying with backoff while the
-    /// cluster or the keyspace is not there yet (rather than exiting into a restart loop).
+    /// Binds the listen address; Cassandra is connected in the background (with retries), so the
+    /// service answers from the start and says what it still waits for.
     pub async fn build(config: ServingConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let metrics = Arc::new(Metrics::default());
         let client = clickhouse::client(&config.clickhouse);
-        // Nothing cancels the wait: serving has nothing to serve without Cassandra.
-        let (orders, reconciler) = until_ok(
-            "connecting to Cassandra",
-            MAX_CONNECT_BACKOFF,
-            &CancellationToken::new(),
-            |_: &anyhow::Error| {},
-            || connect_reads(&config, &client),
-        )
-        .await?;
+        let config = Arc::new(config);
+        let cassandra = Connected::default();
+        let stop = CancellationToken::new();
+        cassandra.connect_in_background(config.clone(), client.clone(), stop.clone());
         let jobs = Jobs::new(
-            reconciler,
+            cassandra.clone(),
             client.clone(),
             config.clickhouse.request_timeout,
             config.clickhouse.database.clone(),
@@ -66,13 +68,17 @@ impl Application {
             metrics.clone(),
         );
         let state = AppState {
-            orders: Arc::new(orders),
+            cassandra,
             sales: Arc::new(SalesReads::new(client, config.clickhouse.request_timeout)),
             jobs: Arc::new(jobs),
             metrics,
-            config: Arc::new(config),
+            config,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            stop,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -84,6 +90,11 @@ impl Application {
         self.state.jobs.clone()
     }
 
+    /// Whether Cassandra has been reached (tests wait for it).
+    pub fn cassandra(&self) -> Connected {
+        self.state.cassandra.clone()
+    }
+
     /// Serves, with the jobs on their schedules, until `shutdown` resolves.
     pub async fn run(
         self,
@@ -93,32 +104,12 @@ impl Application {
         axum::serve(self.listener, router(self.state).0)
             .with_graceful_shutdown(shutdown)
             .await?;
+        self.stop.cancel();
         scheduler.shutdown().await?;
         Ok(())
     }
 }
 
-/// The Cassandra session with every statement serving prepares.
-async fn connect_reads(
-    config: &ServingConfig,
-    client: &::clickhouse::Client,
-) -> anyhow::Result<(OrderReads, Reconciler)> {
-    let session = Arc::new(cassandra::connect(&config.cassandra).await?);
-    let reconciler = Reconciler::new(
-        session.clone(),
-        &config.cassandra.keyspace,
-        client.clone(),
-        config.clickhouse.request_timeout,
-        config.clickhouse.window_seconds,
-    )
-    .await?;
-    Ok((
-        OrderReads::new(session, &config.cassandra.keyspace).await?,
-        reconciler,
-    ))
-}
-
-/// The service's routes and their API document, built from the same handlers.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let keys = ApiKeys::new(&state.config.api_keys);
     let v1 = OpenApiRouter::new()

@@ -93,6 +93,12 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
         .expect("build serving");
     let base = format!("http://{}", app.local_addr());
     let jobs = app.jobs();
+    assert!(
+        app.cassandra()
+            .reached_within(Duration::from_secs(30))
+            .await,
+        "serving did not reach Cassandra"
+    );
     tokio::spawn(app.run(std::future::pending()));
     Served {
         base,
@@ -548,4 +554,73 @@ async fn a_hung_clickhouse_cannot_hold_the_jobs() {
             "{metrics}"
         );
     }
+}
+
+/// serving started while Cassandra is unreachable answers at once: `/health` 200, `/ready` 503
+/// naming Cassandra, reads 503 with `Retry-After`; once Cassandra comes up it connects by itself
+/// and reads work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_answers_while_cassandra_is_down_and_recovers_when_it_is_up() {
+    let stores = TestStores::start(1).await;
+    if !stores.cassandra.is_standin() {
+        eprintln!("skipped: cannot stop a real cluster");
+        return;
+    }
+    // A free port where no Cassandra listens yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let contact = format!("127.0.0.1:{port}");
+    let env = stores.env(&[
+        ("CASSANDRA_CONTACT_POINTS", &contact),
+        ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),
+        ("SERVING_API_KEYS", KEY),
+    ]);
+    let app = Application::build(
+        ServingConfig::from_settings(&Settings::new(&env)).expect("serving config"),
+    )
+    .await
+    .expect("serving starts without Cassandra");
+    let base = format!("http://{}", app.local_addr());
+    let cassandra = app.cassandra();
+    tokio::spawn(app.run(std::future::pending()));
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(KEY).send();
+
+    assert_eq!(get("/health").await.unwrap().status(), 200);
+    let ready = get("/ready").await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("cassandra"));
+    let read = get("/v1/orders/o-1").await.unwrap();
+    assert_eq!(read.status(), 503);
+    assert_eq!(read.headers()["retry-after"], "5");
+
+    // Cassandra comes up on that port, with the schema.
+    let late = test_support::cassandra::TestCassandra::standin_on(&contact);
+    let session_env = vec![
+        ("CASSANDRA_CONTACT_POINTS", contact.as_str()),
+        ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
+    ];
+    let config =
+        sales_stores::cassandra::CassandraConfig::from_settings(&Settings::new(&session_env))
+            .expect("settings");
+    let session = sales_stores::cassandra::connect(&config)
+        .await
+        .expect("connect");
+    sales_stores::cassandra::schema::apply(
+        &session,
+        &test_support::stores::repository_root().join("cql"),
+        &stores.keyspace,
+        None,
+    )
+    .await
+    .expect("schema");
+    assert!(
+        cassandra.reached_within(Duration::from_secs(30)).await,
+        "serving did not connect once Cassandra was up"
+    );
+    assert_eq!(get("/v1/orders/o-1").await.unwrap().status(), 404);
+    assert_eq!(get("/ready").await.unwrap().status(), 200);
+    drop(late);
 }

@@ -14,14 +14,15 @@ use chrono::Utc;
 use clickhouse::Client;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+use crate::cassandra_reads::Connected;
 use crate::configuration::JobsConfig;
 use crate::metrics::{JobLabels, Metrics};
-use reconcile::{recent_days, Reconciler, ReconciliationReport};
+use reconcile::{recent_days, ReconciliationReport};
 use retention::RetentionReport;
 use schedule::JobSlot;
 
 pub struct Jobs {
-    reconciler: Reconciler,
+    cassandra: Connected,
     clickhouse: Client,
     /// Longest one ClickHouse request of a job may take.
     timeout: Duration,
@@ -35,7 +36,7 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(
-        reconciler: Reconciler,
+        cassandra: Connected,
         clickhouse: Client,
         timeout: Duration,
         database: String,
@@ -43,7 +44,7 @@ impl Jobs {
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            reconciler,
+            cassandra,
             clickhouse,
             timeout,
             database,
@@ -87,7 +88,11 @@ impl Jobs {
             days: days.clone(),
             ..Default::default()
         };
-        match self.reconciler.run(&days, now - grace).await {
+        let outcome = match self.cassandra.get() {
+            Some(reads) => reads.reconciler.run(&days, now - grace).await,
+            None => Err(anyhow::anyhow!("Cassandra is not reachable yet")),
+        };
+        match outcome {
             Ok((cutoff, compared, mismatches)) => {
                 report.cutoff = Some(cutoff);
                 report.compared_groups = compared;
