@@ -79,6 +79,11 @@ pub enum EnvelopeError {
     Malformed(String),
     #[error("schema_version {0} is not supported (this build reads {SCHEMA_VERSION})")]
     UnsupportedSchema(u32),
+    /// Written by a newer producer: not poison, but a message this build cannot read yet. The
+    /// consumer must wait for an upgrade rather than divert it (a rolling upgrade would
+    /// otherwise dead-letter valid orders).
+    #[error("schema_version {0} is newer than this build reads ({SCHEMA_VERSION}); upgrade the consumer")]
+    NewerSchema(u32),
     #[error("order fails validation: {0}")]
     InvalidOrder(OrderErrors),
 }
@@ -88,6 +93,7 @@ impl EnvelopeError {
         match self {
             EnvelopeError::Malformed(_) => "malformed",
             EnvelopeError::UnsupportedSchema(_) => "unsupported_schema_version",
+            EnvelopeError::NewerSchema(_) => "newer_schema_version",
             EnvelopeError::InvalidOrder(_) => "invalid_order",
         }
     }
@@ -177,6 +183,9 @@ impl Envelope {
     pub fn from_json(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         let probe: VersionProbe =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        if probe.schema_version > SCHEMA_VERSION {
+            return Err(EnvelopeError::NewerSchema(probe.schema_version));
+        }
         if probe.schema_version != SCHEMA_VERSION {
             return Err(EnvelopeError::UnsupportedSchema(probe.schema_version));
         }

@@ -60,6 +60,11 @@ fn the_consumer_refuses_what_is_not_a_valid_order() {
         (
             "future version",
             edit(&|v| v["schema_version"] = json!(2)),
+            "newer_schema_version",
+        ),
+        (
+            "version 0",
+            edit(&|v| v["schema_version"] = json!(0)),
             "unsupported_schema_version",
         ),
         (

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::future::{try_join_all, BoxFuture};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
-use sales_model::Envelope;
+use sales_model::{Envelope, EnvelopeError};
 use service_runtime::retry::{until_ok, Stopped};
 use tokio_util::sync::CancellationToken;
 
@@ -108,8 +108,36 @@ impl Pipeline {
         self.metrics.consumed.inc_by(batch.len() as u64);
         let mut orders = Vec::with_capacity(batch.len());
         let mut seen = HashSet::new();
-        for message in batch {
-            match Envelope::from_json(message.payload().unwrap_or_default()) {
+        let decoded: Vec<_> = batch
+            .iter()
+            .map(|message| {
+                let envelope = Envelope::from_json(message.payload().unwrap_or_default());
+                (message, envelope)
+            })
+            .collect();
+        if let Some((message, Err(newer))) = decoded
+            .iter()
+            .find(|(_, decoded)| matches!(decoded, Err(EnvelopeError::NewerSchema(_))))
+        {
+            // Not poison: a newer producer's message. Dead-lettering it would divert valid orders
+            // during a rolling upgrade, so nothing of this batch is written or committed and the
+            // job waits, unhealthy, until it is stopped and upgraded.
+            let problem = format!(
+                "{newer} (partition {}, offset {}); consumption is paused",
+                message.partition(),
+                message.offset()
+            );
+            return until_ok(
+                "reading a newer schema",
+                self.max_backoff,
+                stop,
+                |problem: &String| self.health.report("schema", Some(problem.clone())),
+                || async { Err::<(), _>(problem.clone()) },
+            )
+            .await;
+        }
+        for (message, decoded) in decoded {
+            match decoded {
                 Ok(envelope) => {
                     // A retry of one order can sit twice in one batch; writing it once is enough.
                     if seen.insert(envelope.order.order_id().clone()) {

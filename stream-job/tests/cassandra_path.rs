@@ -108,8 +108,8 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_job_goes_on() {
     let good: Value =
         serde_json::from_slice(&envelope("ok-1", "store-1", None, minutes_ago(5)).to_json())
             .unwrap();
-    let mut future_version = good.clone();
-    future_version["schema_version"] = json!(2);
+    let mut unknown_version = good.clone();
+    unknown_version["schema_version"] = json!(0);
     let mut bad_total = good.clone();
     bad_total["order"]["order_id"] = json!("bad-total");
     bad_total["order"]["total_minor"] = json!(1);
@@ -119,7 +119,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_job_goes_on() {
         .await;
     world
         .kafka
-        .produce(&world.topic, "ok-1", future_version.to_string().as_bytes())
+        .produce(&world.topic, "ok-1", unknown_version.to_string().as_bytes())
         .await;
     world
         .kafka
@@ -330,4 +330,54 @@ async fn a_dead_letter_that_cannot_be_sent_shows_on_health_until_it_is() {
     world.wait_for_commits(1).await;
     assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
     job.shutdown().await.expect("the job stopped cleanly");
+}
+
+/// A message of a newer schema version (a newer ingest-api during a rolling upgrade) is not
+/// poison: the job pauses in front of it — nothing dead-lettered, nothing committed past it —
+/// and `/health` says why, until it is upgraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_version_pauses_the_job_instead_of_dead_lettering() {
+    let world = World::new().await;
+    world
+        .produce(&envelope("before", "store-1", None, minutes_ago(5)))
+        .await;
+    let job = world.start_job().await;
+    world.wait_for_commits(1).await;
+
+    let mut newer: Value =
+        serde_json::from_slice(&envelope("newer", "store-1", None, minutes_ago(5)).to_json())
+            .unwrap();
+    newer["schema_version"] = json!(2);
+    world
+        .kafka
+        .produce(&world.topic, "newer", newer.to_string().as_bytes())
+        .await;
+    let health = format!("http://{}/health", job.admin_addr());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let response = reqwest::get(&health).await.expect("reach the admin port");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status == 503 && body.contains("newer than this build reads") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health never reported the newer schema: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        world.kafka.committed_total(&world.group, &world.topic),
+        1,
+        "nothing is committed past the newer message"
+    );
+    assert_eq!(
+        world
+            .kafka
+            .end_offsets_total(&format!("{}.dlq", world.topic)),
+        0
+    );
+    job.kill();
 }
