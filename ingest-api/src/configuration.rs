@@ -1,10 +1,11 @@
 //! Settings from environment variables, with the defaults documented in the README.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use sales_model::Freshness;
-use service_runtime::auth::load_keys;
+use service_runtime::auth::{load_keys, load_rate_limit};
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::SecretString;
 
@@ -15,6 +16,8 @@ pub struct IngestConfig {
     pub kafka: KafkaConfig,
     /// Bearer keys that may post orders. Never logged.
     pub api_keys: Vec<SecretString>,
+    /// Requests a second each key may make; past that, 429 with `Retry-After`.
+    pub rate_limit_per_key: NonZeroU32,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
     pub max_batch: usize,
@@ -73,6 +76,7 @@ impl IngestConfig {
                 )?,
             },
             api_keys: load_keys(s, "INGEST_API_KEYS", "INGEST_API_KEYS_FILE")?,
+            rate_limit_per_key: load_rate_limit(s, "INGEST_RATE_LIMIT_PER_KEY", 20000)?,
             body_limit_bytes: s.bounded(
                 "INGEST_BODY_LIMIT_BYTES",
                 1024 * 1024,

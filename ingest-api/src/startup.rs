@@ -85,7 +85,7 @@ impl Application {
 
 /// The service's routes and their API document, built from the same handlers.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let keys = ApiKeys::new(&state.config.api_keys);
+    let keys = ApiKeys::new(&state.config.api_keys, state.config.rate_limit_per_key);
     let v1 = OpenApiRouter::new()
         .routes(routes!(orders::post_order))
         .routes(routes!(orders::post_batch))

@@ -87,6 +87,42 @@ async fn a_retried_order_keeps_its_key_and_partition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_rate_limit_gets_429_with_retry_after_and_nothing_is_produced() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[("INGEST_RATE_LIMIT_PER_KEY", "3")]).await;
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for i in 0..6 {
+        let response = app.post("/v1/orders", &order(&format!("rate-{i}"))).await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 && limited.is_none() {
+            let retry_after = response.headers()["retry-after"].clone();
+            let body: Value = response.json().await.unwrap();
+            limited = Some((retry_after, body["errors"][0]["code"].clone()));
+        }
+    }
+    // A burst of one second's worth passes; the rest of that second is refused.
+    assert_eq!(&statuses[..3], [202, 202, 202]);
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    let (retry_after, code) = limited.expect("a 429");
+    assert_eq!(retry_after, "1");
+    assert_eq!(code, "rate_limited");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        app.post("/v1/orders", &order("rate-later")).await.status(),
+        202
+    );
+    let accepted = statuses.iter().filter(|s| **s == 202).count() + 1;
+    let on_topic = kafka.read_topic(&app.topic, accepted + 1, Duration::from_secs(3));
+    assert_eq!(
+        on_topic.len(),
+        accepted,
+        "a refused order must not be produced"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mixed_batch_produces_exactly_the_valid_orders_and_reports_the_rest_in_order() {
     let kafka = TestKafka::start();
     let app = spawn_app(&kafka, &[]).await;

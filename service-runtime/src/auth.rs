@@ -1,16 +1,22 @@
-//! Bearer-key authentication for the `/v1` routes.
+//! Bearer-key authentication for the `/v1` routes, with a request rate limit per key.
 //!
 //! Keys are compared in constant time, and neither the presented nor the configured keys are ever
-//! logged: a rejected request logs only that a key was missing or wrong.
+//! logged: a rejected request logs only that a key was missing or wrong. Each key may make a
+//! configured number of requests per second (with a burst of one second's worth); past that it
+//! gets 429 with `Retry-After`, so one misbehaving till cannot starve the others.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::Modify;
@@ -19,19 +25,40 @@ use crate::problem::Problem;
 use crate::settings::{ConfigError, Settings};
 
 #[derive(Clone)]
-pub struct ApiKeys(Arc<Vec<SecretString>>);
+pub struct ApiKeys {
+    keys: Arc<Vec<SecretString>>,
+    /// Requests per key, by the key's position in `keys`.
+    limits: Arc<DefaultKeyedRateLimiter<usize>>,
+}
 
 impl ApiKeys {
-    pub fn new(keys: &[SecretString]) -> Self {
-        Self(Arc::new(keys.to_vec()))
+    /// The keys, each allowed `per_second` requests a second.
+    pub fn new(keys: &[SecretString], per_second: NonZeroU32) -> Self {
+        Self {
+            keys: Arc::new(keys.to_vec()),
+            limits: Arc::new(RateLimiter::keyed(Quota::per_second(per_second))),
+        }
     }
 
-    /// True when `presented` equals one of the keys; every key is compared so timing does not
-    /// tell which one nearly matched.
-    pub fn accepts(&self, presented: &[u8]) -> bool {
-        self.0.iter().fold(false, |found, key| {
-            found | bool::from(key.expose_secret().as_bytes().ct_eq(presented))
+    /// Which key `presented` is, if any; every key is compared so timing does not tell which
+    /// one nearly matched.
+    pub fn find(&self, presented: &[u8]) -> Option<usize> {
+        self.keys.iter().enumerate().fold(None, |found, (i, key)| {
+            let equal = bool::from(key.expose_secret().as_bytes().ct_eq(presented));
+            if equal {
+                Some(i)
+            } else {
+                found
+            }
         })
+    }
+
+    /// `None` while the key is within its rate, else how long it must wait.
+    fn wait(&self, key: usize) -> Option<Duration> {
+        self.limits
+            .check_key(&key)
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 
@@ -42,9 +69,12 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let reason = match presented {
-        Some(key) if keys.accepts(key.as_bytes()) => return next.run(request).await,
-        Some(_) => "wrong API key",
+    let reason = match presented.map(|key| keys.find(key.as_bytes())) {
+        Some(Some(key)) => match keys.wait(key) {
+            None => return next.run(request).await,
+            Some(wait) => return rate_limited(&request, wait),
+        },
+        Some(None) => "wrong API key",
         None => "missing bearer API key",
     };
     tracing::info!(method = %request.method(), path = %request.uri().path(), status = 401, reason, "request rejected");
@@ -55,6 +85,33 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
         "send `Authorization: Bearer <key>` with a configured API key",
     )
     .into_response()
+}
+
+/// 429 with `Retry-After` (whole seconds, at least 1) for a key past its rate.
+fn rate_limited(request: &Request, wait: Duration) -> Response {
+    tracing::info!(method = %request.method(), path = %request.uri().path(), status = 429, "request over the key's rate limit");
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "authorization",
+        "rate_limited",
+        "this key made more requests than its rate limit allows; retry after the given seconds",
+    )
+    .into_response();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+/// The per-key request rate from `var` (requests a second), `default` when unset.
+pub fn load_rate_limit(
+    s: &Settings<'_>,
+    var: &str,
+    default: u64,
+) -> Result<NonZeroU32, ConfigError> {
+    let rate = s.bounded(var, default, 1, u64::from(u32::MAX))?;
+    Ok(NonZeroU32::new(rate as u32).unwrap_or(NonZeroU32::MIN))
 }
 
 /// The name of the security scheme in the API documents; `/v1` operations list it.
@@ -123,16 +180,34 @@ pub fn load_keys(
 mod tests {
     use super::*;
 
+    fn two_keys(per_second: u32) -> ApiKeys {
+        ApiKeys::new(
+            &[
+                SecretString::from("first-key-0123456"),
+                SecretString::from("second-key-012345"),
+            ],
+            NonZeroU32::new(per_second).unwrap(),
+        )
+    }
+
     #[test]
     fn only_configured_keys_are_accepted() {
-        let keys = ApiKeys::new(&[
-            SecretString::from("first-key-0123456"),
-            SecretString::from("second-key-012345"),
-        ]);
-        assert!(keys.accepts(b"first-key-0123456"));
-        assert!(keys.accepts(b"second-key-012345"));
-        assert!(!keys.accepts(b"first-key-012345"));
-        assert!(!keys.accepts(b""));
-        assert!(!keys.accepts(b"first-key-01234567"));
+        let keys = two_keys(100);
+        assert_eq!(keys.find(b"first-key-0123456"), Some(0));
+        assert_eq!(keys.find(b"second-key-012345"), Some(1));
+        assert_eq!(keys.find(b"first-key-012345"), None);
+        assert_eq!(keys.find(b""), None);
+        assert_eq!(keys.find(b"first-key-01234567"), None);
+    }
+
+    #[test]
+    fn each_key_has_its_own_rate() {
+        let keys = two_keys(3);
+        for _ in 0..3 {
+            assert_eq!(keys.wait(0), None, "within the burst");
+        }
+        let wait = keys.wait(0).expect("the fourth request in a second waits");
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert_eq!(keys.wait(1), None, "the other key is not affected");
     }
 }

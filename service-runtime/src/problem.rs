@@ -32,6 +32,9 @@ pub enum ReadErrors {
     /// Missing or wrong bearer key.
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// The key made more requests than its rate limit allows; retry after the given seconds.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+    RateLimited(ErrorBody),
     /// A data store did not answer; retry after the given seconds.
     #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
     Unavailable(ErrorBody),
@@ -46,6 +49,9 @@ pub enum PostErrors {
     /// Missing or wrong bearer key.
     #[response(status = 401)]
     Unauthorized(ErrorBody),
+    /// The key made more requests than its rate limit allows; retry after the given seconds.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+    RateLimited(ErrorBody),
     /// The body is over the configured limit.
     #[response(status = 413)]
     TooLarge(ErrorBody),

@@ -1,11 +1,12 @@
 //! Settings from environment variables, with the defaults documented in the README.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
-use service_runtime::auth::load_keys;
+use service_runtime::auth::{load_keys, load_rate_limit};
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::SecretString;
 
@@ -16,6 +17,8 @@ pub struct ServingConfig {
     pub listen_addr: SocketAddr,
     /// Bearer keys for the `/v1` routes. Never logged.
     pub api_keys: Vec<SecretString>,
+    /// Requests a second each key may make; past that, 429 with `Retry-After`.
+    pub rate_limit_per_key: NonZeroU32,
     pub cassandra: CassandraConfig,
     pub clickhouse: ClickHouseConfig,
     /// Widest `from`..`to` a sales query may span.
@@ -65,6 +68,7 @@ impl ServingConfig {
                 SocketAddr::from(([0, 0, 0, 0], 8081)),
             )?,
             api_keys: load_keys(s, "SERVING_API_KEYS", "SERVING_API_KEYS_FILE")?,
+            rate_limit_per_key: load_rate_limit(s, "SERVING_RATE_LIMIT_PER_KEY", 5000)?,
             cassandra: CassandraConfig::from_settings(s)?,
             clickhouse: ClickHouseConfig::from_settings(s)?,
             max_span: Duration::from_secs(

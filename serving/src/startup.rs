@@ -111,7 +111,7 @@ impl Application {
 }
 
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let keys = ApiKeys::new(&state.config.api_keys);
+    let keys = ApiKeys::new(&state.config.api_keys, state.config.rate_limit_per_key);
     let v1 = OpenApiRouter::new()
         .routes(routes!(routes::order))
         .routes(routes!(routes::store_orders))

@@ -624,3 +624,26 @@ async fn serving_answers_while_cassandra_is_down_and_recovers_when_it_is_up() {
     assert_eq!(get("/ready").await.unwrap().status(), 200);
     drop(late);
 }
+
+/// A key past its request rate gets 429 with `Retry-After`; other keys and later requests do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_rate_limit_gets_429() {
+    let served = serve(&[], &[("SERVING_RATE_LIMIT_PER_KEY", "2")]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(served.get("/v1/reconciliation").await.0);
+    }
+    assert_eq!(&statuses[..2], [200, 200]);
+    assert!(statuses[2..].contains(&429), "{statuses:?}");
+    let limited = served
+        .client
+        .get(format!("{}/v1/reconciliation", served.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(served.get("/v1/reconciliation").await.0, 200);
+}
