@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware;
 use axum::Router;
-use service_runtime::auth::{require_key, ApiKeys};
+use service_runtime::auth::behind_keys;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
@@ -85,12 +84,12 @@ impl Application {
 
 /// The service's routes and their API document, built from the same handlers.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let keys = ApiKeys::new(&state.config.api_keys, state.config.rate_limit_per_key);
-    let v1 = OpenApiRouter::new()
+    let orders = OpenApiRouter::new()
         .routes(routes!(orders::post_order))
         .routes(routes!(orders::post_batch))
-        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
-        .layer(middleware::from_fn_with_state(keys, require_key));
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
+    let config = &state.config;
+    let v1 = behind_keys(orders, &config.api_keys, config.rate_limit_per_key);
     // The timeout sits inside the request metrics, so a timed-out request is counted as the
     // 503 (with Retry-After) its client sees.
     let api =

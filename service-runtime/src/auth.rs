@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
@@ -20,12 +20,13 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::Modify;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::problem::Problem;
 use crate::settings::{ConfigError, Settings};
 
 #[derive(Clone)]
-pub struct ApiKeys {
+struct ApiKeys {
     keys: Arc<Vec<SecretString>>,
     /// Requests per key, by the key's position in `keys`.
     limits: Arc<DefaultKeyedRateLimiter<usize>>,
@@ -33,7 +34,7 @@ pub struct ApiKeys {
 
 impl ApiKeys {
     /// The keys, each allowed `per_second` requests a second.
-    pub fn new(keys: &[SecretString], per_second: NonZeroU32) -> Self {
+    fn new(keys: &[SecretString], per_second: NonZeroU32) -> Self {
         Self {
             keys: Arc::new(keys.to_vec()),
             limits: Arc::new(RateLimiter::keyed(Quota::per_second(per_second))),
@@ -42,7 +43,7 @@ impl ApiKeys {
 
     /// Which key `presented` is, if any; every key is compared so timing does not tell which
     /// one nearly matched.
-    pub fn find(&self, presented: &[u8]) -> Option<usize> {
+    fn find(&self, presented: &[u8]) -> Option<usize> {
         self.keys.iter().enumerate().fold(None, |found, (i, key)| {
             let equal = bool::from(key.expose_secret().as_bytes().ct_eq(presented));
             if equal {
@@ -62,7 +63,22 @@ impl ApiKeys {
     }
 }
 
-pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Next) -> Response {
+/// `routes` behind bearer-key authentication, each key held to `per_key` requests a second.
+pub fn behind_keys<S>(
+    routes: OpenApiRouter<S>,
+    keys: &[SecretString],
+    per_key: NonZeroU32,
+) -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(middleware::from_fn_with_state(
+        ApiKeys::new(keys, per_key),
+        require_key,
+    ))
+}
+
+async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -1,10 +1,9 @@
 //! Builds serving: store clients, the routes, the scheduled jobs; and runs it until a shutdown
 //! signal.
 
-use axum::middleware;
 use axum::Router;
 use sales_stores::clickhouse;
-use service_runtime::auth::{require_key, ApiKeys};
+use service_runtime::auth::behind_keys;
 use service_runtime::problem::Problem;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,14 +58,7 @@ impl Application {
         let cassandra = Connected::default();
         let stop = CancellationToken::new();
         cassandra.connect_in_background(config.clone(), client.clone(), stop.clone());
-        let jobs = Jobs::new(
-            cassandra.clone(),
-            client.clone(),
-            config.clickhouse.request_timeout,
-            config.clickhouse.database.clone(),
-            config.jobs.clone(),
-            metrics.clone(),
-        );
+        let jobs = Jobs::new(cassandra.clone(), client.clone(), &config, metrics.clone());
         let state = AppState {
             cassandra,
             sales: Arc::new(SalesReads::new(client, config.clickhouse.request_timeout)),
@@ -111,15 +103,15 @@ impl Application {
 }
 
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let keys = ApiKeys::new(&state.config.api_keys, state.config.rate_limit_per_key);
-    let v1 = OpenApiRouter::new()
+    let reads = OpenApiRouter::new()
         .routes(routes!(routes::order))
         .routes(routes!(routes::store_orders))
         .routes(routes!(routes::customer_orders))
         .routes(routes!(routes::summary))
         .routes(routes!(routes::top_products))
-        .routes(routes!(routes::reconciliation))
-        .layer(middleware::from_fn_with_state(keys, require_key));
+        .routes(routes!(routes::reconciliation));
+    let config = &state.config;
+    let v1 = behind_keys(reads, &config.api_keys, config.rate_limit_per_key);
     let api = OpenApiRouter::with_openapi(service_runtime::ops::document("serving", DESCRIPTION))
         .merge(v1)
         .routes(routes!(routes::ready));

@@ -312,22 +312,9 @@ async fn a_dead_letter_that_cannot_be_sent_shows_on_health_until_it_is() {
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 6],
     );
     let job = world.start_job().await;
-    let health = format!("http://{}/health", job.admin_addr());
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let response = reqwest::get(&health).await.expect("reach the admin port");
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if status == 503 && body.contains("dead letter") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health never named the dead letter: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    world.wait_until_unhealthy(&job, "dead letter").await;
     world.wait_for_commits(1).await;
+    let health = format!("http://{}/health", job.admin_addr());
     assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
     job.shutdown().await.expect("the job stopped cleanly");
 }
@@ -352,21 +339,9 @@ async fn a_newer_schema_version_pauses_the_job_instead_of_dead_lettering() {
         .kafka
         .produce(&world.topic, "newer", newer.to_string().as_bytes())
         .await;
-    let health = format!("http://{}/health", job.admin_addr());
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let response = reqwest::get(&health).await.expect("reach the admin port");
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if status == 503 && body.contains("newer than this build reads") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "health never reported the newer schema: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    world
+        .wait_until_unhealthy(&job, "newer than this build reads")
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         world.kafka.committed_total(&world.group, &world.topic),

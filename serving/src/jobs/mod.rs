@@ -15,7 +15,7 @@ use clickhouse::Client;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::cassandra_reads::Connected;
-use crate::configuration::JobsConfig;
+use crate::configuration::{JobsConfig, ServingConfig};
 use crate::metrics::{JobLabels, Metrics};
 use reconcile::{recent_days, ReconciliationReport};
 use retention::RetentionReport;
@@ -35,20 +35,19 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// The jobs over both stores, on `config`'s schedules.
     pub fn new(
         cassandra: Connected,
         clickhouse: Client,
-        timeout: Duration,
-        database: String,
-        config: JobsConfig,
+        config: &ServingConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             cassandra,
             clickhouse,
-            timeout,
-            database,
-            config,
+            timeout: config.clickhouse.request_timeout,
+            database: config.clickhouse.database.clone(),
+            config: config.jobs.clone(),
             metrics,
             reconcile_slot: JobSlot::default(),
             retention_slot: JobSlot::default(),

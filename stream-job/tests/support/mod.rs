@@ -125,23 +125,29 @@ impl World {
         }
     }
 
+    /// Waits until the job's `/health` answers 503 with `naming` in its body.
+    pub async fn wait_until_unhealthy(&self, job: &StreamJob, naming: &str) {
+        let health = format!("http://{}/health", job.admin_addr());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let response = reqwest::get(&health).await.expect("reach the admin port");
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            if status == 503 && body.contains(naming) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "health never named {naming:?}: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the job's `/health` reports the outage (503), lets the job retry for two more
     /// seconds, and checks that its group committed nothing beyond `committed` meanwhile.
     pub async fn assert_outage_holds_commits(&self, job: &StreamJob, committed: i64) {
-        let health = format!("http://{}/health", job.admin_addr());
-        let deadline = Instant::now() + WAIT;
-        while reqwest::get(&health)
-            .await
-            .expect("reach the admin port")
-            .status()
-            != 503
-        {
-            assert!(
-                Instant::now() < deadline,
-                "health never reported the outage"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.wait_until_unhealthy(job, "").await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert_eq!(
             self.kafka.committed_total(&self.group, &self.topic),
