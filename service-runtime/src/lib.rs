@@ -1,7 +1,8 @@
 //! What every binary of the pipeline runs on, written once: typed settings and secrets from the
-//! environment, telemetry, the shutdown signal, retries with backoff, Prometheus exposition with
-//! the request metrics, the operational routes (`/health`, `/metrics`, `/openapi.json`), bearer-key
-//! authentication and the one error body every service answers with.
+//! environment, telemetry, the shutdown signal, supervision of essential tasks, retries with
+//! backoff, Prometheus exposition with the request metrics, the operational routes (`/health`,
+//! `/metrics`, `/openapi.json`), typed query parameters, bearer-key authentication with per-key
+//! rate limits, and the one error body every service answers with.
 //!
 //! The domain (orders, money, the envelope) is `sales-model`'s; nothing here knows about it
 //! beyond the shape of a field error.

@@ -5,9 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
-use serde_json::{json, Value};
+use serde_json::Value;
 use service_runtime::settings::Settings;
 use test_support::kafka::TestKafka;
+use test_support::orders::SampleOrder;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -123,17 +124,15 @@ impl TestApp {
 
 /// A valid order created a minute ago, with a total matching its line.
 pub fn order(order_id: &str) -> Value {
-    json!({
-        "order_id": order_id,
-        "store_id": "store-042",
-        "terminal_id": "t-3",
-        "customer_id": "c-9001",
-        "channel": "in_store",
-        "currency": "EUR",
-        "created_at": (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339(),
-        "items": [{"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"}],
-        "discount": "0.50",
-        "total": "6.50",
-        "payment_method": "card"
-    })
+    SampleOrder::new(
+        order_id,
+        "store-042",
+        Utc::now() - chrono::Duration::minutes(1),
+    )
+    .with("terminal_id", "t-3")
+    .customer(Some("c-9001"))
+    .with("payment_method", "card")
+    .line("sku-1", "Latte", 2, 350)
+    .discount(50)
+    .json()
 }
