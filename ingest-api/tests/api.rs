@@ -432,3 +432,75 @@ async fn operational_endpoints_answer() {
     .await;
     app.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_a_4xx_naming_a_field_and_the_service_keeps_answering() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[]).await;
+    let valid = order("valid").to_string();
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    // Every truncation of a valid order.
+    for cut in 0..valid.len() {
+        bodies.push(valid.as_bytes()[..cut].to_vec());
+    }
+    // Invalid UTF-8, inside and outside strings.
+    bodies.push(vec![0xff, 0xfe, b'{']);
+    let mut inside = valid.clone().into_bytes();
+    inside.insert(valid.find("store-042").expect("a store") + 2, 0xc3);
+    bodies.push(inside);
+    // Deep nesting.
+    bodies.push(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes());
+    bodies.push(format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000)).into_bytes());
+    // Wrong types and huge values in each field.
+    for field in [
+        "order_id",
+        "items",
+        "total",
+        "created_at",
+        "currency",
+        "discount",
+    ] {
+        for bad in [
+            json!(1e308),
+            json!("9".repeat(400)),
+            json!(u64::MAX),
+            json!([]),
+            json!({}),
+            json!(null),
+            json!(true),
+            json!(-1),
+        ] {
+            let mut body = order("typed");
+            body[field] = bad;
+            bodies.push(body.to_string().into_bytes());
+        }
+    }
+    for body in &bodies {
+        let response = app
+            .client
+            .post(format!("{}/v1/orders", app.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the service answers");
+        let status = response.status().as_u16();
+        let text = String::from_utf8_lossy(body);
+        assert!((400..500).contains(&status), "{status} for {text:.200}");
+        let answer: Value = response.json().await.expect("a JSON error body");
+        let field = answer["errors"][0]["field"].as_str().unwrap_or_default();
+        assert!(
+            !field.is_empty(),
+            "no field named for {text:.200}: {answer}"
+        );
+    }
+    assert_eq!(app.post("/v1/orders", &order("after")).await.status(), 202);
+    let on_topic = kafka.read_topic(&app.topic, 2, Duration::from_secs(3));
+    assert_eq!(
+        on_topic.iter().map(key_text).collect::<Vec<_>>(),
+        ["after"],
+        "no malformed request may produce anything"
+    );
+    app.stop().await.unwrap();
+}
