@@ -54,20 +54,8 @@ fn valid() -> Value {
     })
 }
 
-const FIELDS: [&str; 12] = [
-    "order_id",
-    "store_id",
-    "terminal_id",
-    "customer_id",
-    "channel",
-    "currency",
-    "created_at",
-    "items",
-    "discount",
-    "tax",
-    "total",
-    "payment_method",
-];
+/// The order's top-level fields.
+const FIELDS: &str = "order_id store_id terminal_id customer_id channel currency created_at items discount tax total payment_method";
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2_000))]
@@ -84,15 +72,16 @@ proptest! {
     }
 
     #[test]
-    fn one_field_replaced_by_anything_is_accepted_or_named(field in 0..FIELDS.len(), replacement in any_json()) {
+    fn one_field_replaced_by_anything_is_accepted_or_named(field in 0..12usize, replacement in any_json()) {
+        let field = FIELDS.split(' ').nth(field).unwrap();
         let mut order = valid();
-        order[FIELDS[field]] = replacement;
+        order[field] = replacement;
         let result = parse_order_json(order.to_string().as_bytes(), now(), Freshness::default());
         check_refusal(&result);
         if let Err(ParseError::Invalid(errors)) = &result {
             prop_assert!(
-                errors.errors.iter().any(|e| e.field.starts_with(FIELDS[field]) || e.field == "total" || e.field == "body"),
-                "{} replaced, but the errors name {:?}", FIELDS[field], errors.errors
+                errors.errors.iter().any(|e| e.field.starts_with(field) || e.field == "total" || e.field == "body"),
+                "{} replaced, but the errors name {:?}", field, errors.errors
             );
         }
     }
