@@ -5,6 +5,8 @@ mod support;
 
 use std::time::Duration;
 
+use rdkafka::Message;
+use sales_model::Envelope;
 use serde_json::{json, Value};
 use support::{order, spawn_app, KEY};
 use test_support::kafka::{key_text, payload_text, TestKafka};
@@ -503,4 +505,28 @@ async fn malformed_requests_get_a_4xx_naming_a_field_and_the_service_keeps_answe
         "no malformed request may produce anything"
     );
     app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_configurable_compression_produces_readable_orders() {
+    for compression in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let kafka = TestKafka::start();
+        let app = spawn_app(&kafka, &[("KAFKA_COMPRESSION", compression)]).await;
+        let id = format!("compressed-{compression}");
+        assert_eq!(
+            app.post("/v1/orders", &order(&id)).await.status(),
+            202,
+            "{compression}"
+        );
+        let messages = kafka.read_topic(&app.topic, 1, WAIT);
+        assert_eq!(
+            messages.iter().map(key_text).collect::<Vec<_>>(),
+            [id.as_str()],
+            "{compression}"
+        );
+        let envelope = Envelope::from_json(messages[0].payload().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{compression}: {e}"));
+        assert_eq!(envelope.order.order_id().as_str(), id);
+        app.stop().await.unwrap();
+    }
 }
