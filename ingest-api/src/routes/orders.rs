@@ -62,6 +62,35 @@ pub struct BatchReply {
     pub results: Vec<BatchResult>,
 }
 
+/// The batch body as the API document describes it: 1 to 1000 orders (the most
+/// `INGEST_MAX_BATCH` allows).
+pub struct OrderBatch;
+
+impl utoipa::PartialSchema for OrderBatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("Order"))
+            .min_items(Some(1))
+            .max_items(Some(1000))
+            .into()
+    }
+}
+
+impl ToSchema for OrderBatch {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Order".to_string(),
+            <OrderRequest as utoipa::PartialSchema>::schema(),
+        ));
+        <OrderRequest as ToSchema>::schemas(schemas);
+    }
+}
+
 /// A batch answer: 200 with every element's result, or 503 with `Retry-After` when nothing was
 /// accepted because Kafka is unavailable (then the whole request is worth retrying).
 pub struct BatchAnswer(BatchReply);
@@ -123,7 +152,7 @@ pub async fn post_order(
     post,
     path = "/v1/orders/batch",
     tag = "orders",
-    request_body(content = Vec<OrderRequest>, description = "1 to INGEST_MAX_BATCH (default 1000) orders"),
+    request_body(content = OrderBatch, description = "1 to INGEST_MAX_BATCH (default 1000) orders"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One result per input element, in input order.", body = BatchReply),
