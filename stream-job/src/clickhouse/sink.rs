@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use sales_model::Envelope;
 use serde::Serialize;
 
-use sales_stores::clickhouse::{client, ClickHouseConfig};
+use sales_stores::clickhouse::{client, within, ClickHouseConfig};
 
 use super::windows::{recompute_queries, window_start, Touched};
 use crate::metrics::Metrics;
@@ -87,18 +87,14 @@ impl ClickHouseSink {
         .await
     }
 
-    async fn timed<T, E>(
+    /// One ClickHouse request, bounded by the request timeout, its failure saying `what` it was.
+    async fn timed<T>(
         &self,
         what: &str,
-        operation: impl std::future::Future<Output = Result<T, E>>,
-    ) -> anyhow::Result<T>
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        tokio::time::timeout(self.config.request_timeout, operation)
+        operation: impl std::future::Future<Output = clickhouse::error::Result<T>>,
+    ) -> anyhow::Result<T> {
+        within(self.config.request_timeout, operation)
             .await
-            .map_err(|_| anyhow::anyhow!("timed out after {:?}", self.config.request_timeout))
-            .with_context(|| what.to_string())?
             .with_context(|| what.to_string())
     }
 
