@@ -1,59 +1,66 @@
-//! Currency codes: ISO 4217, so a typo (`EUE`) is refused instead of opening a new revenue bucket.
+//! Currency codes and their minor units, from ISO 4217 as published in the `iso_currency` crate:
+//! a typo (`EUE`) is refused instead of opening a new revenue bucket, and every amount is counted
+//! in its own currency's minor unit (EUR cents, whole yen, Kuwaiti fils).
 
 use std::fmt;
 
 use serde::Serialize;
 use validator::ValidationError;
 
-/// Active ISO 4217 alphabetic codes.
-const ISO_4217: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD",
-    "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD",
-    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
-    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD",
-    "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR",
-    "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
-    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN",
-    "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR",
-    "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
-    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS",
-    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
-];
+/// The most fraction digits any accepted currency has (KWD, BHD, OMR, …); views hold money at
+/// this scale so that every currency's amounts are exact.
+pub const MAX_EXPONENT: u32 = 3;
 
-/// A valid ISO 4217 currency code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct Currency(String);
+/// A currency a till can take money in: an ISO 4217 code with a minor unit, neither a fund code
+/// (CLF, UYW, …) nor a special one (XAU, XXX, XTS, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(iso_currency::Currency);
 
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, ValidationError> {
-        check_currency(code)?;
-        Ok(Currency(code.to_string()))
+        let shaped = code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+        if !shaped {
+            return Err(ValidationError::new("currency").with_message(
+                "must be a 3-letter upper-case ISO 4217 code such as \"EUR\"".into(),
+            ));
+        }
+        iso_currency::Currency::from_code(code)
+            .filter(|c| !c.is_fund() && !c.is_special())
+            .filter(|c| c.exponent().is_some_and(|e| u32::from(e) <= MAX_EXPONENT))
+            .map(Currency)
+            .ok_or_else(|| {
+                ValidationError::new("currency").with_message(
+                    format!("{code:?} is not an ISO 4217 currency a till can take").into(),
+                )
+            })
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'static str {
+        self.0.code()
     }
+
+    /// Digits after the decimal point of this currency's amounts: its minor unit is 10^-exponent.
+    pub fn exponent(&self) -> u32 {
+        self.0.exponent().map_or(0, u32::from)
+    }
+}
+
+/// The exponent of a stored currency code, for code that reads money back from a store; `None`
+/// for a code no order could carry.
+pub fn exponent_of(code: &str) -> Option<u32> {
+    Currency::parse(code).ok().map(|c| c.exponent())
 }
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
-pub(crate) fn check_currency(code: &str) -> Result<(), ValidationError> {
-    let shaped = code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
-    if !shaped {
-        return Err(ValidationError::new("currency")
-            .with_message("must be a 3-letter upper-case ISO 4217 code such as \"EUR\"".into()));
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
-    if ISO_4217.binary_search(&code).is_err() {
-        return Err(ValidationError::new("currency")
-            .with_message(format!("{code:?} is not an ISO 4217 currency code").into()));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -61,17 +68,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_code_list_is_sorted_for_binary_search() {
-        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+    fn accepts_iso_codes_and_refuses_the_rest() {
+        for ok in ["EUR", "USD", "JPY", "GBP", "AED", "ZWG", "KWD", "BHD"] {
+            assert!(Currency::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "eur", "EU", "EURO", "EUE", "", "E1R", "ÉUR", "XAU", "XXX", "XTS", "CLF", "UYW",
+        ] {
+            assert_eq!(Currency::parse(bad).unwrap_err().code, "currency", "{bad}");
+        }
     }
 
     #[test]
-    fn accepts_iso_codes_and_refuses_the_rest() {
-        for ok in ["EUR", "USD", "JPY", "GBP", "AED", "ZWG"] {
-            assert!(Currency::parse(ok).is_ok(), "{ok}");
+    fn exponents_follow_iso_4217() {
+        for (code, exponent) in [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("KWD", 3)] {
+            assert_eq!(exponent_of(code), Some(exponent), "{code}");
         }
-        for bad in ["eur", "EU", "EURO", "EUE", "", "E1R", "ÉUR"] {
-            assert_eq!(Currency::parse(bad).unwrap_err().code, "currency", "{bad}");
-        }
+        assert_eq!(exponent_of("XAU"), None);
     }
 }

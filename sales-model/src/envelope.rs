@@ -1,5 +1,10 @@
 //! The Kafka message value (DESIGN.md §4): a versioned envelope around the normalized order.
 //!
+//! Version 2 (written now) names the kind of event it carries and counts money in the minor unit
+//! of the order's own currency (ISO 4217: whole yen, fils for KWD). Version 1 (written before)
+//! carried sales only, in hundredths of every currency; it is still read, converted exactly (a
+//! version-1 yen amount with a fraction of a yen cannot be, and is an invalid order).
+//!
 //! The consumer never trusts the topic: [`Envelope::from_json`] re-checks every rule an
 //! [`Order`] stands for (except event-time freshness, which is judged once, at ingest), so a
 //! message written by a buggy or foreign producer becomes a dead letter, not a bad row.
@@ -9,13 +14,25 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::currency::exponent_of;
 use crate::errors::{Collector, OrderErrors};
+use crate::money::Exact;
 use crate::order::check_line_name;
 use crate::request::Fields;
-use crate::{Amount, Order};
+use crate::{MoneyError, Order};
 
-/// The envelope layout this code writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The envelope layout this code writes; it reads this one and every earlier one.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The first layout: sales only, money in hundredths whatever the currency.
+const FIRST_VERSION: u32 = 1;
+
+/// What an envelope carries (version 2 on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Order,
+}
 
 /// One order as it travels through Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +43,7 @@ pub struct Envelope {
     pub order: Order,
 }
 
-/// The normalized order as JSON: money in minor units, enums and ids as strings.
+/// The normalized order as JSON: money in minor units of its currency, enums and ids as strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRecord {
@@ -61,6 +78,9 @@ pub struct LineRecord {
 #[serde(deny_unknown_fields)]
 struct EnvelopeWire {
     schema_version: u32,
+    /// Absent in version 1, whose messages are all sales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<EventKind>,
     ingest_id: Uuid,
     ingested_at: DateTime<Utc>,
     order: OrderRecord,
@@ -77,7 +97,7 @@ struct VersionProbe {
 pub enum EnvelopeError {
     #[error("message is not an order envelope: {0}")]
     Malformed(String),
-    #[error("schema_version {0} is not supported (this build reads {SCHEMA_VERSION})")]
+    #[error("schema_version {0} is not supported (this build reads {FIRST_VERSION} to {SCHEMA_VERSION})")]
     UnsupportedSchema(u32),
     /// Written by a newer producer: not poison, but a message this build cannot read yet. The
     /// consumer must wait for an upgrade rather than divert it (a rolling upgrade would
@@ -128,8 +148,23 @@ impl From<&Order> for OrderRecord {
 }
 
 impl OrderRecord {
-    /// Re-checks every structural rule and builds the domain order.
+    /// Re-checks every structural rule and builds the domain order from a record whose money is
+    /// in the minor unit of its currency (envelope version 2 on).
     pub fn into_order(self) -> Result<Order, OrderErrors> {
+        // A record with an unknown currency fails on the currency; its amounts are read as whole.
+        let exponent = exponent_of(&self.currency).unwrap_or(0);
+        self.into_order_recorded(|minor| Exact::new(minor, exponent))
+    }
+
+    /// The same for a version-1 record, whose money is in hundredths of every currency.
+    fn into_order_from_hundredths(self) -> Result<Order, OrderErrors> {
+        self.into_order_recorded(|minor| Exact::new(minor, 2).map(Exact::trimmed))
+    }
+
+    fn into_order_recorded(
+        self,
+        recorded: impl Fn(i64) -> Result<Exact, MoneyError>,
+    ) -> Result<Order, OrderErrors> {
         let errors = Collector::new(self.validate());
         Fields {
             order_id: self.order_id,
@@ -142,18 +177,11 @@ impl OrderRecord {
             lines: self
                 .items
                 .into_iter()
-                .map(|l| {
-                    (
-                        l.sku,
-                        l.name,
-                        l.quantity,
-                        Amount::from_minor(l.unit_price_minor),
-                    )
-                })
+                .map(|l| (l.sku, l.name, l.quantity, recorded(l.unit_price_minor)))
                 .collect(),
-            discount: Amount::from_minor(self.discount_minor),
-            tax: Amount::from_minor(self.tax_minor),
-            total: Amount::from_minor(self.total_minor),
+            discount: recorded(self.discount_minor),
+            tax: recorded(self.tax_minor),
+            total: recorded(self.total_minor),
             payment_method: self.payment_method,
         }
         .build(errors)
@@ -172,6 +200,7 @@ impl Envelope {
     pub fn to_json(&self) -> Vec<u8> {
         let wire = EnvelopeWire {
             schema_version: SCHEMA_VERSION,
+            kind: Some(EventKind::Order),
             ingest_id: self.ingest_id,
             ingested_at: self.ingested_at,
             order: OrderRecord::from(&self.order),
@@ -186,15 +215,21 @@ impl Envelope {
         if probe.schema_version > SCHEMA_VERSION {
             return Err(EnvelopeError::NewerSchema(probe.schema_version));
         }
-        if probe.schema_version != SCHEMA_VERSION {
+        if probe.schema_version < FIRST_VERSION {
             return Err(EnvelopeError::UnsupportedSchema(probe.schema_version));
         }
         let wire: EnvelopeWire =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let order = wire
-            .order
-            .into_order()
-            .map_err(EnvelopeError::InvalidOrder)?;
+        let order = match (wire.schema_version, wire.kind) {
+            (FIRST_VERSION, None) => wire.order.into_order_from_hundredths(),
+            (SCHEMA_VERSION, Some(EventKind::Order)) => wire.order.into_order(),
+            (version, _) => {
+                return Err(EnvelopeError::Malformed(format!(
+                    "schema_version {version} requires \"kind\" from version 2 on, and none before"
+                )))
+            }
+        }
+        .map_err(EnvelopeError::InvalidOrder)?;
         Ok(Envelope {
             ingest_id: wire.ingest_id,
             ingested_at: wire.ingested_at,

@@ -1,10 +1,11 @@
 //! The order contract every service shares (DESIGN.md §3–§4).
 //!
 //! Code past the ingest boundary only ever sees an [`Order`], which can only be built from input
-//! that passed every rule: identifiers are well-formed, money is integer minor units, and the
+//! that passed every rule: identifiers are well-formed, money is integer minor units of the order's currency, and the
 //! total adds up. The wire shapes ([`OrderRequest`] from a POS, [`Envelope`] on Kafka) are the
 //! only ways in, and both report every failing field with a stable code.
 
+mod business_day;
 mod currency;
 mod envelope;
 mod errors;
@@ -13,10 +14,11 @@ mod money;
 mod order;
 mod request;
 
-pub use currency::Currency;
-pub use envelope::{Envelope, EnvelopeError, OrderRecord, SCHEMA_VERSION};
+pub use business_day::BusinessZone;
+pub use currency::{exponent_of, Currency, MAX_EXPONENT};
+pub use envelope::{Envelope, EnvelopeError, EventKind, OrderRecord, SCHEMA_VERSION};
 pub use errors::{FieldError, OrderErrors};
 pub use ids::{CustomerId, OrderId, Sku, StoreId, TerminalId};
-pub use money::{format_minor, Amount, MoneyError};
+pub use money::{format_minor, Amount, Exact, MoneyError};
 pub use order::{Channel, Order, OrderLine, PaymentMethod};
 pub use request::{parse_order_json, Freshness, OrderRequest, ParseError};

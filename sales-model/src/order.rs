@@ -151,6 +151,7 @@ pub(crate) fn amount_errors(
     discount: Amount,
     tax: Amount,
     total: Amount,
+    exponent: u32,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut subtotal = Some(Amount::ZERO);
@@ -187,8 +188,8 @@ pub(crate) fn amount_errors(
                 "total_mismatch",
                 format!(
                     "must equal sum(quantity × unit_price) − discount + tax = {}, got {}",
-                    format_minor(expected),
-                    total
+                    format_minor(expected, exponent),
+                    format_minor(total.minor(), exponent)
                 ),
             ));
         }

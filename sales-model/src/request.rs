@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
+use crate::currency::MAX_EXPONENT;
 use crate::errors::{Collector, FieldError, OrderErrors};
-use crate::money::DecimalInput;
+use crate::money::{DecimalInput, Exact};
 use crate::order::{amount_errors, check_line_name, OrderParts};
 use crate::{
     Amount, Channel, Currency, CustomerId, MoneyError, Order, OrderId, PaymentMethod, Sku, StoreId,
@@ -242,10 +243,10 @@ pub(crate) struct Fields {
     pub channel: String,
     pub currency: String,
     pub created_at: Option<DateTime<Utc>>,
-    pub lines: Vec<(String, String, i64, Result<Amount, MoneyError>)>,
-    pub discount: Result<Amount, MoneyError>,
-    pub tax: Result<Amount, MoneyError>,
-    pub total: Result<Amount, MoneyError>,
+    pub lines: Vec<(String, String, i64, Result<Exact, MoneyError>)>,
+    pub discount: Result<Exact, MoneyError>,
+    pub tax: Result<Exact, MoneyError>,
+    pub total: Result<Exact, MoneyError>,
     pub payment_method: Option<String>,
 }
 
@@ -262,6 +263,12 @@ impl Fields {
             .map(|c| errors.check("customer_id", CustomerId::parse(c)));
         let channel = errors.check("channel", Channel::parse(&self.channel));
         let currency = errors.check("currency", Currency::parse(&self.currency));
+        // Amounts are judged in the currency's minor unit; with no valid currency, at the finest
+        // any currency has, so that the total is still checked.
+        let exponent = currency.map_or(MAX_EXPONENT, |c| c.exponent());
+        let in_currency = |exact: Result<Exact, MoneyError>| {
+            exact.and_then(|e| e.in_minor_units(exponent, currency.map(|c| c.as_str())))
+        };
         let payment_method = self
             .payment_method
             .map(|p| errors.check("payment_method", PaymentMethod::parse(&p)));
@@ -272,7 +279,8 @@ impl Fields {
             .enumerate()
             .map(|(i, (sku, name, quantity, unit_price))| {
                 let sku = errors.check(format!("items[{i}].sku"), Sku::parse(sku));
-                let unit_price = errors.money(format!("items[{i}].unit_price"), unit_price);
+                let unit_price =
+                    errors.money(format!("items[{i}].unit_price"), in_currency(unit_price));
                 // Range and name are checked by the declared rules; a failure there is already
                 // recorded, so this line is simply left incomplete.
                 let quantity = u32::try_from(quantity).ok();
@@ -280,9 +288,9 @@ impl Fields {
                 Some((sku?, name, quantity?, unit_price?))
             })
             .collect();
-        let discount = errors.money("discount", self.discount);
-        let tax = errors.money("tax", self.tax);
-        let total = errors.money("total", self.total);
+        let discount = errors.money("discount", in_currency(self.discount));
+        let tax = errors.money("tax", in_currency(self.tax));
+        let total = errors.money("total", in_currency(self.total));
         if let Some(at) = self.created_at.filter(|at| !storable_time(*at)) {
             errors.extend(vec![FieldError::new(
                 "created_at",
@@ -298,7 +306,7 @@ impl Fields {
         if let (Some(amounts), Some(discount), Some(tax), Some(total)) =
             (amounts, discount, tax, total)
         {
-            errors.extend(amount_errors(&amounts, discount, tax, total));
+            errors.extend(amount_errors(&amounts, discount, tax, total, exponent));
         }
         errors.into_result()?;
 
@@ -376,7 +384,7 @@ impl OrderRequest {
                     .check("created_at", freshness.check(t, now))
                     .map(|()| t)
             });
-        let money = |d: Option<DecimalInput>| d.map_or(Ok(Amount::ZERO), |d| d.parse());
+        let money = |d: Option<DecimalInput>| d.map_or(Exact::new(0, 0), |d| d.parse());
         Fields {
             order_id: self.order_id,
             store_id: self.store_id,

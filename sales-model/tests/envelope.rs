@@ -21,7 +21,8 @@ fn sample() -> Envelope {
 fn the_envelope_carries_the_normalized_order_in_minor_units() {
     let envelope = sample();
     let value: Value = serde_json::from_slice(&envelope.to_json()).unwrap();
-    assert_eq!(value["schema_version"], 1);
+    assert_eq!(value["schema_version"], 2);
+    assert_eq!(value["kind"], "order");
     assert_eq!(value["ingest_id"], envelope.ingest_id.to_string());
     assert_eq!(value["ingested_at"], "2026-11-22T10:16:00Z");
     let order = &value["order"];
@@ -59,13 +60,33 @@ fn the_consumer_refuses_what_is_not_a_valid_order() {
         ),
         (
             "future version",
-            edit(&|v| v["schema_version"] = json!(2)),
+            edit(&|v| v["schema_version"] = json!(3)),
             "newer_schema_version",
         ),
         (
             "version 0",
             edit(&|v| v["schema_version"] = json!(0)),
             "unsupported_schema_version",
+        ),
+        (
+            "version 2 without a kind",
+            edit(&|v| drop(v.as_object_mut().unwrap().remove("kind"))),
+            "malformed",
+        ),
+        (
+            "unknown kind",
+            edit(&|v| v["kind"] = json!("giftcard")),
+            "malformed",
+        ),
+        (
+            "version 1 with a kind",
+            edit(&|v| v["schema_version"] = json!(1)),
+            "malformed",
+        ),
+        (
+            "yen with a fraction written as version 1",
+            version_1(&good, "JPY", 150_050),
+            "invalid_order",
         ),
         (
             "missing order",
@@ -151,4 +172,43 @@ fn an_old_order_is_still_read_back_from_kafka() {
         envelope.order.created_at().to_rfc3339(),
         "2020-01-01T00:00:00+00:00"
     );
+}
+
+/// `good` as a version-1 message (hundredths of every currency, no kind) in `currency`, with one
+/// line whose unit price and total are `hundredths`.
+fn version_1(good: &Value, currency: &str, hundredths: i64) -> Vec<u8> {
+    let mut v = good.clone();
+    v["schema_version"] = json!(1);
+    v.as_object_mut().unwrap().remove("kind");
+    let order = &mut v["order"];
+    order["currency"] = json!(currency);
+    order["items"] =
+        json!([{"sku": "sku-1", "name": "Latte", "quantity": 1, "unit_price_minor": hundredths}]);
+    order["tax_minor"] = json!(0);
+    order["total_minor"] = json!(hundredths);
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn version_1_messages_are_read_as_sales_in_their_currency_minor_units() {
+    let good: Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    // Version 1 counted hundredths whatever the currency; version 2 counts the currency's own
+    // minor unit: cents for EUR, whole yen for JPY, fils (thousandths) for KWD.
+    for (currency, hundredths, minor) in [
+        ("EUR", 650, 650),
+        ("JPY", 150_000, 1500),
+        ("KWD", 1234, 12_340),
+    ] {
+        let envelope = Envelope::from_json(&version_1(&good, currency, hundredths)).unwrap();
+        assert_eq!(envelope.order.currency().as_str(), currency);
+        assert_eq!(envelope.order.total().minor(), minor, "{currency}");
+        assert_eq!(
+            envelope.order.lines()[0].unit_price().minor(),
+            minor,
+            "{currency}"
+        );
+        // Written again, it is a version-2 message with the same order.
+        let again = Envelope::from_json(&envelope.to_json()).unwrap();
+        assert_eq!(again.order, envelope.order);
+    }
 }

@@ -299,6 +299,50 @@ fn each_rule_is_enforced_at_its_boundaries() {
             single("items[0].unit_price", "money_precision"),
         ),
         (
+            "yen in whole yen",
+            with(|v| {
+                v["currency"] = json!("JPY");
+                v["items"][0]["unit_price"] = json!("350");
+                v["discount"] = json!(50);
+                v["tax"] = json!("0");
+                v["total"] = json!("650");
+            }),
+            None,
+        ),
+        (
+            "yen with decimals, even zeros",
+            with(|v| v["currency"] = json!("JPY")),
+            Some(
+                ["discount", "items[0].unit_price", "tax", "total"]
+                    .iter()
+                    .map(|f| (f.to_string(), "money_precision".to_string()))
+                    .collect(),
+            ),
+        ),
+        (
+            "dinar with 3 decimals",
+            with(|v| {
+                v["currency"] = json!("KWD");
+                v["items"][0]["unit_price"] = json!("3.505");
+                v["discount"] = json!("0.010");
+                v["total"] = json!("7.000");
+            }),
+            None,
+        ),
+        (
+            "dinar with 4 decimals",
+            with(|v| {
+                v["currency"] = json!("KWD");
+                v["items"][0]["unit_price"] = json!("3.5050");
+            }),
+            single("items[0].unit_price", "money_precision"),
+        ),
+        (
+            "gold is not a till currency",
+            with(|v| v["currency"] = json!("XAU")),
+            single("currency", "currency"),
+        ),
+        (
             "price negative",
             with(|v| v["items"][0]["unit_price"] = json!("-3.50")),
             single("items[0].unit_price", "negative"),
@@ -437,7 +481,7 @@ fn every_failing_field_is_reported_at_once() {
         v["currency"] = json!("eur");
         v["items"][0]["quantity"] = json!(0);
         v["items"][0]["sku"] = json!("a b");
-        v["tax"] = json!("1.234");
+        v["tax"] = json!("1.2345");
     });
     let fields: Vec<String> = failures(&input)
         .unwrap()
@@ -484,6 +528,26 @@ fn the_total_check_is_reported_with_the_other_failing_fields() {
             ("channel".to_string(), "one_of".to_string()),
             ("tax".to_string(), "money_format".to_string()),
         ])
+    );
+}
+
+#[test]
+fn a_precision_error_names_the_currency_and_its_digits() {
+    let input = with(|v| {
+        v["currency"] = json!("JPY");
+        v["items"][0]["unit_price"] = json!("350.5");
+        v["discount"] = json!("0");
+        v["tax"] = json!("0");
+        v["total"] = json!("701");
+    });
+    let Err(ParseError::Invalid(errors)) = parse(&input) else {
+        panic!("expected a 422")
+    };
+    assert_eq!(errors.errors.len(), 1, "{errors:?}");
+    assert_eq!(errors.errors[0].field, "items[0].unit_price");
+    assert_eq!(
+        errors.errors[0].message,
+        "JPY amounts have no digits after the decimal point"
     );
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
-use sales_model::format_minor;
+use sales_model::{exponent_of, format_minor};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::DeserializeRow;
@@ -15,9 +15,10 @@ use uuid::Uuid;
 
 use crate::paging::{page, Cursor};
 
-/// Money as the API shows it: decimal text with two fraction digits.
-pub fn money(minor: i64) -> String {
-    format_minor(minor)
+/// Money as the API shows it: decimal text at the currency's ISO 4217 scale (`6.50` EUR, `650`
+/// JPY, `6.500` KWD). Stored codes are always valid; anything else shows in hundredths.
+pub fn money(minor: i64, currency: &str) -> String {
+    format_minor(minor, exponent_of(currency).unwrap_or(2))
 }
 
 /// The whole order, as stored in `orders_by_id`.
@@ -172,6 +173,7 @@ impl OrderReads {
         let names = row.line_names.unwrap_or_default();
         let quantities = row.line_quantities.unwrap_or_default();
         let prices = row.line_unit_prices_minor.unwrap_or_default();
+        let currency = row.currency.as_str();
         let items = skus
             .into_iter()
             .zip(names)
@@ -180,8 +182,8 @@ impl OrderReads {
                 sku,
                 name,
                 quantity,
-                unit_price: money(price),
-                amount: money(price.saturating_mul(i64::from(quantity))),
+                unit_price: money(price, currency),
+                amount: money(price.saturating_mul(i64::from(quantity)), currency),
             })
             .collect();
         Ok(Some(OrderView {
@@ -190,21 +192,21 @@ impl OrderReads {
             terminal_id: row.terminal_id,
             customer_id: row.customer_id,
             channel: row.channel,
-            currency: row.currency,
             created_at: row.created_at,
             day: row.day,
             items,
             item_count: row.item_count,
-            discount: money(row.discount_minor),
-            tax: money(row.tax_minor),
-            total: money(row.total_minor),
+            discount: money(row.discount_minor, &row.currency),
+            tax: money(row.tax_minor, &row.currency),
+            total: money(row.total_minor, &row.currency),
+            currency: row.currency,
             payment_method: row.payment_method,
             ingest_id: row.ingest_id,
             ingested_at: row.ingested_at,
         }))
     }
 
-    /// A store's orders of one (UTC) day, newest first.
+    /// A store's orders of one business day (`BUSINESS_TIME_ZONE`), newest first.
     pub async fn store_day(
         &self,
         store_id: &str,
@@ -222,9 +224,9 @@ impl OrderReads {
                 store_id: store_id.to_string(),
                 customer_id: r.customer_id,
                 channel: r.channel,
+                total: money(r.total_minor, &r.currency),
                 currency: r.currency,
                 item_count: r.item_count,
-                total: money(r.total_minor),
             })
             .collect();
         Ok(OrderPage { orders, next_page })
@@ -247,9 +249,9 @@ impl OrderReads {
                 store_id: r.store_id,
                 customer_id: Some(customer_id.to_string()),
                 channel: r.channel,
+                total: money(r.total_minor, &r.currency),
                 currency: r.currency,
                 item_count: r.item_count,
-                total: money(r.total_minor),
             })
             .collect();
         Ok(OrderPage { orders, next_page })

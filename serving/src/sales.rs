@@ -181,10 +181,10 @@ impl SalesReads {
                 } else {
                     r.key
                 },
-                currency: r.currency,
                 orders: r.total_orders,
                 items: r.total_items,
-                revenue: money(r.total_revenue_minor),
+                revenue: money(r.total_revenue_minor, &r.currency),
+                currency: r.currency,
             })
             .collect())
     }
@@ -208,10 +208,10 @@ impl SalesReads {
             .map(|r| ProductRow {
                 sku: r.sku,
                 name: r.product_name,
-                currency: r.currency,
                 quantity: r.total_quantity,
                 orders: r.total_orders,
-                revenue: money(r.total_revenue_minor),
+                revenue: money(r.total_revenue_minor, &r.currency),
+                currency: r.currency,
             })
             .collect())
     }

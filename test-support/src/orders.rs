@@ -3,7 +3,7 @@
 //! thing, and the total always adds up.
 
 use chrono::{DateTime, Utc};
-use sales_model::{format_minor, parse_order_json, Envelope, Freshness};
+use sales_model::{exponent_of, format_minor, parse_order_json, Envelope, Freshness};
 use serde_json::{json, Value};
 
 /// One line: sku, name, quantity, unit price in minor units.
@@ -90,9 +90,12 @@ impl SampleOrder {
         (items, subtotal - self.discount + self.tax)
     }
 
-    /// The POS body.
+    /// The POS body, amounts written at the scale of the sample's currency (`with("currency",
+    /// "JPY")` makes minor units whole yen).
     pub fn json(&self) -> Value {
         let mut body = self.body.clone();
+        let exponent = body["currency"].as_str().and_then(exponent_of).unwrap_or(2);
+        let format_minor = |minor: i64| format_minor(minor, exponent);
         body["items"] = self
             .lines()
             .iter()
