@@ -3,12 +3,14 @@
 -- same text. Values are bound, in order: the window size (twice), the range's start and end
 -- (epoch seconds, window-aligned) and the array of store ids; `{database}` is the one name
 -- filled in, a checked identifier.
-INSERT INTO {database}.sales_by_window (window_start, store_id, channel, currency, orders, items, revenue_minor, version)
+INSERT INTO {database}.sales_by_window (window_start, day, store_id, channel, currency, currency_exponent, orders, items, revenue_minor, version)
 SELECT
     toDateTime(intDiv(toUInt32(created_at), ?) * ?) AS window_start,
+    any(day) AS day,
     store_id,
     channel,
     currency,
+    any(currency_exponent) AS currency_exponent,
     count() AS orders,
     sum(item_count) AS items,
     sum(total_minor) AS revenue_minor,

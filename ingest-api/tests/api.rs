@@ -5,11 +5,13 @@ mod support;
 
 use std::time::Duration;
 
+use chrono::Utc;
 use rdkafka::Message;
 use sales_model::Envelope;
 use serde_json::{json, Value};
 use support::{order, spawn_app, KEY};
 use test_support::kafka::{key_text, payload_text, TestKafka};
+use test_support::orders::SampleOrder;
 
 const WAIT: Duration = Duration::from_secs(15);
 /// How long to keep reading when checking that nothing else arrives.
@@ -40,7 +42,8 @@ async fn a_valid_order_lands_on_the_topic_with_key_envelope_and_minor_units() {
         body["offset"].as_i64().unwrap()
     );
     let envelope: Value = serde_json::from_str(&payload_text(&messages[0])).unwrap();
-    assert_eq!(envelope["schema_version"], 1);
+    assert_eq!(envelope["schema_version"], 2);
+    assert_eq!(envelope["kind"], "order");
     assert!(envelope["ingest_id"].as_str().unwrap().len() == 36);
     assert_eq!(envelope["order"]["total_minor"], 650);
     assert_eq!(envelope["order"]["discount_minor"], 50);
@@ -48,6 +51,90 @@ async fn a_valid_order_lands_on_the_topic_with_key_envelope_and_minor_units() {
     assert_eq!(envelope["order"]["items"][0]["unit_price_minor"], 350);
     assert_eq!(envelope["order"]["items"][0]["quantity"], 2);
     assert!(sales_model::Envelope::from_json(payload_text(&messages[0]).as_bytes()).is_ok());
+    app.stop().await.unwrap();
+}
+
+/// Minor units follow ISO 4217: whole yen for JPY, fils for KWD; an amount finer than its
+/// currency's minor unit is a 422 naming the field and the currency, and nothing is produced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_are_kept_in_their_currency_minor_unit() {
+    let kafka = TestKafka::start();
+    let app = spawn_app(&kafka, &[]).await;
+    let at = Utc::now() - chrono::Duration::minutes(1);
+    for (id, currency, price, total) in [
+        ("jpy-1", "JPY", "1500", 3000),
+        ("kwd-1", "KWD", "1.234", 2468),
+    ] {
+        let mut body = SampleOrder::new(id, "store-042", at)
+            .with("currency", currency)
+            .json();
+        body["items"][0]["unit_price"] = json!(price);
+        body["items"][0]["quantity"] = json!(2);
+        body["total"] = json!(sales_model::format_minor(
+            total,
+            if currency == "JPY" { 0 } else { 3 }
+        ));
+        let response = app.post("/v1/orders", &body).await;
+        assert_eq!(
+            response.status(),
+            202,
+            "{currency}: {}",
+            response.text().await.unwrap()
+        );
+    }
+    let mut fractional_yen = SampleOrder::new("jpy-2", "store-042", at)
+        .with("currency", "JPY")
+        .json();
+    fractional_yen["items"][0]["unit_price"] = json!("350.50");
+    fractional_yen["total"] = json!("350.50");
+    let response = app.post("/v1/orders", &fractional_yen).await;
+    assert_eq!(response.status(), 422);
+    let errors: Value = response.json().await.unwrap();
+    let fields: Vec<(&str, &str)> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (
+                "items[0].unit_price",
+                "JPY amounts have no digits after the decimal point"
+            ),
+            (
+                "total",
+                "JPY amounts have no digits after the decimal point"
+            ),
+        ]
+    );
+
+    let messages = kafka.read_topic(&app.topic, 2, WAIT);
+    let mut totals: Vec<(String, i64, i64)> = messages
+        .iter()
+        .map(|m| {
+            let envelope: Value = serde_json::from_str(&payload_text(m)).unwrap();
+            let order = &envelope["order"];
+            (
+                order["currency"].as_str().unwrap().to_string(),
+                order["items"][0]["unit_price_minor"].as_i64().unwrap(),
+                order["total_minor"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    totals.sort();
+    assert_eq!(
+        totals,
+        vec![
+            ("JPY".to_string(), 1500, 3000),
+            ("KWD".to_string(), 1234, 2468)
+        ]
+    );
+    assert!(
+        kafka.read_topic(&app.topic, 3, QUIET).len() == 2,
+        "the refused order was produced"
+    );
     app.stop().await.unwrap();
 }
 

@@ -46,6 +46,22 @@ impl BusinessZone {
         at.with_timezone(&self.0).date_naive()
     }
 
+    /// Epoch seconds (as a store returns them) as RFC 3339 text at the zone's offset:
+    /// `2026-11-22T00:00:00+05:30`, or `…Z` in UTC; text that is no epoch is returned as it is.
+    pub fn local_text(&self, epoch_seconds: &str) -> String {
+        epoch_seconds
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .map_or_else(
+                || epoch_seconds.to_string(),
+                |t| {
+                    t.with_timezone(&self.0)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                },
+            )
+    }
+
     /// Checks that windows of `window_seconds`, aligned to multiples of their size since the
     /// epoch, never straddle a business midnight: the size must divide every offset from UTC the
     /// zone has had since 1970 (Asia/Kolkata's +05:30 takes 60 s or 30 min windows, not 1 h).
@@ -102,7 +118,13 @@ mod tests {
         assert_eq!(berlin.day_of(at("2026-10-24T22:00:00Z")), day("2026-10-25"));
         assert_eq!(berlin.day_of(at("2026-10-25T22:59:00Z")), day("2026-10-25"));
         assert_eq!(berlin.day_of(at("2026-10-25T23:00:00Z")), day("2026-10-26"));
+        assert_eq!(
+            kolkata.local_text("1795285800"),
+            "2026-11-22T00:00:00+05:30"
+        );
         let utc = BusinessZone::default();
+        assert_eq!(utc.local_text("1795341600"), "2026-11-22T10:00:00Z");
+        assert_eq!(utc.local_text("x"), "x");
         assert_eq!(utc.day_of(at("2026-11-21T23:59:59Z")), day("2026-11-21"));
         assert_eq!(utc.name(), "UTC");
     }

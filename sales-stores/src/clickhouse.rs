@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clickhouse::Client;
+use sales_model::BusinessZone;
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::{ExposeSecret, SecretString};
 
@@ -12,8 +13,11 @@ pub struct ClickHouseConfig {
     pub database: String,
     pub user: String,
     pub password: SecretString,
-    /// Size of the event-time tumbling windows of the aggregate tables, in seconds; divides a day.
+    /// Size of the event-time tumbling windows of the aggregate tables, in seconds; divides a day
+    /// and every offset of the business zone, so no window straddles a business midnight.
     pub window_seconds: u32,
+    /// The zone of the `day` columns.
+    pub business_zone: BusinessZone,
     /// Longest a single statement may take before it counts as failed.
     pub request_timeout: Duration,
     /// Whether the client checks its row types against the server's column types
@@ -24,28 +28,36 @@ pub struct ClickHouseConfig {
 
 impl ClickHouseConfig {
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
+        let business_zone = crate::business_zone(s)?;
         Ok(Self {
             url: s.string("CLICKHOUSE_URL", "http://localhost:8123"),
             database: crate::identifier(s, "CLICKHOUSE_DATABASE")?,
             user: s.string("CLICKHOUSE_USER", "default"),
             password: s.secret("CLICKHOUSE_PASSWORD").unwrap_or_default(),
-            window_seconds: window_seconds(s)?,
+            window_seconds: window_seconds(s, business_zone)?,
+            business_zone,
             request_timeout: s.millis("CLICKHOUSE_REQUEST_TIMEOUT_MS", 30_000)?,
             validate_rows: s.parse("CLICKHOUSE_VALIDATE_ROWS", true)?,
         })
     }
 }
 
-/// Windows must tile a day exactly, so no window straddles two daily partitions.
-fn window_seconds(s: &Settings<'_>) -> Result<u32, ConfigError> {
-    let seconds = s.bounded("STREAM_JOB_WINDOW_SECONDS", 60, 1, 86_400)? as u32;
+/// Windows must tile a business day exactly, so no window straddles two days (or two daily
+/// partitions).
+fn window_seconds(s: &Settings<'_>, zone: BusinessZone) -> Result<u32, ConfigError> {
+    let var = "STREAM_JOB_WINDOW_SECONDS";
+    let seconds = s.bounded(var, 60, 1, 86_400)? as u32;
+    let refuse = |reason: String| ConfigError {
+        var: var.into(),
+        value: seconds.to_string(),
+        reason,
+    };
     if 86_400 % seconds != 0 {
-        return Err(ConfigError {
-            var: "STREAM_JOB_WINDOW_SECONDS".into(),
-            value: seconds.to_string(),
-            reason: "must divide 86400 (a day) exactly, e.g. 10, 60, 300, 3600".into(),
-        });
+        return Err(refuse(
+            "must divide 86400 (a day) exactly, e.g. 10, 60, 300, 3600".into(),
+        ));
     }
+    zone.check_window(seconds).map_err(refuse)?;
     Ok(seconds)
 }
 
@@ -89,6 +101,16 @@ mod tests {
                 .var,
             "STREAM_JOB_WINDOW_SECONDS"
         );
+        let env = vec![
+            ("STREAM_JOB_WINDOW_SECONDS", "3600"),
+            ("BUSINESS_TIME_ZONE", "Asia/Kolkata"),
+        ];
+        let refused = ClickHouseConfig::from_settings(&Settings::new(&env)).unwrap_err();
+        assert_eq!(refused.var, "STREAM_JOB_WINDOW_SECONDS");
+        assert!(refused.reason.contains("+05:30"), "{}", refused.reason);
+        let env = vec![("BUSINESS_TIME_ZONE", "Mars/Olympus")];
+        let refused = ClickHouseConfig::from_settings(&Settings::new(&env)).unwrap_err();
+        assert_eq!(refused.var, "BUSINESS_TIME_ZONE");
         let env = vec![("CLICKHOUSE_PASSWORD", "s3cret-value")];
         let config = ClickHouseConfig::from_settings(&Settings::new(&env)).unwrap();
         assert_eq!(config.window_seconds, 60);

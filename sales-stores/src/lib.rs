@@ -6,7 +6,14 @@
 pub mod cassandra;
 pub mod clickhouse;
 
+use sales_model::BusinessZone;
 use service_runtime::settings::{ConfigError, Settings};
+
+/// The zone in which `created_at` becomes a business day in every store (`BUSINESS_TIME_ZONE`,
+/// an IANA name, default `UTC`); a name that is not a zone stops start-up.
+pub fn business_zone(s: &Settings<'_>) -> Result<BusinessZone, ConfigError> {
+    s.parse("BUSINESS_TIME_ZONE", BusinessZone::default())
+}
 
 /// A keyspace or database name from `var` (default `sales`). Names are spliced into queries, so
 /// they must be plain identifiers.

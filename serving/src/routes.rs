@@ -102,7 +102,7 @@ fn range(from: Option<&str>, to: Option<&str>, app: &AppState) -> Result<Range, 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StoreDayParams {
-    /// The UTC day, such as 2026-11-22.
+    /// The business day (BUSINESS_TIME_ZONE), such as 2026-11-22.
     #[param(required = true, format = Date, value_type = String)]
     date: Option<String>,
     /// Page size, 1 to SERVING_MAX_PAGE (default SERVING_DEFAULT_PAGE).
@@ -162,7 +162,8 @@ pub struct SummaryReply {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     group_by: String,
-    /// Time keys are RFC 3339.
+    /// Minute and hour keys are RFC 3339 at the business zone's offset; day keys are business
+    /// days such as 2026-11-22.
     rows: Vec<SummaryRow>,
 }
 
@@ -208,7 +209,7 @@ pub async fn order(
     }
 }
 
-/// A store's orders of one UTC day, newest first.
+/// A store's orders of one business day (BUSINESS_TIME_ZONE), newest first.
 #[utoipa::path(
     get,
     path = "/v1/stores/{store_id}/orders",
@@ -230,7 +231,7 @@ pub async fn store_orders(
         bad(
             "date",
             "required",
-            "a UTC day such as 2026-11-22 is required",
+            "a business day such as 2026-11-22 is required",
         )
     })?;
     let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")

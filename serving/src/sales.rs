@@ -7,6 +7,7 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use sales_model::BusinessZone;
 use sales_stores::clickhouse::within;
 
 use crate::orders::money;
@@ -37,21 +38,27 @@ impl GroupBy {
         })
     }
 
-    /// The grouping key as a ClickHouse expression over `v_sales_by_window`; time keys are epoch
-    /// seconds, turned into RFC 3339 here.
+    /// The grouping key as a ClickHouse expression over `v_sales_by_window`. Minute and hour keys
+    /// are epoch seconds, turned into RFC 3339 here; the hour is the business zone's, bound as the
+    /// one value of the expression (see [`GroupBy::binds_zone`]). A day is the view's business
+    /// day, `2026-11-22`.
     fn expression(self) -> &'static str {
         match self {
             GroupBy::Store => "store_id",
             GroupBy::Channel => "channel",
             GroupBy::Region => "region",
             GroupBy::Minute => "toString(toUInt32(toStartOfMinute(window_start)))",
-            GroupBy::Hour => "toString(toUInt32(toStartOfHour(window_start)))",
-            GroupBy::Day => "toString(toUInt32(toDateTime(toDate(window_start))))",
+            GroupBy::Hour => "toString(toUInt32(toStartOfHour(window_start, ?)))",
+            GroupBy::Day => "toString(day)",
         }
     }
 
-    fn is_time(self) -> bool {
-        matches!(self, GroupBy::Minute | GroupBy::Hour | GroupBy::Day)
+    fn binds_zone(self) -> bool {
+        self == GroupBy::Hour
+    }
+
+    fn is_instant(self) -> bool {
+        matches!(self, GroupBy::Minute | GroupBy::Hour)
     }
 }
 
@@ -145,11 +152,17 @@ struct ProductRecord {
 pub struct SalesReads {
     client: Client,
     timeout: Duration,
+    /// Where hours and days of a summary begin.
+    zone: BusinessZone,
 }
 
 impl SalesReads {
-    pub fn new(client: Client, timeout: Duration) -> Self {
-        Self { client, timeout }
+    pub fn new(client: Client, timeout: Duration, zone: BusinessZone) -> Self {
+        Self {
+            client,
+            timeout,
+            zone,
+        }
     }
 
     async fn timed<T>(
@@ -171,13 +184,17 @@ impl SalesReads {
              FROM v_sales_by_window WHERE {IN_RANGE} GROUP BY key, currency ORDER BY key, currency",
             group_by.expression(),
         );
-        let query = in_range(self.client.query(&sql), range, currency);
+        let mut query = self.client.query(&sql);
+        if group_by.binds_zone() {
+            query = query.bind(self.zone.name());
+        }
+        let query = in_range(query, range, currency);
         let records: Vec<SummaryRecord> = self.timed(query.fetch_all()).await?;
         Ok(records
             .into_iter()
             .map(|r| SummaryRow {
-                key: if group_by.is_time() {
-                    epoch_text(&r.key)
+                key: if group_by.is_instant() {
+                    self.zone.local_text(&r.key)
                 } else {
                     r.key
                 },
@@ -221,18 +238,6 @@ impl SalesReads {
     }
 }
 
-/// Epoch seconds as RFC 3339 text (`2026-11-22T10:15:00Z`).
-fn epoch_text(seconds: &str) -> String {
-    seconds
-        .parse::<i64>()
-        .ok()
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .map_or_else(
-            || seconds.to_string(),
-            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +268,5 @@ mod tests {
             assert!(GroupBy::parse(name).is_some(), "{name}");
         }
         assert_eq!(GroupBy::parse("week"), None);
-        assert_eq!(epoch_text("1795341600"), "2026-11-22T10:00:00Z");
     }
 }

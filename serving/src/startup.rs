@@ -61,7 +61,11 @@ impl Application {
         let jobs = Jobs::new(cassandra.clone(), client.clone(), &config, metrics.clone());
         let state = AppState {
             cassandra,
-            sales: Arc::new(SalesReads::new(client, config.clickhouse.request_timeout)),
+            sales: Arc::new(SalesReads::new(
+                client,
+                config.clickhouse.request_timeout,
+                config.clickhouse.business_zone,
+            )),
             jobs: Arc::new(jobs),
             metrics,
             config,

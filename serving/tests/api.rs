@@ -433,7 +433,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
     // Corrupt store-005's aggregate: a higher version with the wrong revenue wins in the view.
     let window = minute(base, 3, 0).timestamp();
     served
-        .sql(&format!("INSERT INTO sales.sales_by_window VALUES (toDateTime({window}), 'store-005', 'online', 'EUR', 1, 1, 999, 99)"))
+        .sql(&format!("INSERT INTO sales.sales_by_window (window_start, day, store_id, channel, currency, currency_exponent, orders, items, revenue_minor, version) VALUES (toDateTime({window}), toDate({window}), 'store-005', 'online', 'EUR', 2, 1, 1, 999, 99)"))
         .await;
     let report = served.jobs.reconcile_now().await.expect("a run");
     assert_eq!(report.status, "mismatch");
@@ -459,21 +459,26 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_drops_exactly_the_expired_partitions() {
-    let served = serve(&[], &[("RETENTION_DAYS", "30")]).await;
-    let today = Utc::now().date_naive();
-    let days_ago = |n: i64| {
-        (today - chrono::Duration::days(n))
-            .and_hms_opt(12, 0, 0)
-            .unwrap()
-            .and_utc()
-            .timestamp()
-    };
+    // Partitions are business days; "today" is the business zone's, here 14 hours ahead of UTC,
+    // so for most of the UTC day it is already UTC's tomorrow.
+    let zone = "Pacific/Kiritimati";
+    let served = serve(
+        &[],
+        &[("RETENTION_DAYS", "30"), ("BUSINESS_TIME_ZONE", zone)],
+    )
+    .await;
+    let today = zone
+        .parse::<sales_model::BusinessZone>()
+        .unwrap()
+        .day_of(Utc::now());
+    let days_ago = |n: i64| today - chrono::Duration::days(n);
     for n in [45, 31, 30, 29, 0] {
+        let day = days_ago(n);
         served
-            .sql(&format!("INSERT INTO sales.order_facts (created_at, order_id, store_id) VALUES (toDateTime({}), 'old-{n}', 'store-001')", days_ago(n)))
+            .sql(&format!("INSERT INTO sales.order_facts (created_at, day, order_id, store_id) VALUES (toDateTime('{day} 00:00:00'), toDate('{day}'), 'old-{n}', 'store-001')"))
             .await;
         served
-            .sql(&format!("INSERT INTO sales.sales_by_window (window_start, store_id, orders, version) VALUES (toDateTime({}), 'store-001', 1, 1)", days_ago(n)))
+            .sql(&format!("INSERT INTO sales.sales_by_window (window_start, day, store_id, orders, version) VALUES (toDateTime('{day} 00:00:00'), toDate('{day}'), 'store-001', 1, 1)"))
             .await;
     }
     let report = served.jobs.retention_now().await.expect("a run");

@@ -334,7 +334,7 @@ async fn a_newer_schema_version_pauses_the_job_instead_of_dead_lettering() {
     let mut newer: Value =
         serde_json::from_slice(&envelope("newer", "store-1", None, minutes_ago(5)).to_json())
             .unwrap();
-    newer["schema_version"] = json!(2);
+    newer["schema_version"] = json!(3);
     world
         .kafka
         .produce(&world.topic, "newer", newer.to_string().as_bytes())

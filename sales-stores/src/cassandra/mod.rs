@@ -5,6 +5,7 @@ pub mod schema;
 
 use std::time::Duration;
 
+use sales_model::BusinessZone;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -38,6 +39,8 @@ pub struct CassandraConfig {
     pub await_schema_agreement: bool,
     pub username: Option<String>,
     pub password: Option<SecretString>,
+    /// The zone of the `day` columns.
+    pub business_zone: BusinessZone,
 }
 
 impl CassandraConfig {
@@ -52,6 +55,7 @@ impl CassandraConfig {
             await_schema_agreement: s.parse("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", true)?,
             username: s.raw("CASSANDRA_USERNAME"),
             password: s.secret("CASSANDRA_PASSWORD"),
+            business_zone: crate::business_zone(s)?,
         })
     }
 }

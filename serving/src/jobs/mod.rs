@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clickhouse::Client;
+use sales_model::BusinessZone;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 use crate::cassandra_reads::Connected;
@@ -27,6 +28,8 @@ pub struct Jobs {
     /// Longest one ClickHouse request of a job may take.
     timeout: Duration,
     database: String,
+    /// Where "today" is, for the days reconciliation compares and retention keeps.
+    business_zone: BusinessZone,
     config: JobsConfig,
     metrics: Arc<Metrics>,
     reconcile_slot: JobSlot,
@@ -47,6 +50,7 @@ impl Jobs {
             clickhouse,
             timeout: config.clickhouse.request_timeout,
             database: config.clickhouse.database.clone(),
+            business_zone: config.clickhouse.business_zone,
             config: config.jobs.clone(),
             metrics,
             reconcile_slot: JobSlot::default(),
@@ -78,7 +82,7 @@ impl Jobs {
             return None;
         };
         let now = Utc::now();
-        let days = recent_days(now.date_naive(), self.config.reconcile_days);
+        let days = recent_days(self.business_zone.day_of(now), self.config.reconcile_days);
         let grace = chrono::Duration::from_std(self.config.reconcile_grace).unwrap_or_default();
         let previous = self.last_reconciliation();
         let mut report = ReconciliationReport {
@@ -152,7 +156,7 @@ impl Jobs {
         match retention::run(
             &self.clickhouse,
             &self.database,
-            Utc::now().date_naive(),
+            self.business_zone.day_of(Utc::now()),
             self.config.retention_days,
             self.timeout,
         )

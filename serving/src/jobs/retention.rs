@@ -1,5 +1,6 @@
 //! Retention: drops ClickHouse's daily partitions older than the configured number of days from
-//! the facts and aggregate tables. Today's and every younger partition are never touched.
+//! the facts and aggregate tables. Partitions are business days (`BUSINESS_TIME_ZONE`), so a day
+//! goes whole or not at all; today's and every younger partition are never touched.
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::{try_join_all, BoxFuture};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use sales_model::Envelope;
+use sales_model::{BusinessZone, Envelope};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::MaybeUnset;
@@ -25,6 +25,8 @@ pub struct CassandraSink {
     by_customer: PreparedStatement,
     by_day: PreparedStatement,
     concurrency: usize,
+    /// Where `created_at` becomes the `day` of `orders_by_store_day` and `orders_by_day`.
+    business_zone: BusinessZone,
     metrics: Arc<Metrics>,
 }
 
@@ -107,16 +109,16 @@ impl CassandraSink {
     /// Connects to the cluster and prepares the statements; fails if the schema is missing.
     pub async fn connect(config: &CassandraConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let session = Arc::new(connect(config).await?);
-        CassandraSink::new(session, &config.keyspace, config.concurrency, metrics).await
+        CassandraSink::new(session, config, metrics).await
     }
 
     /// Prepares the statements on `session`; fails if the schema is missing.
-    pub async fn new(
+    async fn new(
         session: Arc<Session>,
-        keyspace: &str,
-        concurrency: usize,
+        config: &CassandraConfig,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
+        let keyspace = config.keyspace.as_str();
         let prepare = |table: &str, columns: &[&str]| {
             let session = session.clone();
             let cql = insert(keyspace, table, columns);
@@ -206,7 +208,8 @@ impl CassandraSink {
             by_store_day,
             by_customer,
             by_day,
-            concurrency,
+            concurrency: config.concurrency,
+            business_zone: config.business_zone,
             metrics,
         })
     }
@@ -214,7 +217,7 @@ impl CassandraSink {
     async fn write_order(&self, envelope: &Envelope) -> anyhow::Result<()> {
         let order = &envelope.order;
         let created_at = order.created_at();
-        let day = created_at.date_naive();
+        let day = self.business_zone.day_of(created_at);
         let item_count = i32::try_from(order.item_count()).context("item count out of range")?;
         let total_minor = order.total().minor();
         let order_id = order.order_id().as_str();

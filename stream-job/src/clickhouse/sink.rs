@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clickhouse::{Client, Row};
 use futures::future::BoxFuture;
-use sales_model::Envelope;
+use sales_model::{Envelope, Order};
 use serde::Serialize;
 
 use sales_stores::clickhouse::{client, within, ClickHouseConfig};
@@ -20,10 +20,12 @@ use crate::sink::{Sink, SinkError};
 #[derive(Row, Serialize)]
 struct OrderFact {
     created_at: u32,
+    day: u16,
     order_id: String,
     store_id: String,
     channel: String,
     currency: String,
+    currency_exponent: u8,
     customer_id: String,
     payment_method: String,
     item_count: u64,
@@ -36,10 +38,12 @@ struct OrderFact {
 #[derive(Row, Serialize)]
 struct LineFact {
     created_at: u32,
+    day: u16,
     order_id: String,
     line_no: u32,
     store_id: String,
     currency: String,
+    currency_exponent: u8,
     sku: String,
     name: String,
     quantity: u64,
@@ -64,6 +68,12 @@ pub struct ClickHouseSink {
 /// Event time as ClickHouse `DateTime` (whole seconds since the epoch, UTC).
 fn epoch_seconds(t: DateTime<Utc>) -> u32 {
     u32::try_from(t.timestamp()).unwrap_or(0)
+}
+
+/// A day as ClickHouse `Date` (days since 1970-01-01). Orders' times are checked to lie within
+/// what `DateTime` holds, whose days all fit.
+fn epoch_days(day: NaiveDate) -> u16 {
+    u16::try_from((day - NaiveDate::default()).num_days()).unwrap_or(0)
 }
 
 impl ClickHouseSink {
@@ -106,14 +116,18 @@ impl ClickHouseSink {
             )
             .await?;
         let mut line_count = 0u64;
+        let zone = self.config.business_zone;
+        let day = |order: &Order| epoch_days(zone.day_of(order.created_at()));
         for envelope in orders {
             let order = &envelope.order;
             let fact = OrderFact {
                 created_at: epoch_seconds(order.created_at()),
+                day: day(order),
                 order_id: order.order_id().to_string(),
                 store_id: order.store_id().to_string(),
                 channel: order.channel().as_str().to_string(),
                 currency: order.currency().to_string(),
+                currency_exponent: order.currency().exponent() as u8,
                 customer_id: order
                     .customer_id()
                     .map(ToString::to_string)
@@ -145,10 +159,12 @@ impl ClickHouseSink {
             for (line_no, line) in order.lines().iter().enumerate() {
                 let fact = LineFact {
                     created_at: epoch_seconds(order.created_at()),
+                    day: day(order),
                     order_id: order.order_id().to_string(),
                     line_no: line_no as u32,
                     store_id: order.store_id().to_string(),
                     currency: order.currency().to_string(),
+                    currency_exponent: order.currency().exponent() as u8,
                     sku: line.sku().to_string(),
                     name: line.name().to_string(),
                     quantity: u64::from(line.quantity()),
