@@ -652,3 +652,120 @@ async fn a_key_past_its_rate_limit_gets_429() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(served.get("/v1/reconciliation").await.0, 200);
 }
+
+/// Orders a minute either side of a business midnight land on different days in Cassandra, in
+/// ClickHouse and in every serving answer: in a zone whose offset is not a whole hour, and across
+/// the end of summer time (whose business day has 25 hours).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_either_side_of_local_midnight_land_on_different_business_days() {
+    let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+    // Asia/Kolkata is UTC+05:30: the last local midnight is (UTC) 18:30 on some day.
+    let kolkata_midnight = {
+        let now = Utc::now();
+        let today_1830 = now.date_naive().and_hms_opt(18, 30, 0).unwrap().and_utc();
+        if today_1830 <= now - chrono::Duration::minutes(2) {
+            today_1830
+        } else {
+            today_1830 - chrono::Duration::days(1)
+        }
+    };
+    let minute = chrono::Duration::minutes(1);
+    let cases = [
+        (
+            "Asia/Kolkata",
+            vec![
+                ("k-before", kolkata_midnight - minute),
+                ("k-after", kolkata_midnight + minute),
+            ],
+        ),
+        (
+            // Summer time ends at 01:00 UTC on Sunday 25 October 2026: that day starts at 22:00
+            // UTC (+02:00) and ends at 23:00 UTC the next day (+01:00).
+            "Europe/Berlin",
+            vec![
+                ("b-sat", at("2026-10-24T21:59:00Z")),
+                ("b-sun-first", at("2026-10-24T22:01:00Z")),
+                ("b-sun-last", at("2026-10-25T22:59:00Z")),
+                ("b-mon", at("2026-10-25T23:01:00Z")),
+            ],
+        ),
+    ];
+    for (zone_name, orders) in cases {
+        let zone: sales_model::BusinessZone = zone_name.parse().unwrap();
+        let envelopes: Vec<Envelope> = orders
+            .iter()
+            .map(|(id, t)| SampleOrder::new(id, "store-001", *t).envelope_at(*t + minute))
+            .collect();
+        let served = serve(&envelopes, &[("BUSINESS_TIME_ZONE", zone_name)]).await;
+        let mut days = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (id, t) in &orders {
+            let day = zone.day_of(*t).to_string();
+            // The order's own view names its business day.
+            let (status, order) = served.get(&format!("/v1/orders/{id}")).await;
+            assert_eq!(status, 200, "{zone_name} {id}");
+            assert_eq!(order["day"], day.as_str(), "{zone_name} {id}");
+            days.entry(day).or_default().push(id.to_string());
+        }
+        assert_eq!(
+            days.len(),
+            orders.len() - usize::from(zone_name == "Europe/Berlin"),
+            "{zone_name}: {days:?}"
+        );
+        let from = orders[0].1 - chrono::Duration::hours(2);
+        let to = orders[orders.len() - 1].1 + chrono::Duration::hours(2);
+        let (status, summary) = served
+            .get(&format!(
+                "/v1/sales/summary?from={}&to={}&group_by=day",
+                from.format("%Y-%m-%dT%H:%M:%SZ"),
+                to.format("%Y-%m-%dT%H:%M:%SZ")
+            ))
+            .await;
+        assert_eq!(status, 200, "{summary}");
+        let summary_days: Vec<(String, u64)> = summary["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["key"].as_str().unwrap().to_string(),
+                    r["orders"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = days
+            .iter()
+            .map(|(d, ids)| (d.clone(), ids.len() as u64))
+            .collect();
+        assert_eq!(summary_days, expected, "{zone_name}: serving's days");
+        for (day, ids) in &days {
+            // A store's day in Cassandra holds exactly that business day's orders.
+            let (status, page) = served
+                .get(&format!("/v1/stores/store-001/orders?date={day}"))
+                .await;
+            assert_eq!(status, 200);
+            let mut listed: Vec<String> = page["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["order_id"].as_str().unwrap().to_string())
+                .collect();
+            listed.sort();
+            let mut ids = ids.clone();
+            ids.sort();
+            assert_eq!(listed, ids, "{zone_name} {day}: Cassandra's store day");
+        }
+        // ClickHouse's daily view agrees day by day.
+        let daily: Vec<(String, u64)> = served
+            .stores
+            .clickhouse
+            .rows("SELECT toString(day), orders FROM sales.v_sales_daily ORDER BY day")
+            .await;
+        assert_eq!(daily, expected, "{zone_name}: ClickHouse's days");
+        if zone_name == "Asia/Kolkata" {
+            // Reconciliation compares the same business days and finds them equal.
+            let report = served.jobs.reconcile_now().await.expect("a run");
+            assert_eq!(report.status, "ok", "{report:?}");
+            assert_eq!(report.compared_groups, 2, "{report:?}");
+        }
+    }
+}

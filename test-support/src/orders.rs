@@ -115,13 +115,19 @@ impl SampleOrder {
 
     /// The envelope ingest-api would produce; panics if the sample is not a valid order.
     pub fn envelope(&self) -> Envelope {
+        self.envelope_at(Utc::now())
+    }
+
+    /// The envelope ingest-api would have produced at `now`, for orders older than the
+    /// freshness limit allows today (a replay of an old topic).
+    pub fn envelope_at(&self, now: DateTime<Utc>) -> Envelope {
         let order = parse_order_json(
             self.json().to_string().as_bytes(),
-            Utc::now(),
+            now,
             Freshness::default(),
         )
         .unwrap_or_else(|e| panic!("invalid sample order {}: {e}", self.json()));
-        Envelope::new(order, Utc::now())
+        Envelope::new(order, now)
     }
 }
 
