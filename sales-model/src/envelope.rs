@@ -148,6 +148,32 @@ impl From<&Order> for OrderRecord {
 }
 
 impl OrderRecord {
+    /// The names of the fields whose values differ between two versions of an order.
+    pub fn differing_fields(&self, other: &OrderRecord) -> Vec<&'static str> {
+        let fields = [
+            ("order_id", self.order_id == other.order_id),
+            ("store_id", self.store_id == other.store_id),
+            ("terminal_id", self.terminal_id == other.terminal_id),
+            ("customer_id", self.customer_id == other.customer_id),
+            ("channel", self.channel == other.channel),
+            ("currency", self.currency == other.currency),
+            ("created_at", self.created_at == other.created_at),
+            ("items", self.items == other.items),
+            ("discount", self.discount_minor == other.discount_minor),
+            ("tax", self.tax_minor == other.tax_minor),
+            ("total", self.total_minor == other.total_minor),
+            (
+                "payment_method",
+                self.payment_method == other.payment_method,
+            ),
+        ];
+        fields
+            .into_iter()
+            .filter(|(_, same)| !same)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
     /// Re-checks every structural rule and builds the domain order from a record whose money is
     /// in the minor unit of its currency (envelope version 2 on).
     pub fn into_order(self) -> Result<Order, OrderErrors> {

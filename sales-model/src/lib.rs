@@ -16,7 +16,7 @@ mod request;
 
 pub use business_day::BusinessZone;
 pub use currency::{exponent_of, Currency, MAX_EXPONENT};
-pub use envelope::{Envelope, EnvelopeError, EventKind, OrderRecord, SCHEMA_VERSION};
+pub use envelope::{Envelope, EnvelopeError, EventKind, LineRecord, OrderRecord, SCHEMA_VERSION};
 pub use errors::{FieldError, OrderErrors};
 pub use ids::{CustomerId, OrderId, Sku, StoreId, TerminalId};
 pub use money::{format_minor, Amount, Exact, MoneyError};

@@ -10,7 +10,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message};
-use sales_model::EnvelopeError;
 
 use crate::configuration::SourceConfig;
 use crate::metrics::{CodeLabel, Metrics};
@@ -44,19 +43,19 @@ impl DeadLetters {
         })
     }
 
-    /// Produces the original key and payload with headers naming the error and the source
-    /// position; returns once Kafka acknowledged it.
+    /// Produces the original key and payload with headers naming the error (`code`, and `text`
+    /// for people) and the source position; returns once Kafka acknowledged it.
     pub async fn send(
         &self,
         message: &OwnedMessage,
-        error: &EnvelopeError,
+        code: &str,
+        text: &str,
     ) -> Result<(), KafkaError> {
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
-        let text = error.to_string();
         let headers = [
-            (ERROR_CODE, error.code()),
-            (ERROR_MESSAGE, text.as_str()),
+            (ERROR_CODE, code),
+            (ERROR_MESSAGE, text),
             (SOURCE_TOPIC, message.topic()),
             (SOURCE_PARTITION, partition.as_str()),
             (SOURCE_OFFSET, offset.as_str()),
@@ -82,12 +81,12 @@ impl DeadLetters {
         self.metrics
             .dead_lettered
             .get_or_create(&CodeLabel {
-                code: error.code().to_string(),
+                code: code.to_string(),
             })
             .inc();
         tracing::warn!(
-            code = error.code(),
-            reason = %text,
+            code,
+            reason = text,
             partition = message.partition(),
             offset = message.offset(),
             "message sent to the dead-letter topic"

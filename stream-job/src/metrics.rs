@@ -33,6 +33,7 @@ pub struct Metrics {
     pub consumed: Counter,
     pub written: Family<TableLabel, Counter>,
     pub dead_lettered: Family<CodeLabel, Counter>,
+    pub conflicting_duplicates: Counter,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub sink_latency: Family<SinkLabel, Histogram>,
     pub sink_failures: Family<SinkLabel, Counter>,
@@ -48,6 +49,7 @@ impl Default for Metrics {
         let consumed = Counter::default();
         let written = Family::<TableLabel, Counter>::default();
         let dead_lettered = Family::<CodeLabel, Counter>::default();
+        let conflicting_duplicates = Counter::default();
         let consumer_lag = Family::<PartitionLabel, Gauge>::default();
         // 1 ms .. ~33 s
         let sink_latency = Family::<SinkLabel, Histogram>::new_with_constructor(|| {
@@ -71,6 +73,11 @@ impl Default for Metrics {
             "dead_lettered",
             "Messages sent to the dead-letter topic, by reason",
             dead_lettered.clone(),
+        );
+        registry.register(
+            "conflicting_duplicates",
+            "Orders that reused a stored order_id with other content (sent to the dead-letter topic)",
+            conflicting_duplicates.clone(),
         );
         registry.register(
             "consumer_lag",
@@ -112,6 +119,7 @@ impl Default for Metrics {
             consumed,
             written,
             dead_lettered,
+            conflicting_duplicates,
             consumer_lag,
             sink_latency,
             sink_failures,

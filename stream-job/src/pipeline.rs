@@ -1,19 +1,23 @@
 //! The consumer loop: read a batch, dead-letter what is not an order, write the rest to every
 //! sink, and commit only what every sink holds.
 //!
+//! An id is a promise about content (DESIGN.md §3): within a batch the first message of an id
+//! wins, and across batches the version Cassandra already holds; a later message with other
+//! content is a conflicting duplicate and goes to the dead-letter topic, never to a store.
+//!
 //! Ordering of effects per batch: (1) dead letters acknowledged, (2) every sink wrote the orders,
 //! then the batch's offsets become pending; (3) at the flush interval every sink flushes, then
 //! (4) pending offsets are committed. A crash anywhere before (4) re-delivers the batch, and the
 //! idempotent writes absorb the repeat; nothing after a failed step is ever committed.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::{try_join_all, BoxFuture};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
-use sales_model::{Envelope, EnvelopeError};
+use sales_model::{Envelope, EnvelopeError, OrderId, OrderRecord};
 use service_runtime::retry::{until_ok, Stopped};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +26,18 @@ use crate::health::Health;
 use crate::metrics::{Metrics, SinkLabel};
 use crate::sink::{Sink, SinkError};
 use crate::source::{Offsets, OrderSource};
+
+/// The dead-letter code of a message that reuses a stored order id with other content.
+pub const CONFLICT: &str = "conflicting_duplicate";
+
+/// The dead letter's text for a conflicting duplicate: which fields differ from the first version.
+fn conflict(first: &OrderRecord, later: &OrderRecord) -> String {
+    format!(
+        "order_id {} is already taken by an order with other content ({} differ); the first version stays",
+        first.order_id,
+        first.differing_fields(later).join(", ")
+    )
+}
 
 /// What the pipeline asks of every sink.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -106,8 +122,6 @@ impl Pipeline {
         stop: &CancellationToken,
     ) -> Result<(), Stopped> {
         self.metrics.consumed.inc_by(batch.len() as u64);
-        let mut orders = Vec::with_capacity(batch.len());
-        let mut seen = HashSet::new();
         let decoded: Vec<_> = batch
             .iter()
             .map(|message| {
@@ -136,35 +150,94 @@ impl Pipeline {
             )
             .await;
         }
+        // The first version of each id in partition order is the order; a later message with the
+        // same id is a retry when its content is the same, and a conflicting duplicate when not.
+        let mut orders: Vec<(&OwnedMessage, Envelope, OrderRecord)> = Vec::new();
+        let mut kept: HashMap<OrderId, usize> = HashMap::new();
+        let mut refused: Vec<(&OwnedMessage, &'static str, String)> = Vec::new();
         for (message, decoded) in decoded {
             match decoded {
                 Ok(envelope) => {
-                    // A retry of one order can sit twice in one batch; writing it once is enough.
-                    if seen.insert(envelope.order.order_id().clone()) {
-                        orders.push(envelope);
+                    let record = OrderRecord::from(&envelope.order);
+                    match kept.get(envelope.order.order_id()) {
+                        None => {
+                            kept.insert(envelope.order.order_id().clone(), orders.len());
+                            orders.push((message, envelope, record));
+                        }
+                        Some(&first) if orders[first].2 == record => {}
+                        Some(&first) => {
+                            refused.push((message, CONFLICT, conflict(&orders[first].2, &record)))
+                        }
                     }
                 }
-                Err(error) => {
-                    until_ok(
-                        "dead letter",
-                        self.max_backoff,
-                        stop,
-                        |failure| {
-                            self.health
-                                .report("dead letter", Some(format!("{failure}")))
-                        },
-                        || self.dead_letters.send(message, &error),
-                    )
-                    .await?;
-                    self.health.report("dead letter", None);
-                }
+                Err(error) => refused.push((message, error.code(), error.to_string())),
             }
         }
+        // Ids stored by an earlier batch (or an earlier run) keep their first version.
+        let envelopes: Vec<Envelope> = orders.iter().map(|(_, e, _)| e.clone()).collect();
+        if let Some(stored) = self.stored_versions(&envelopes, stop).await? {
+            let mut unconflicted = Vec::with_capacity(orders.len());
+            for ((message, envelope, record), stored) in orders.into_iter().zip(stored) {
+                match stored {
+                    Some(first) if first != record => {
+                        refused.push((message, CONFLICT, conflict(&first, &record)))
+                    }
+                    _ => unconflicted.push((message, envelope, record)),
+                }
+            }
+            orders = unconflicted;
+        }
+        for (message, code, text) in &refused {
+            if *code == CONFLICT {
+                self.metrics.conflicting_duplicates.inc();
+            }
+            until_ok(
+                "dead letter",
+                self.max_backoff,
+                stop,
+                |failure| {
+                    self.health
+                        .report("dead letter", Some(format!("{failure}")))
+                },
+                || self.dead_letters.send(message, code, text),
+            )
+            .await?;
+            self.health.report("dead letter", None);
+        }
+        let orders: Vec<Envelope> = orders.into_iter().map(|(_, e, _)| e).collect();
         if orders.is_empty() {
             return Ok(());
         }
         self.on_every_sink(Step::Write, stop, |sink| sink.write(&orders))
             .await
+    }
+
+    /// The stored version of each order's id, from the first sink that keeps a record of them
+    /// (Cassandra), retried until it answers; `None` when no sink keeps one.
+    async fn stored_versions(
+        &self,
+        orders: &[Envelope],
+        stop: &CancellationToken,
+    ) -> Result<Option<Vec<Option<OrderRecord>>>, Stopped> {
+        if orders.is_empty() {
+            return Ok(None);
+        }
+        for sink in &self.sinks {
+            let what = format!("{} conflict check", sink.name());
+            let versions = until_ok(
+                &what,
+                self.max_backoff,
+                stop,
+                |error: &SinkError| self.health.report(&what, Some(format!("{error:#}"))),
+                || sink.stored_versions(orders),
+            )
+            .await?;
+            self.health.report(&what, None);
+            if versions.is_some() {
+                return Ok(versions);
+            }
+        }
+        Ok(None)
     }
 
     /// Runs one step on every sink concurrently, each retried until it succeeds (or the job

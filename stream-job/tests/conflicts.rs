@@ -1,0 +1,159 @@
+//! Conflicting duplicates (DESIGN.md §3): a later message reusing a stored `order_id` with other
+//! content goes to `Order.dlq` as `conflicting_duplicate`, and the first version stays in
+//! Cassandra, in ClickHouse's facts and in every aggregate, whether the two meet in one batch,
+//! in two batches, or across a restart of the job.
+
+mod support;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rdkafka::message::Headers;
+use rdkafka::Message;
+use support::{minutes_ago, World, WAIT};
+use test_support::metrics::{metric, scrape};
+use test_support::orders::SampleOrder;
+
+/// A one-line order of `store` sold through `channel`.
+fn order(
+    id: &str,
+    store: &str,
+    channel: &str,
+    at: DateTime<Utc>,
+    price: i64,
+) -> sales_model::Envelope {
+    SampleOrder::new(id, store, at)
+        .with("channel", channel)
+        .line("sku-1", "Latte", 1, price)
+        .envelope()
+}
+
+async fn conflicts_counted(job: &stream_job::startup::StreamJob) -> f64 {
+    let metrics = scrape(&format!("http://{}/metrics", job.admin_addr())).await;
+    metric(&metrics, "stream_job_conflicting_duplicates_total")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_order_id_keeps_its_first_version_everywhere() {
+    let world = World::new().await;
+    let (earlier, later) = (minutes_ago(5), minutes_ago(3));
+    // Inside one batch: both produced before the job starts, with a plain retry in between.
+    let first = order("in-batch", "store-1", "delivery", earlier, 350);
+    world.produce(&first).await;
+    world
+        .produce(&order("in-batch", "store-1", "delivery", earlier, 350))
+        .await;
+    world
+        .produce(&order("in-batch", "store-1", "online", earlier, 350))
+        .await;
+    world
+        .produce(&order("across", "store-1", "delivery", earlier, 350))
+        .await;
+    world
+        .produce(&order("restart", "store-1", "delivery", earlier, 350))
+        .await;
+    let job = world.start_job().await;
+    world.wait_for_commits(5).await;
+    assert_eq!(conflicts_counted(&job).await, 1.0);
+
+    // Across batches: a later message reuses a stored id with another time, channel and price.
+    world
+        .produce(&order("across", "store-1", "online", later, 999))
+        .await;
+    world.wait_for_commits(6).await;
+    assert_eq!(conflicts_counted(&job).await, 2.0);
+    // A retry of a stored order is no conflict.
+    world
+        .produce(&order("across", "store-1", "delivery", earlier, 350))
+        .await;
+    world.wait_for_commits(7).await;
+    assert_eq!(conflicts_counted(&job).await, 2.0);
+    job.shutdown().await.expect("the job stopped cleanly");
+
+    // Across a restart: the new run knows the stored version from Cassandra alone.
+    world
+        .produce(&order("restart", "store-2", "delivery", earlier, 350))
+        .await;
+    let job = world.start_job().await;
+    world.wait_for_commits(8).await;
+    assert_eq!(conflicts_counted(&job).await, 1.0);
+    job.shutdown().await.expect("the job stopped cleanly");
+
+    // Cassandra holds the first versions.
+    let stored: Vec<(String, String, String, i64)> = world
+        .scan("SELECT order_id, store_id, channel, total_minor FROM sales.orders_by_id")
+        .await;
+    let mut stored = stored;
+    stored.sort();
+    let first_versions: Vec<(String, String, String, i64)> = ["across", "in-batch", "restart"]
+        .iter()
+        .map(|id| (id.to_string(), "store-1".into(), "delivery".into(), 350))
+        .collect();
+    assert_eq!(stored, first_versions);
+    assert_eq!(
+        world.rows_per_order("orders_by_store_day").await,
+        HashMap::from([
+            ("across".into(), 1),
+            ("in-batch".into(), 1),
+            ("restart".into(), 1)
+        ])
+    );
+    // So do ClickHouse's facts and windows: no row of a later version, stale or otherwise.
+    let mut facts: Vec<(String, String, String, i64)> = world
+        .clickhouse
+        .rows("SELECT order_id, store_id, channel, total_minor FROM sales.order_facts FINAL")
+        .await;
+    facts.sort();
+    assert_eq!(facts, first_versions);
+    let windows: Vec<(String, String, u64, i64)> = world
+        .clickhouse
+        .rows("SELECT store_id, channel, sum(orders), sum(revenue_minor) FROM sales.sales_by_window FINAL GROUP BY store_id, channel ORDER BY store_id, channel")
+        .await;
+    assert_eq!(
+        windows,
+        vec![("store-1".into(), "delivery".into(), 3, 1050)]
+    );
+
+    // Each later version is a dead letter with the code and the fields that differ.
+    let dead = world
+        .kafka
+        .read_topic(&format!("{}.dlq", world.topic), 3, WAIT);
+    let mut letters: Vec<(String, String, String)> = dead
+        .iter()
+        .map(|m| {
+            let header = |name: &str| {
+                m.headers()
+                    .and_then(|h| h.iter().find(|h| h.key == name))
+                    .and_then(|h| h.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default()
+            };
+            (
+                String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                header("dlq.error.code"),
+                header("dlq.error.message"),
+            )
+        })
+        .collect();
+    letters.sort();
+    let summary: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|(key, code, _)| (key.as_str(), code.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("across", "conflicting_duplicate"),
+            ("in-batch", "conflicting_duplicate"),
+            ("restart", "conflicting_duplicate"),
+        ]
+    );
+    assert!(
+        letters[0]
+            .2
+            .contains("channel, created_at, items, total differ"),
+        "{}",
+        letters[0].2
+    );
+    assert!(letters[2].2.contains("store_id differ"), "{}", letters[2].2);
+}
