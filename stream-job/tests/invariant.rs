@@ -1,10 +1,14 @@
 //! The invariant of DESIGN.md §6, end to end: for a seeded random stream of requests — retries,
-//! exact duplicates, invalid orders, late and out-of-order event times — sent through ingest-api
-//! while stream-job is killed (no clean shutdown) and restarted several times, afterwards
+//! exact duplicates, conflicting duplicates, invalid orders, late and out-of-order event times,
+//! in currencies of 0, 2 and 3 decimals — sent through ingest-api while stream-job is killed (no
+//! clean shutdown) and restarted several times, with business days in Asia/Kolkata (UTC+05:30),
+//! afterwards
 //!
-//! - Cassandra holds exactly the distinct accepted orders (no acknowledged order is lost);
-//! - ClickHouse's totals per store/channel/currency/day equal those computed from Cassandra and
-//!   those the generator recorded for the accepted orders; per-product totals match too.
+//! - Cassandra holds exactly the distinct accepted orders, each in its first version (no
+//!   acknowledged order is lost); every conflicting duplicate is a dead letter;
+//! - ClickHouse's totals per store/channel/currency/business day equal those computed from
+//!   Cassandra and those the generator recorded for the accepted orders; per-product totals
+//!   match too.
 
 mod support;
 
@@ -24,6 +28,8 @@ const SEED: u64 = 20_261_122;
 const ORDERS: usize = 2_500;
 const KILLS: usize = 4;
 const KEY: &str = "invariant-key-0123456789";
+/// Not a whole hour from UTC, so a day computed in UTC anywhere would show.
+const ZONE: &str = "Asia/Kolkata";
 
 /// SplitMix64: small, seedable, and the same sequence on every machine.
 struct Rng(u64);
@@ -64,8 +70,9 @@ struct Generated {
     lines: Vec<(String, i64)>,
 }
 
-fn money(minor: i64, rng: &mut Rng) -> Value {
-    let text = format!("{}.{:02}", minor / 100, minor % 100);
+/// `minor` units of a currency with `exponent` decimals, as a POS would write the amount.
+fn money(minor: i64, exponent: u32, rng: &mut Rng) -> Value {
+    let text = sales_model::format_minor(minor, exponent);
     // Half as strings, half as JSON numbers: both must read exactly.
     if rng.chance(50) {
         json!(text)
@@ -85,7 +92,7 @@ fn generate(rng: &mut Rng, n: usize, now: DateTime<Utc>) -> Generated {
         "store-777",
     ];
     let channels = ["in_store", "takeaway", "delivery", "online"];
-    let currencies = ["EUR", "EUR", "EUR", "USD"];
+    let currencies = [("EUR", 2), ("EUR", 2), ("USD", 2), ("JPY", 0), ("KWD", 3)];
     let products = [
         ("sku-1", "Latte"),
         ("sku-2", "Bagel"),
@@ -95,7 +102,8 @@ fn generate(rng: &mut Rng, n: usize, now: DateTime<Utc>) -> Generated {
     ];
     let store = rng.pick(&stores).to_string();
     let channel = rng.pick(&channels).to_string();
-    let currency = rng.pick(&currencies).to_string();
+    let (currency, exponent) = *rng.pick(&currencies);
+    let currency = currency.to_string();
     // Mostly the last hour, out of order; one in ten hours or days late.
     let seconds_ago = if rng.chance(10) {
         3_600 + rng.below(3 * 86_400)
@@ -115,7 +123,7 @@ fn generate(rng: &mut Rng, n: usize, now: DateTime<Utc>) -> Generated {
         let price = 50 + rng.below(1950) as i64;
         subtotal += quantity * price;
         items += quantity as u64;
-        lines.push(json!({"sku": sku, "name": name, "quantity": quantity, "unit_price": money(price, rng)}));
+        lines.push(json!({"sku": sku, "name": name, "quantity": quantity, "unit_price": money(price, exponent, rng)}));
         line_values.push((sku.to_string(), quantity * price));
     }
     let discount = if rng.chance(30) {
@@ -133,19 +141,40 @@ fn generate(rng: &mut Rng, n: usize, now: DateTime<Utc>) -> Generated {
         "currency": currency,
         "created_at": created_at.to_rfc3339(),
         "items": lines,
-        "discount": money(discount, rng),
-        "tax": money(tax, rng),
-        "total": money(total, rng),
+        "discount": money(discount, exponent, rng),
+        "tax": money(tax, exponent, rng),
+        "total": money(total, exponent, rng),
         "payment_method": "card",
     });
     Generated {
         order_id,
         body,
-        key: (store, channel, currency, created_at.date_naive()),
+        key: (store, channel, currency, zone().day_of(created_at)),
         items,
         total,
         lines: line_values,
     }
+}
+
+fn zone() -> sales_model::BusinessZone {
+    ZONE.parse().expect("an IANA zone")
+}
+
+/// The same order id with other content: another channel, and sometimes another time. Valid,
+/// so ingest-api accepts it; stream-job must divert it.
+fn conflicting(rng: &mut Rng, order: &Generated) -> Value {
+    let mut body = order.body.clone();
+    let channel = if order.key.1 == "online" {
+        "takeaway"
+    } else {
+        "online"
+    };
+    body["channel"] = json!(channel);
+    if rng.chance(50) {
+        let at: DateTime<Utc> = body["created_at"].as_str().unwrap().parse().unwrap();
+        body["created_at"] = json!((at - chrono::Duration::seconds(61)).to_rfc3339());
+    }
+    body
 }
 
 /// An order broken in one of several ways; ingest-api must refuse it.
@@ -218,7 +247,8 @@ async fn start_ingest(world: &World) -> (String, tokio::task::JoinHandle<anyhow:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_orders_and_kills() {
-    let world = World::new().await;
+    let mut world = World::new().await;
+    world.settings.push(("BUSINESS_TIME_ZONE", ZONE));
     let (base, ingest) = start_ingest(&world).await;
     let client = reqwest::Client::new();
     test_support::wait_until_ok(&format!("{base}/ready"), WAIT)
@@ -333,6 +363,43 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
         "Kafka was up; nothing should have been refused as unavailable"
     );
 
+    // Then later versions of accepted orders with other content, one of them twice inside a
+    // batch, while the job is killed once more: each one is accepted (ingest-api keeps no state)
+    // and must become a dead letter, never a row.
+    let mut variants: Vec<Value> = Vec::new();
+    for order in &orders {
+        if accepted.lock().unwrap().contains(&order.order_id) && rng.chance(4) {
+            variants.push(conflicting(&mut rng, order));
+        }
+    }
+    let conflicting_ids: BTreeSet<String> = variants
+        .iter()
+        .map(|v| v["order_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(conflicting_ids.len() >= 50, "{}", conflicting_ids.len());
+    let (first_half, second_half) = variants.split_at(variants.len() / 2);
+    let reply = post(
+        &client,
+        &format!("{base}/v1/orders/batch"),
+        &vec![first_half[0].clone(), first_half[0].clone()],
+    )
+    .await;
+    assert_eq!(reply.status(), 200);
+    for (i, half) in [first_half, second_half].into_iter().enumerate() {
+        for body in half {
+            let status = post(&client, &format!("{base}/v1/orders"), body)
+                .await
+                .status();
+            assert_eq!(status, 202, "{body}");
+        }
+        if i == 0 {
+            if let Some(running) = job.lock().unwrap().take() {
+                running.kill();
+            }
+            *job.lock().unwrap() = Some(world.start_job().await);
+        }
+    }
+
     // Let the last job drain everything and commit it.
     let produced = world.kafka.end_offsets_total(&world.topic);
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -345,6 +412,28 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
         accepted.len(),
         ORDERS,
         "every valid order was accepted at least once"
+    );
+
+    // Every conflicting duplicate is a dead letter (a kill may have sent one twice).
+    let dlq = format!("{}.dlq", world.topic);
+    let dead: BTreeSet<String> = world
+        .kafka
+        .read_topic(&dlq, 2 * conflicting_ids.len(), Duration::from_secs(5))
+        .iter()
+        .filter(|m| {
+            use rdkafka::message::{Headers, Message};
+            m.headers().is_some_and(|h| {
+                h.iter().any(|h| {
+                    h.key == "dlq.error.code"
+                        && h.value == Some(b"conflicting_duplicate".as_slice())
+                })
+            })
+        })
+        .map(test_support::kafka::key_text)
+        .collect();
+    assert_eq!(
+        dead, conflicting_ids,
+        "conflicting duplicates vs dead letters"
     );
 
     // Cassandra holds exactly the accepted orders, once each.
@@ -412,6 +501,13 @@ async fn totals_agree_across_stores_after_retries_duplicates_invalid_and_late_or
     assert!(
         expected.keys().map(|k| k.3).collect::<BTreeSet<_>>().len() >= 3,
         "late orders should reach earlier days"
+    );
+    assert_eq!(
+        expected
+            .keys()
+            .map(|k| k.2.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["EUR", "JPY", "KWD", "USD"])
     );
     assert_same(
         &from_cassandra,

@@ -21,6 +21,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub struct World {
     pub stores: TestStores,
     pub group: String,
+    /// Settings every job of this world gets besides the harness's (say BUSINESS_TIME_ZONE).
+    pub settings: Vec<(&'static str, &'static str)>,
 }
 
 impl Deref for World {
@@ -49,6 +51,7 @@ impl World {
         World {
             stores: TestStores::with_clickhouse(clickhouse, 3).await,
             group: test_support::unique_name("stream-job"),
+            settings: Vec::new(),
         }
     }
 
@@ -67,8 +70,8 @@ impl World {
     /// The job's settings, with the stores reached at `cassandra` and `clickhouse` (a proxy in
     /// front of one, say); short intervals so tests run fast.
     pub fn job_config(&self, cassandra: &str, clickhouse: &str) -> StreamConfig {
-        let env = self.env(&[
-            ("STREAM_JOB_GROUP", &self.group),
+        let mut settings = vec![
+            ("STREAM_JOB_GROUP", self.group.as_str()),
             ("CASSANDRA_CONTACT_POINTS", cassandra),
             ("CLICKHOUSE_URL", clickhouse),
             ("CLICKHOUSE_REQUEST_TIMEOUT_MS", "5000"),
@@ -79,7 +82,9 @@ impl World {
             ("STREAM_JOB_BATCH_MAX", "50"),
             ("STREAM_JOB_MAX_BACKOFF_MS", "500"),
             ("KAFKA_SESSION_TIMEOUT_MS", "6000"),
-        ]);
+        ];
+        settings.extend(self.settings.iter().copied());
+        let env = self.env(&settings);
         StreamConfig::from_settings(&Settings::new(&env)).expect("test configuration")
     }
 
