@@ -1,8 +1,9 @@
 """The sales dashboard, seen: a browser test of the whole path from a till to a person's screen.
 
 It starts the pipeline with Superset on the stand-ins (`scripts/run-local` on free ports, a fresh
-Superset home, RUN_LOCAL_PROFILE=debug unless set), posts orders in EUR and USD to ingest-api
-across four stores in four regions and every channel — in the last few minutes, earlier today and
+Superset home, RUN_LOCAL_PROFILE=debug unless set, BUSINESS_TIME_ZONE=Asia/Kolkata unless set),
+posts orders in EUR, USD, JPY and KWD to ingest-api across four stores in four regions and every
+channel — in the last few minutes, earlier today, either side of the business day's midnight, and
 on the same weekday a week earlier — then drives Debian's Chromium (headless, through Playwright)
 as a person would: logs in through Superset's login form, opens the dashboard, waits until every
 chart has rendered, and saves a full-page screenshot to target/dashboard.png.
@@ -10,9 +11,13 @@ chart has rendered, and saves a full-page screenshot to target/dashboard.png.
 Then it asks Superset's own chart-data API, as that logged-in user (the browser's session cookie
 and the CSRF token the page fetches), the very queries the dashboard sent, and checks that every
 chart returns data, the per-minute charts include the last minutes, no chart adds two currencies
-together, today's orders and revenue per currency (and a week earlier) equal what it posted, the
-10-second auto-refresh reads through Superset's cache instead of forcing fresh queries, and no
-chart shows a scroll bar. Closes with `N passed, M failed`; exit status 0 when all pass.
+together, today's orders and revenue per currency (and a week earlier) equal what it posted on the
+business day in BUSINESS_TIME_ZONE (the orders either side of its midnight tell it from the UTC
+day), the 10-second auto-refresh reads through Superset's cache instead of forcing fresh queries,
+and no chart shows a scroll bar. Last, it reads the page as a person does: every amount at its
+currency's scale (JPY without decimals, KWD with three, EUR with two) in the Today by currency
+table, and on the Revenue today card with JPY and then KWD chosen in the Currency filter. Closes
+with `N passed, M failed`; exit status 0 when all pass.
 
 usage: target/superset-venv/bin/python superset/check_dashboard.py
 """
@@ -32,6 +37,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zoneinfo
 from decimal import Decimal
 
 from playwright.sync_api import sync_playwright
@@ -60,9 +66,27 @@ PER_MINUTE = ["Revenue per minute", "Orders per minute"]
 KPI = {"Revenue today": "revenue", "Orders today": "orders"}
 STORES = [("store-001", "East"), ("store-003", "North"), ("store-005", "South"), ("store-007", "West")]
 CHANNELS = ["in_store", "online", "delivery", "takeaway"]
-PRODUCTS = [("sku-latte", "Latte", Decimal("3.50")), ("sku-bagel", "Bagel", Decimal("2.75")), ("sku-tea", "Tea", Decimal("2.20"))]
+PRODUCTS = [("sku-latte", "Latte"), ("sku-bagel", "Bagel"), ("sku-tea", "Tea")]
+# Unit prices per currency and product, at the currency's scale (ISO 4217: EUR and USD 2 digits,
+# JPY 0, KWD 3). They differ per currency, so a chart showing the wrong currency shows a wrong sum;
+# KWD's end in 0, which a format that drops trailing zeros would lose.
+PRICES = {
+    "EUR": ["3.50", "2.75", "2.20"],
+    "USD": ["3.95", "3.20", "2.65"],
+    "JPY": ["1200", "480", "350"],
+    "KWD": ["1.250", "0.875", "0.650"],
+}
+CURRENCIES = list(PRICES)
+EXPONENT = {"EUR": 2, "USD": 2, "JPY": 0, "KWD": 3}
 DEFAULT_CURRENCY = "EUR"
+# Shown on the Revenue today card with each chosen in the Currency filter.
+SCALE_SHOWCASE = ["JPY", "KWD"]
 WEEK = dt.timedelta(days=7)
+# The shops' zone. Asia/Kolkata (UTC+05:30) unless set: its midnight is never UTC's, so orders
+# either side of it show whether "today" is the business day.
+ZONE_NAME = os.environ.get("BUSINESS_TIME_ZONE", "Asia/Kolkata")
+ZONE = zoneinfo.ZoneInfo(ZONE_NAME)
+UTC = dt.timezone.utc
 
 
 def log(message):
@@ -97,9 +121,9 @@ class Pipeline:
             RUN_LOCAL_PROFILE=os.environ.get("RUN_LOCAL_PROFILE", "debug"),
             INGEST_LISTEN_ADDR=self.ingest,
             INGEST_API_KEYS=self.api_key,
-            # Orders of the same weekday a week earlier are a few minutes older than the default
-            # 7-day limit by the time they are compared.
-            INGEST_MAX_AGE_SECS=str(8 * 86400),
+            # Orders of the same weekday a week earlier, and of the business day before it, are
+            # older than the default 7-day limit (up to 8 days and some minutes).
+            INGEST_MAX_AGE_SECS=str(9 * 86400),
             STREAM_JOB_ADMIN_ADDR=f"127.0.0.1:{free_port()}",
             CASSANDRA_STANDIN_ADDR=f"127.0.0.1:{free_port()}",
             SUPERSET_PORT=str(self.superset_port),
@@ -108,6 +132,7 @@ class Pipeline:
             SUPERSET_ADMIN_PASSWORD=self.admin[1],
             SUPERSET_SECRET_KEY=secrets.token_urlsafe(32),
             SUPERSET_DEFAULT_CURRENCY=DEFAULT_CURRENCY,
+            BUSINESS_TIME_ZONE=ZONE_NAME,
         )
         self.log_file = open(self.log_path, "w")
         self.process = subprocess.Popen(
@@ -169,26 +194,48 @@ def window_start(at):
     return at.replace(second=0, microsecond=0)
 
 
+def wall_clock(at, zone=ZONE):
+    """A UTC time (naive, as everywhere here) on the zone's wall clock (naive)."""
+    return at.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def business_day(at, zone=ZONE):
+    return wall_clock(at, zone).date()
+
+
+def business_midnight(at, days_back=0, zone=ZONE):
+    """The UTC time at which the business day of `at`, or the one `days_back` before it, began."""
+    day = business_day(at, zone) - dt.timedelta(days=days_back)
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(UTC).replace(tzinfo=None)
+
+
 def make_orders(now):
-    """Orders of this run: in the last few minutes, earlier in the hour and the day, and a week
-    earlier, in EUR and USD, across four stores (four regions) and every channel. Times before
-    midnight are moved to just after it, so "today" holds what the test means by it."""
+    """Orders of this run: in the last few minutes, earlier in the hour and the day, either side of
+    today's business midnight, and a week earlier (before and after the same time of day, and
+    either side of that day's midnight), in every currency, across four stores (four regions) and
+    every channel. Times before today's midnight are moved to just after it, so "today" holds what
+    the test means by it."""
     run = uuid.uuid4().hex[:10]
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = business_midnight(now)
+    week_midnight = business_midnight(now, days_back=7)
+    just_after = dt.timedelta(seconds=5)
     moments = [now - dt.timedelta(seconds=20 + 60 * k) for k in range(5)]  # the last few minutes
     moments += [now - dt.timedelta(minutes=m) for m in (25, 45)]  # earlier in the last hour
     moments += [now - dt.timedelta(minutes=m) for m in (75, 150, 240)]  # earlier today
-    moments = [max(m, midnight + dt.timedelta(seconds=5)) for m in moments]
-    last_week = [max(now - WEEK - dt.timedelta(minutes=m), midnight - WEEK + dt.timedelta(seconds=5)) for m in (30, 95)]
+    moments = [max(m, midnight + just_after) for m in moments]
+    # Yesterday's last minutes and today's first: the business day, not the UTC one, decides.
+    moments += [midnight - dt.timedelta(minutes=10), min(midnight + just_after, now)]
+    last_week = [max(now - WEEK - dt.timedelta(minutes=m), week_midnight + just_after) for m in (30, 95)]
+    # Later in the day a week earlier (not "up to the same time of day"), and the day before it.
+    last_week += [now - WEEK + dt.timedelta(minutes=20), week_midnight - dt.timedelta(minutes=10)]
     orders = []
     n = 0
-    for currency in ("EUR", "USD"):
+    for currency in CURRENCIES:
         for when in moments + last_week:
             for copy in range(2 if when in moments[:3] else 1):
                 store, _region = STORES[n % len(STORES)]
-                sku, name, price = PRODUCTS[n % len(PRODUCTS)]
-                # Prices differ per currency, so a chart showing the wrong currency shows a wrong sum.
-                price += Decimal("0.45") if currency == "USD" else Decimal(0)
+                sku, name = PRODUCTS[n % len(PRODUCTS)]
+                price = Decimal(PRICES[currency][n % len(PRODUCTS)])
                 quantity = 1 + n % 3
                 total = price * quantity
                 orders.append(
@@ -225,26 +272,42 @@ class Expected:
     def __init__(self, orders):
         self.orders = [dict(o, at=dt.datetime.strptime(o["created_at"], "%Y-%m-%dT%H:%M:%SZ")) for o in orders]
 
-    def today(self, now, currency):
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        picked = [o for o in self.orders if o["currency"] == currency and midnight <= o["at"] and window_start(o["at"]) < now]
+    @staticmethod
+    def _totals(picked):
         return len(picked), sum((Decimal(o["total"]) for o in picked), Decimal(0))
 
+    def today(self, now, currency, zone=ZONE):
+        """Orders and revenue of today's business day in `zone`, windows started by `now`."""
+        day = business_day(now, zone)
+        return self._totals(
+            [o for o in self.orders if o["currency"] == currency and business_day(o["at"], zone) == day and window_start(o["at"]) <= now]
+        )
+
     def week_earlier(self, now, currency):
-        return self.today(now - WEEK, currency)
+        """The same weekday a week earlier, up to the same time of day on the business clock."""
+        day = business_day(now) - WEEK
+        until = wall_clock(now).time()
+        return self._totals(
+            [
+                o
+                for o in self.orders
+                if o["currency"] == currency and business_day(o["at"]) == day and wall_clock(window_start(o["at"])).time() <= until
+            ]
+        )
 
     def per_minute(self, now, currency):
-        """{window start: (orders, revenue)} of the windows in [now - 60 min, now)."""
+        """{window start on the business clock: (orders, revenue)} of the windows in [now - 60 min, now)."""
         series = collections.defaultdict(lambda: [0, Decimal(0)])
         for o in self.orders:
             start = window_start(o["at"])
             if o["currency"] == currency and now - dt.timedelta(minutes=60) <= start < now:
-                series[start][0] += 1
-                series[start][1] += Decimal(o["total"])
+                series[wall_clock(start)][0] += 1
+                series[wall_clock(start)][1] += Decimal(o["total"])
         return {k: tuple(v) for k, v in series.items()}
 
     def latest_window(self):
-        return max(window_start(o["at"]) for o in self.orders)
+        """The newest window's start on the business clock."""
+        return wall_clock(max(window_start(o["at"]) for o in self.orders))
 
 
 class Checks:
@@ -265,7 +328,14 @@ class Checks:
 
 
 def money(value):
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    """An amount from a chart-data answer (a float) as the exact decimal it stands for: every
+    currency has at most three digits after the point."""
+    return Decimal(str(value)).quantize(Decimal("0.001"))
+
+
+def shown(amount, currency):
+    """An amount as the dashboard must show it: thousands grouped, the currency's own decimals."""
+    return f"{amount:,.{EXPONENT[currency]}f}"
 
 
 class Browser:
@@ -291,9 +361,29 @@ class Browser:
         self.page.click("[data-test=login-button]")
         self.page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
 
-    def open_dashboard(self):
+    def open_dashboard(self, currency=None):
+        """The dashboard, with `currency` chosen in the Currency filter if given (the filter's
+        state in the URL, as Superset's permalinks carry it)."""
         self.chart_requests.clear()
-        self.page.goto(f"{self.base}/superset/dashboard/sales/")
+        chosen = ""
+        if currency:
+            chosen = (
+                "?native_filters=(NATIVE_FILTER-currency:(id:NATIVE_FILTER-currency,"
+                f"extraFormData:(filters:!((col:currency,op:IN,val:!({currency})))),filterState:(value:!({currency}))))"
+            )
+        self.page.goto(f"{self.base}/superset/dashboard/sales/{chosen}")
+
+    def chart_text(self, title):
+        """The text a person reads in a chart, as lines; table rows as lists of their cells."""
+        return self.page.evaluate(
+            """title => { const h = Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).find(h =>
+                  ((h.querySelector('[data-test=editable-title]') || {}).innerText || '').trim() === title);
+                const body = h && h.querySelector('[data-test=slice-container]');
+                if (!body) return null;
+                const rows = Array.from(body.querySelectorAll('tbody tr')).map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));
+                return rows.length ? rows : body.innerText.split('\\n').map(l => l.trim()).filter(l => l); }""",
+            title,
+        )
 
     def chart_states(self):
         """Per chart title: rendered, failed or loading, from what the page shows."""
@@ -302,7 +392,9 @@ class Browser:
                 const title = (h.querySelector('[data-test=editable-title]') || {}).innerText || '';
                 const body = h.querySelector('[data-test=slice-container]');
                 let state = 'loading';
-                if (h.querySelector('.ant-alert-error, [role=alert]') && /error/i.test(h.innerText)) state = 'failed';
+                // A Handlebars chart shows a template's error in a <pre> instead of its output.
+                if ((h.querySelector('.ant-alert-error, [role=alert]') && /error/i.test(h.innerText)) ||
+                    (body && body.querySelector('.handlebars pre'))) state = 'failed';
                 else if (body && !h.querySelector('[data-test=loading-indicator], .loading') &&
                          (body.querySelector('canvas, svg, table') || /\\d/.test(body.innerText))) state = 'rendered';
                 return [title.trim(), state];
@@ -392,12 +484,13 @@ def currency_safe(query):
 
 
 def timeseries_points(result, currency):
-    """{window start: value} of one currency's series in a pivoted timeseries result."""
+    """{window start: value} of one currency's series in a pivoted timeseries result; the x axis
+    is the business clock (business_window_start), whose digits arrive as if UTC."""
     points = {}
     for row in result["data"]:
-        stamp = dt.datetime.fromtimestamp(row["window_start"] / 1000, dt.timezone.utc).replace(tzinfo=None)
+        stamp = dt.datetime.fromtimestamp(row["business_window_start"] / 1000, UTC).replace(tzinfo=None)
         for key, value in row.items():
-            if key != "window_start" and currency in key and value is not None:
+            if key != "business_window_start" and currency in key and value is not None:
                 points[stamp] = value
     return points
 
@@ -412,7 +505,7 @@ def main():
         try:
             pipeline.wait_ready()
             log(f"ready after {time.monotonic() - started:.0f} s; posting orders")
-            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+            now = dt.datetime.now(UTC).replace(tzinfo=None, microsecond=0)
             orders = make_orders(now)
             accepted, refused = post_orders(pipeline.ingest_url, pipeline.api_key, orders)
             checks.equal("ingest-api accepts every posted order", (accepted, refused), (len(orders), []))
@@ -450,10 +543,8 @@ def run_browser_checks(checks, browser, pipeline, expected):
             status, reply = browser.chart_data(dict(body, force=True), csrf)
             if status == 200:
                 rows = reply["result"][0]["data"]
-                now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-                arrived = all(
-                    any(r["currency"] == c and r["orders"] == expected.today(now, c)[0] for r in rows) for c in ("EUR", "USD")
-                )
+                now = dt.datetime.now(UTC).replace(tzinfo=None)
+                arrived = all(any(r["currency"] == c and r["orders"] == expected.today(now, c)[0] for r in rows) for c in CURRENCIES)
         if not arrived:
             time.sleep(2)
     checks.check("the posted orders reach the dashboard's data within 2 minutes", arrived)
@@ -476,7 +567,7 @@ def run_browser_checks(checks, browser, pipeline, expected):
     checks.equal("the auto-refresh reads through Superset's cache (force=false)", sorted({b.get("force", False) for b in refreshed.values()}), [False])
 
     csrf = browser.csrf_token()
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(UTC).replace(tzinfo=None)
     replies = {}
     for name in CHARTS:
         status, reply = browser.chart_data(loaded[name], csrf)
@@ -491,29 +582,43 @@ def run_browser_checks(checks, browser, pipeline, expected):
     status, again = browser.chart_data(loaded["Revenue by store"], csrf)
     checks.check("a second viewer's identical query is served from Superset's cache", status == 200 and again["result"][0].get("is_cached"), str(again)[:200])
 
-    today = {c: expected.today(now, c) for c in ("EUR", "USD")}
+    today = {c: expected.today(now, c) for c in CURRENCIES}
+    if business_midnight(now) != business_midnight(now, zone=UTC):
+        utc_day = {c: expected.today(now, c, zone=UTC) for c in CURRENCIES}
+        checks.check(f"the posted orders tell today's business day ({ZONE_NAME}) from the UTC day", today != utc_day, f"both {today}")
     table = replies["Today by currency"]
     if table:
         rows = {r["currency"]: (r["orders"], money(r["revenue"])) for r in table["result"][0]["data"]}
-        checks.equal("Today by currency: orders and revenue per currency equal what was posted", rows, {c: (n, money(v)) for c, (n, v) in today.items()})
+        checks.equal(
+            f"Today by currency: orders and revenue per currency equal what was posted on today's business day ({ZONE_NAME})",
+            rows,
+            {c: (n, money(v)) for c, (n, v) in today.items()},
+        )
+        formats = {r["currency"]: r["amount_format"] for r in table["result"][0]["data"]}
+        checks.equal(
+            "Today by currency: each currency's amounts are formatted at its ISO 4217 scale (amount_format)",
+            formats,
+            {c: "#,##0" + ("." + "0" * EXPONENT[c] if EXPONENT[c] else "") + " !" for c in CURRENCIES},
+        )
 
     for name, metric in KPI.items():
-        for currency in ("EUR", "USD"):
+        for currency in CURRENCIES:
             body = loaded[name] if currency == DEFAULT_CURRENCY else with_currency(loaded[name], currency)
             status, reply = browser.chart_data(body, csrf)
             if status != 200:
                 checks.check(f"{name} ({currency}): answers", False, str(reply)[:300])
                 continue
-            row = reply["result"][0]["data"][0]
-            previous = next((v for k, v in row.items() if k.startswith(f"{metric}__")), None)
+            data = reply["result"][0]["data"]
+            row = data[0] if data else {}
+            got, got_prev = row.get(f"{metric}_today"), row.get(f"{metric}_week_earlier")
             n, revenue = today[currency]
             week_n, week_revenue = expected.week_earlier(now, currency)
             if metric == "orders":
-                got, want, got_prev, want_prev = row[metric], n, previous, week_n
+                want, want_prev = n, week_n
             else:
-                got, want, got_prev, want_prev = money(row[metric]), money(revenue), money(previous or 0), money(week_revenue)
+                got, want, got_prev, want_prev = money(got or 0), money(revenue), money(got_prev or 0), money(week_revenue)
             checks.equal(f"{name} ({currency}): today equals what was posted", got, want)
-            checks.equal(f"{name} ({currency}): the same weekday a week earlier equals what was posted", got_prev, want_prev)
+            checks.equal(f"{name} ({currency}): the same weekday a week earlier, up to the same time of day, equals what was posted", got_prev, want_prev)
 
     for name in PER_MINUTE:
         reply = replies[name]
@@ -526,7 +631,35 @@ def run_browser_checks(checks, browser, pipeline, expected):
         position = 0 if name == "Orders per minute" else 1
         got = {k: (money(v) if position else v) for k, v in points.items()}
         want = {k: (money(v[position]) if position else v[position]) for k, v in series.items()}
-        checks.equal(f"{name}: every minute of the last hour equals what was posted ({DEFAULT_CURRENCY})", got, want)
+        checks.equal(f"{name}: every minute of the last hour equals what was posted ({DEFAULT_CURRENCY}, on the {ZONE_NAME} clock)", got, want)
+
+    check_scales(checks, browser, today)
+
+
+def check_scales(checks, browser, today):
+    """What a person reads: every amount at its currency's scale, in the table of all currencies
+    and on the Revenue today card with a zero- and a three-decimal currency chosen."""
+    want = {c: shown(today[c][1], c) for c in CURRENCIES}
+    got = settled(browser, lambda: {r[0]: r[2] for r in browser.chart_text("Today by currency") or [] if len(r) >= 3}, want)
+    checks.equal("Today by currency shows each revenue at its currency's scale (JPY no decimals, KWD three, EUR two)", got, want)
+    for currency in SCALE_SHOWCASE:
+        log(f"choosing {currency} in the Currency filter")
+        browser.open_dashboard(currency)
+        want = f"{shown(today[currency][1], currency)} {currency}"
+        got = settled(browser, lambda: (browser.chart_text("Revenue today") or [None])[0], want)
+        checks.equal(f"Revenue today with {currency} chosen shows {currency} at its scale", got, want)
+
+
+def settled(browser, read, want, timeout=20):
+    """What `read` finds on the page once it equals `want`, or at `timeout`: the page re-renders
+    its charts as it loads and on every 10-second refresh."""
+    deadline = time.monotonic() + timeout
+    browser.wait_rendered()
+    got = read()
+    while got != want and time.monotonic() < deadline:
+        browser.page.wait_for_timeout(500)
+        got = read()
+    return got
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 a temporary directory) the way bootstrap.sh and scripts/run-local do (provision.py), twice, and
 checks what a user relies on: the ClickHouse database, both datasets, every chart, the dashboard
 with all of them, its native filters (a required Currency filter defaulting to the configured
-currency), a 10-second auto-refresh that reads through a 10-second data cache, and that the
-second import replaced what the first left (connection, filter default, admin password).
+currency), a 10-second auto-refresh that reads through a 10-second data cache, "today" in the
+configured business time zone, and that the second import replaced what the first left
+(connection, filter default, business time zone, admin password).
 
 The ClickHouse server is not contacted: importing needs no connection. Exit status 0 when every
 check passes.
@@ -54,10 +55,15 @@ def main():
         bundle = pathlib.Path(home) / "bundle.zip"
         # A first installation with other settings, then the one under test over it.
         for settings in (
-            dict(CLICKHOUSE_HOST="old-clickhouse", SUPERSET_DEFAULT_CURRENCY="USD", SUPERSET_ADMIN_PASSWORD="first-password"),
-            dict(CLICKHOUSE_HOST="clickhouse", SUPERSET_ADMIN_PASSWORD="check-password"),
+            dict(
+                CLICKHOUSE_HOST="old-clickhouse",
+                SUPERSET_DEFAULT_CURRENCY="USD",
+                BUSINESS_TIME_ZONE="Europe/Berlin",
+                SUPERSET_ADMIN_PASSWORD="first-password",
+            ),
+            dict(CLICKHOUSE_HOST="clickhouse", BUSINESS_TIME_ZONE="Asia/Kolkata", SUPERSET_ADMIN_PASSWORD="check-password"),
         ):
-            step = {k: v for k, v in env.items() if k != "SUPERSET_DEFAULT_CURRENCY"}
+            step = {k: v for k, v in env.items() if k not in ("SUPERSET_DEFAULT_CURRENCY", "BUSINESS_TIME_ZONE")}
             step.update(settings)
             subprocess.run([sys.executable, str(HERE / "build_bundle.py"), str(HERE / "dashboard"), str(bundle)], env=step, check=True)
             subprocess.run([sys.executable, str(HERE / "provision.py"), str(bundle)], env=step, check=True, stdout=subprocess.DEVNULL)
@@ -83,6 +89,8 @@ def main():
         ("every native filter targets a dataset", all(t.get("datasetId") for f in found["native_filters"] for t in f["targets"]), True),
         ("the Currency filter requires exactly one value", (currency.get("controlValues", {}).get("enableEmptyFilter"), currency.get("controlValues", {}).get("multiSelect")), (True, False)),
         ("the Currency filter defaults to EUR (the latest import's default)", currency.get("defaultDataMask", {}).get("filterState", {}).get("value"), ["EUR"]),
+        ("every dataset knows its currency column", found["currency_columns"], {d: "currency" for d in EXPECTED_DATASETS}),
+        ("\"today\" is the latest import's business time zone in every chart", found["zones"], ["Asia/Kolkata"]),
         ("filter scopes name the imported charts", found["excluded_ok"], True),
         ("the admin password is the latest configured one", found["admin_login"], [False, True]),
         ("the periodic refresh reads through the cache", found["auto_refresh_mode"], "fetch"),
@@ -99,6 +107,7 @@ def main():
 
 PROBE = r"""
 import json
+import re
 from superset.app import create_app
 app = create_app()
 with app.app_context():
@@ -112,6 +121,10 @@ with app.app_context():
     dashboards = db.session.query(Dashboard).all()
     charts = db.session.query(Slice).all()
     datasets = db.session.query(SqlaTable).all()
+    # Every time zone named in a chart's filters and metrics or a dataset's columns and metrics.
+    sql = [json.dumps(json.loads(c.params or "{}").get("adhoc_filters", [])) for c in charts]
+    sql += [m.expression for d in datasets for m in d.metrics] + [c.expression or "" for d in datasets for c in d.columns]
+    zones = sorted({z for text in sql for z in re.findall(r"'([A-Z][A-Za-z_]+/[A-Za-z_]+)'", text)})
     sales = [d for d in dashboards if d.dashboard_title == "Sales"]
     meta = json.loads(sales[0].json_metadata) if sales else {}
     chart_ids = {c.id for c in charts}
@@ -130,6 +143,8 @@ with app.app_context():
         "admin_login": [security_manager.auth_user_db("admin", p) is not None for p in ("first-password", "check-password")],
         "auto_refresh_mode": app.config["DASHBOARD_AUTO_REFRESH_MODE"],
         "data_cache": [app.config["DATA_CACHE_CONFIG"]["CACHE_TYPE"], app.config["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"]],
+        "currency_columns": {d.table_name: d.currency_code_column for d in datasets},
+        "zones": zones,
     }))
 """
 

@@ -9,8 +9,15 @@ Chart results are cached for 10 seconds in a file cache every web worker shares,
 refresh asks for cached data (DASHBOARD_AUTO_REFRESH_MODE = "fetch"; Superset's default "force"
 makes every viewer's every tick bypass the cache). So however many people watch, ClickHouse
 answers about one query per chart per 10 seconds, and no chart is more than 10 seconds stale.
-The cache key of a relative time range ("today : now", "last 60 minutes") is the range's text,
-not the instants it resolves to, so the same entry serves every viewer until it expires.
+The cache key of a chart's query is its text (a relative range such as "last 60 minutes", or
+"today" as SQL ClickHouse evaluates), not the instants it resolves to, so the same entry serves
+every viewer until it expires.
+
+"Today" is the business day in BUSINESS_TIME_ZONE, and ClickHouse decides it (the dashboard's SQL
+compares each row's business `day` with `toDate(now(), zone)`; build_bundle.py fills the zone in).
+Superset's own relative times ("today", "now") come from this process's clock in its zone (UTC in
+the image), so the server needs no zone setting and the only relative range left, the last 60
+minutes, means instants.
 """
 
 import copy
@@ -53,7 +60,4 @@ HTML_SANITIZATION_SCHEMA_EXTENSIONS = {"attributes": {"*": ["className"]}, "tagN
 
 ROW_LIMIT = 10000
 WTF_CSRF_ENABLED = True
-# CHART_PLUGINS_EXPERIMENTAL registers "Big Number with Time Period Comparison" (pop_kpi), which
-# the KPI cards use for today against the same weekday a week earlier; in Superset 6.1 the flag
-# gates that chart type only (and a time-comparison path of the date parser it uses).
-FEATURE_FLAGS = {"DASHBOARD_RBAC": False, "CHART_PLUGINS_EXPERIMENTAL": True}
+FEATURE_FLAGS = {"DASHBOARD_RBAC": False}

@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         p(0.50),
         p(0.95),
         p(0.99),
-        metric(&text, &format!("{name}_count "))
+        metric(&text, &format!("{name}_count"))
     );
     Ok(())
 }

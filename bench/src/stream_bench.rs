@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
         Some(metric(
             &text,
-            "stream_job_written_total{table=\"orders_by_id\"} ",
+            "stream_job_written_total{table=\"orders_by_id\"}",
         ))
     };
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -60,19 +60,30 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "windows recomputed: {}, flushes: {}, mean flush {:.1} ms",
-        metric(&text, "stream_job_windows_recomputed_total "),
+        metric(&text, "stream_job_windows_recomputed_total"),
         metric(
             &text,
-            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"} "
+            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"}"
         ),
         1e3 * metric(
             &text,
-            "stream_job_flush_latency_seconds_sum{sink=\"clickhouse\"} "
+            "stream_job_flush_latency_seconds_sum{sink=\"clickhouse\"}"
         ) / metric(
             &text,
-            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"} "
+            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"}"
         )
         .max(1.0)
+    );
+    let checking = metric(&text, "stream_job_conflict_check_seconds_sum");
+    let writing = metric(
+        &text,
+        "stream_job_sink_latency_seconds_sum{sink=\"cassandra\"}",
+    );
+    println!(
+        "conflicting-duplicate check (a Cassandra read per order id, before the writes): {:.2} s = {:.0}% of the run; Cassandra writes {:.2} s",
+        checking,
+        100.0 * checking / elapsed.as_secs_f64(),
+        writing
     );
     println!(
         "stores: Kafka {}, Cassandra {}, ClickHouse {}",

@@ -34,6 +34,7 @@ pub struct Metrics {
     pub written: Family<TableLabel, Counter>,
     pub dead_lettered: Family<CodeLabel, Counter>,
     pub conflicting_duplicates: Counter,
+    pub conflict_check_latency: Histogram,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub sink_latency: Family<SinkLabel, Histogram>,
     pub sink_failures: Family<SinkLabel, Counter>,
@@ -50,6 +51,7 @@ impl Default for Metrics {
         let written = Family::<TableLabel, Counter>::default();
         let dead_lettered = Family::<CodeLabel, Counter>::default();
         let conflicting_duplicates = Counter::default();
+        let conflict_check_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let consumer_lag = Family::<PartitionLabel, Gauge>::default();
         // 1 ms .. ~33 s
         let sink_latency = Family::<SinkLabel, Histogram>::new_with_constructor(|| {
@@ -78,6 +80,11 @@ impl Default for Metrics {
             "conflicting_duplicates",
             "Orders that reused a stored order_id with other content (sent to the dead-letter topic)",
             conflicting_duplicates.clone(),
+        );
+        registry.register(
+            "conflict_check_seconds",
+            "Time to read back a batch's stored versions from Cassandra (one read per order id)",
+            conflict_check_latency.clone(),
         );
         registry.register(
             "consumer_lag",
@@ -120,6 +127,7 @@ impl Default for Metrics {
             written,
             dead_lettered,
             conflicting_duplicates,
+            conflict_check_latency,
             consumer_lag,
             sink_latency,
             sink_failures,

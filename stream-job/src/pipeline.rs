@@ -222,6 +222,7 @@ impl Pipeline {
         if orders.is_empty() {
             return Ok(None);
         }
+        let started = Instant::now();
         for sink in &self.sinks {
             let what = format!("{} conflict check", sink.name());
             let versions = until_ok(
@@ -234,6 +235,9 @@ impl Pipeline {
             .await?;
             self.health.report(&what, None);
             if versions.is_some() {
+                self.metrics
+                    .conflict_check_latency
+                    .observe(started.elapsed().as_secs_f64());
                 return Ok(versions);
             }
         }
