@@ -1,18 +1,29 @@
 """Runs every file of clickhouse-sql/ on a current ClickHouse engine (chdb, in-process), loads the
-store seed and sample facts (with re-inserted duplicates), runs stream-job's own recompute
-queries, and checks that every view returns the expected totals; then runs every column, metric
-and chart query of the Superset dashboard (superset/dashboard) over those views, the way Superset
-writes them (metrics aliased by their names, the Currency filter, the chart's ordering), and checks
-that each native filter's column exists in every dataset of the charts it applies to.
+store seed and sample facts (with re-inserted duplicates) in EUR, JPY and KWD, with business days
+in Asia/Kolkata (one order late on a UTC evening that is the next business day there, one on the
+same weekday a week earlier), runs stream-job's own recompute queries, and checks that every view
+returns the expected totals at each currency's scale (JPY whole yen, KWD three decimals) and
+groups days by the business `day` column; then runs every column (calculated ones by their
+expression), metric and chart query of the Superset dashboard (superset/dashboard) over those
+views, with the `{{ BUSINESS_TIME_ZONE }}` placeholder filled in as build_bundle.py does, the way
+Superset writes them (calculated columns by their expression, metrics aliased by their names, the
+chart's time grain, its adhoc filters, the native filters' defaults in their scope, the chart's
+ordering and row limit), once at the real now() and once with now() pinned to an instant of the
+sample day, where every chart must return rows; and checks that each native filter's column exists
+in every dataset of the charts it applies to.
 
 Proves that the DDL the compose image runs is valid on current ClickHouse, not only on the old
 server CI can install. Exit status 0 when every check passes.
 """
 
 import csv
+import datetime as dt
+import json
 import pathlib
+import re
 import sys
 import tempfile
+import zoneinfo
 
 import yaml
 from chdb import session as chdb_session
@@ -20,6 +31,28 @@ from chdb import session as chdb_session
 HERE = pathlib.Path(__file__).resolve().parent
 WINDOW = 60
 DAY_START = 1795305600  # 2026-11-22T00:00:00Z
+WEEK = 7 * 86400
+# The business time zone of the sample facts' `day` and of the dashboard's SQL (its placeholder):
+# not UTC, so a zone that is ignored, or a UTC date taken for the business day, shows.
+BUSINESS_TIME_ZONE = "Asia/Kolkata"
+# What build_bundle.py fills in from the environment (the connection URI is in databases/, not read).
+PLACEHOLDER_VALUES = {"BUSINESS_TIME_ZONE": BUSINESS_TIME_ZONE, "SUPERSET_DEFAULT_CURRENCY": "EUR"}
+PLACEHOLDER = re.compile(r"\{\{ *[A-Z][A-Z0-9_]* *\}\}")  # build_bundle.py's rule
+# ISO 4217 minor-unit exponents of the sample currencies.
+EXPONENT = {"EUR": 2, "JPY": 0, "KWD": 3}
+# "Now" for the pinned runs: 2026-11-22T00:30:00Z, 06:00 of 2026-11-22 in Asia/Kolkata (the first
+# sample windows are in the last 60 minutes, today's business day is the 22nd) ...
+PINNED_NOW = DAY_START + 1800
+# ... and 2026-11-22T21:00:00Z, already 02:30 of 2026-11-23 in Asia/Kolkata.
+PINNED_NEXT_DAY = DAY_START + 75600
+# Superset's ClickHouse time grains (superset/db_engine_specs/clickhouse.py).
+TIME_GRAIN = {
+    None: "{col}",
+    "PT1M": "toStartOfMinute(toDateTime({col}))",
+    "PT5M": "toDateTime(intDiv(toUInt32(toDateTime({col})), 300)*300)",
+    "PT1H": "toStartOfHour(toDateTime({col}))",
+    "P1D": "toStartOfDay(toDateTime({col}))",
+}
 
 
 def statements(path):
@@ -36,6 +69,148 @@ def quote(value):
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def filled(path):
+    """A dashboard YAML file with build_bundle.py's placeholders filled in, and the placeholders it
+    would have refused (no value) that are left."""
+    text = path.read_text()
+    for name, value in PLACEHOLDER_VALUES.items():
+        text = text.replace("{{ " + name + " }}", value)
+    return yaml.safe_load(text), PLACEHOLDER.findall(text)
+
+
+def in_order(rows):
+    """Rows sorted (a chart's own order may leave ties in any order); an engine's refusal as it is."""
+    return rows if isinstance(rows, str) else sorted(rows)
+
+
+def at_instant(sql, at):
+    """The query with ClickHouse's now() pinned to the epoch second `at`."""
+    return sql.replace("now()", f"toDateTime({at})")
+
+
+def column_expr(spec, name):
+    """A dataset column as Superset refers to it: a calculated column by its expression."""
+    for column in spec["columns"]:
+        if column["column_name"] == name:
+            return f"({column['expression']})" if column.get("expression") else name
+    raise ValueError(f"{spec['table_name']} has no column {name!r}")
+
+
+def column_select(spec, column):
+    """A chart's column (a dataset column's name or an adhoc SQL column) as (select item, group
+    expression)."""
+    if isinstance(column, str):
+        expr = column_expr(spec, column)
+        return (f"{expr} AS `{column}`" if expr != column else column), expr
+    if isinstance(column, dict) and column.get("sqlExpression"):
+        return f"({column['sqlExpression']}) AS `{column['label']}`", f"({column['sqlExpression']})"
+    raise ValueError(f"unknown column shape {column!r}")
+
+
+def metric_select(spec, metric):
+    """A chart's metric (a saved metric's name or an adhoc metric) as (label, expression)."""
+    if isinstance(metric, str):
+        saved = {m["metric_name"]: m["expression"] for m in spec["metrics"]}
+        if metric not in saved:
+            raise ValueError(f"{spec['table_name']} has no metric {metric!r}")
+        return metric, saved[metric]
+    if isinstance(metric, dict) and metric.get("expressionType") == "SQL":
+        return metric["label"], metric["sqlExpression"]
+    if isinstance(metric, dict) and metric.get("expressionType") == "SIMPLE":
+        column = metric["column"]["column_name"]
+        return metric["label"], f"{metric['aggregate']}({column_expr(spec, column)})"
+    raise ValueError(f"unknown metric shape {metric!r}")
+
+
+def time_bound(text):
+    """One side of a Superset time range, as ClickHouse SQL on now()."""
+    text = text.strip()
+    if text == "now":
+        return "now()"
+    shifted = re.fullmatch(r'DATEADD\(DATETIME\("now"\), *(-?\d+), *(second|minute|hour|day|week)\)', text)
+    if shifted:
+        return f"now() + INTERVAL {int(shifted.group(1))} {shifted.group(2).upper()}"
+    raise ValueError(f"time range bound {text!r} not understood")
+
+
+def adhoc_filter(spec, adhoc):
+    """A chart's adhoc filter as (clause, SQL condition), or None for a range with no filter."""
+    clause = adhoc.get("clause", "WHERE")
+    if adhoc["expressionType"] == "SQL":
+        return clause, f"({adhoc['sqlExpression']})"
+    subject = column_expr(spec, adhoc["subject"])
+    operator = adhoc["operator"]
+    if operator == "TEMPORAL_RANGE":
+        if adhoc["comparator"] == "No filter":
+            return None
+        start, end = adhoc["comparator"].split(" : ")
+        return clause, f"({subject} >= {time_bound(start)} AND {subject} < {time_bound(end)})"
+    if operator in ("IN", "NOT IN"):
+        return clause, f"{subject} {operator} ({', '.join(quote(v) for v in adhoc['comparator'])})"
+    if operator in ("==", "!=", ">", "<", ">=", "<="):
+        return clause, f"{subject} {'=' if operator == '==' else operator} {quote(adhoc['comparator'])}"
+    raise ValueError(f"adhoc filter operator {operator!r} not understood")
+
+
+def chart_query(chart, spec, extra_where):
+    """The chart's query as Superset builds it for its viz type, with the native filters'
+    conditions (extra_where) added."""
+    params = chart["params"]
+    table = f"{spec['schema']}.{spec['table_name']}"
+    if params.get("viz_type") in ("table", "handlebars") and params.get("query_mode") == "raw":
+        # Raw records: the columns as they are, no grouping, no metrics.
+        keys = [column_select(spec, c) for c in params["all_columns"]]
+        metrics = []
+    else:
+        keys = []
+        x_axis = params.get("x_axis")
+        if x_axis:
+            item, expr = column_select(spec, x_axis)
+            grain = TIME_GRAIN[params.get("time_grain_sqla")]
+            if isinstance(x_axis, str) and params.get("time_grain_sqla"):
+                expr = grain.format(col=expr)
+                item = f"{expr} AS `{x_axis}`"
+            keys.append((item, expr))
+        groupby = params.get("groupby") or params.get("columns") or []
+        keys += [column_select(spec, c) for c in groupby]
+        # `metrics` (a list) in most charts, `metric` (one) in a big number.
+        chosen = params.get("metrics") or ([params["metric"]] if params.get("metric") else [])
+        metrics = [metric_select(spec, m) for m in chosen]
+    if not keys and not metrics:
+        raise ValueError("the chart selects nothing")
+    where, having = list(extra_where), []
+    for adhoc in params.get("adhoc_filters", []):
+        condition = adhoc_filter(spec, adhoc)
+        if condition:
+            (having if condition[0] == "HAVING" else where).append(condition[1])
+    select = ", ".join([k[0] for k in keys] + [f"{expr} AS `{label}`" for label, expr in metrics])
+    sql = f"SELECT {select} FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if metrics and keys:
+        sql += " GROUP BY " + ", ".join(k[1] for k in keys)
+    if having:
+        sql += " HAVING " + " AND ".join(having)
+    # Ordering: raw mode's `order_by_cols` (["column", ascending] as JSON text) by columns; an
+    # aggregate's `orderby` ([metric, ascending]) or sort metric by metrics, a metric of the chart
+    # by its alias.
+    labels = {label for label, _ in metrics}
+    terms = []
+    for key, ascending in (json.loads(o) for o in params.get("order_by_cols") or []):
+        terms.append(f"{column_expr(spec, key)} {'ASC' if ascending else 'DESC'}")
+    orderby = list(params.get("orderby") or [])
+    if params.get("timeseries_limit_metric"):
+        orderby.append([params["timeseries_limit_metric"], not params.get("order_desc", True)])
+    for key, ascending in orderby:
+        label, expr = (key, None) if isinstance(key, str) and key in labels else metric_select(spec, key)
+        terms.append(f"{'`' + label + '`' if label in labels else expr} {'ASC' if ascending else 'DESC'}")
+    if terms:
+        sql += " ORDER BY " + ", ".join(terms)
+    if params.get("row_limit"):
+        sql += f" LIMIT {int(params['row_limit'])}"
+    return sql
+
+
 def main():
     checks = []
 
@@ -47,6 +222,15 @@ def main():
 
         def query(sql):
             return db.query(sql, "CSV").bytes().decode()
+
+        def attempt(sql):
+            """The query's rows, or the engine's refusal (its first line) as a string; `sql` may be a
+            function making the query from the dashboard's files (a column or metric it names that
+            is missing is the refusal then)."""
+            try:
+                return query(sql() if callable(sql) else sql).strip().splitlines()
+            except Exception as error:  # the engine's refusal is the finding
+                return str(error).splitlines()[0]
 
         files = sorted(HERE.glob("[0-9][0-9][0-9]_*.sql"))
         for path in files:
@@ -61,35 +245,55 @@ def main():
         )
         query(f"INSERT INTO sales.stores VALUES {values}")
 
-        # Sample orders: (seconds into the day, order_id, store, channel, items, total_minor, lines)
+        # Sample orders: (seconds from 2026-11-22T00:00:00Z, order_id, store, channel, currency,
+        # items, total_minor, lines). Money in the currency's minor units: EUR cents, JPY whole yen,
+        # KWD fils. o-8 is 20:00 UTC on the 22nd, already the 23rd in Asia/Kolkata; o-9 is on the
+        # same weekday a week earlier.
         orders = [
-            (10, "o-1", "store-001", "in_store", 2, 650, [("sku-1", "Latte", 2, 325)]),
-            (20, "o-2", "store-001", "in_store", 3, 900, [("sku-1", "Latte", 1, 325), ("sku-2", "Bagel", 2, 275)]),
-            (70, "o-3", "store-001", "online", 1, 275, [("sku-2", "Bagel", 1, 275)]),
-            (75, "o-4", "store-999", "delivery", 4, 1300, [("sku-1", "Latte", 4, 325)]),
-            (3600, "o-5", "store-003", "takeaway", 1, 325, [("sku-1", "Latte", 1, 325)]),
+            (10, "o-1", "store-001", "in_store", "EUR", 2, 650, [("sku-1", "Latte", 2, 325)]),
+            (20, "o-2", "store-001", "in_store", "EUR", 3, 900, [("sku-1", "Latte", 1, 325), ("sku-2", "Bagel", 2, 275)]),
+            (70, "o-3", "store-001", "online", "EUR", 1, 275, [("sku-2", "Bagel", 1, 275)]),
+            (75, "o-4", "store-999", "delivery", "EUR", 4, 1300, [("sku-1", "Latte", 4, 325)]),
+            (3600, "o-5", "store-003", "takeaway", "EUR", 1, 325, [("sku-1", "Latte", 1, 325)]),
+            (130, "o-6", "store-002", "online", "JPY", 2, 1500, [("sku-1", "Latte", 2, 750)]),
+            (190, "o-7", "store-005", "delivery", "KWD", 2, 1234, [("sku-2", "Bagel", 2, 617)]),
+            (72000, "o-8", "store-001", "in_store", "EUR", 1, 500, [("sku-1", "Latte", 1, 500)]),
+            (20 - WEEK, "o-9", "store-001", "in_store", "EUR", 1, 400, [("sku-2", "Bagel", 1, 400)]),
         ]
+        zone = zoneinfo.ZoneInfo(BUSINESS_TIME_ZONE)
         facts = []
         lines = []
-        for offset, order_id, store, channel, items, total, order_lines in orders:
+        for offset, order_id, store, channel, currency, items, total, order_lines in orders:
             at = DAY_START + offset
+            # The business day, as stream-job computes it.
+            day = quote(dt.datetime.fromtimestamp(at, zone).date().isoformat())
+            exponent = EXPONENT[currency]
             facts.append(
-                f"(toDateTime({at}), {quote(order_id)}, {quote(store)}, {quote(channel)}, 'EUR', '', 'card', "
-                f"{items}, 0, 0, {total}, toDateTime({at}))"
+                f"(toDateTime({at}), {day}, {quote(order_id)}, {quote(store)}, {quote(channel)}, {quote(currency)}, "
+                f"{exponent}, '', 'card', {items}, 0, 0, {total}, toDateTime({at}))"
             )
             for no, (sku, name, qty, price) in enumerate(order_lines):
                 lines.append(
-                    f"(toDateTime({at}), {quote(order_id)}, {no}, {quote(store)}, 'EUR', {quote(sku)}, {quote(name)}, "
-                    f"{qty}, {price}, {qty * price})"
+                    f"(toDateTime({at}), {day}, {quote(order_id)}, {no}, {quote(store)}, {quote(currency)}, {exponent}, "
+                    f"{quote(sku)}, {quote(name)}, {qty}, {price}, {qty * price})"
                 )
+        fact_columns = (
+            "created_at, day, order_id, store_id, channel, currency, currency_exponent, customer_id, "
+            "payment_method, item_count, discount_minor, tax_minor, total_minor, ingested_at"
+        )
+        line_columns = (
+            "created_at, day, order_id, line_no, store_id, currency, currency_exponent, sku, name, quantity, "
+            "unit_price_minor, amount_minor"
+        )
         # Every order inserted twice, as a replay would: the facts must collapse.
         for _ in range(2):
-            query("INSERT INTO sales.order_facts VALUES " + ",".join(facts))
-            query("INSERT INTO sales.order_line_facts VALUES " + ",".join(lines))
+            query(f"INSERT INTO sales.order_facts ({fact_columns}) VALUES " + ",".join(facts))
+            query(f"INSERT INTO sales.order_line_facts ({line_columns}) VALUES " + ",".join(lines))
 
         stores = "[" + ",".join(quote(s) for s in sorted({o[2] for o in orders})) + "]"
-        # The values stream-job binds, in the templates' order: window size twice, the range, the stores.
-        bound = [str(WINDOW), str(WINDOW), str(DAY_START), str(DAY_START + 86400), stores]
+        # The values stream-job binds, in the templates' order: window size twice, the range (from
+        # the week-earlier day to the end of the sample day), the stores.
+        bound = [str(WINDOW), str(WINDOW), str(DAY_START - WEEK), str(DAY_START + 86400), stores]
         for name in ("recompute_sales_by_window", "recompute_product_sales_by_window"):
             template = "\n".join(
                 line for line in (HERE / "queries" / f"{name}.sql").read_text().splitlines() if not line.startswith("--")
@@ -103,116 +307,243 @@ def main():
 
         check(
             "order_facts collapse duplicates",
-            query("SELECT count() FROM sales.order_facts FINAL").strip(),
-            "5",
+            attempt("SELECT count() FROM sales.order_facts FINAL"),
+            [str(len(orders))],
+        )
+        check(
+            "order_facts: day is the business day in Asia/Kolkata, not the UTC date",
+            attempt(
+                "SELECT order_id, toDate(created_at, 'UTC'), day, currency, currency_exponent FROM sales.order_facts FINAL "
+                "WHERE order_id IN ('o-1', 'o-6', 'o-7', 'o-8') ORDER BY order_id"
+            ),
+            [
+                '"o-1","2026-11-22","2026-11-22","EUR",2',
+                '"o-6","2026-11-22","2026-11-22","JPY",0',
+                '"o-7","2026-11-22","2026-11-22","KWD",3',
+                '"o-8","2026-11-22","2026-11-23","EUR",2',
+            ],
         )
         check(
             "v_sales_by_window",
-            query(
-                "SELECT toUInt32(window_start) - %d, store_id, store_name, region, channel, orders, items, revenue "
+            attempt(
+                "SELECT toInt64(toUInt32(window_start)) - %d, day, store_id, store_name, region, channel, currency, "
+                "currency_exponent, orders, items, revenue_minor, revenue "
                 "FROM sales.v_sales_by_window ORDER BY window_start, store_id, channel" % DAY_START
-            ).strip().splitlines(),
+            ),
             [
-                '0,"store-001","Alexanderplatz","East","in_store",2,5,15.5',
-                '60,"store-001","Alexanderplatz","East","online",1,1,2.75',
-                '60,"store-999","store-999","unknown","delivery",1,4,13',
-                '3600,"store-003","Altona","North","takeaway",1,1,3.25',
+                '-604800,"2026-11-15","store-001","Alexanderplatz","East","in_store","EUR",2,1,1,400,4',
+                '0,"2026-11-22","store-001","Alexanderplatz","East","in_store","EUR",2,2,5,1550,15.5',
+                '60,"2026-11-22","store-001","Alexanderplatz","East","online","EUR",2,1,1,275,2.75',
+                '60,"2026-11-22","store-999","store-999","unknown","delivery","EUR",2,1,4,1300,13',
+                '120,"2026-11-22","store-002","Hackescher Markt","East","online","JPY",0,1,2,1500,1500',
+                '180,"2026-11-22","store-005","Marienplatz","South","delivery","KWD",3,1,2,1234,1.234',
+                '3600,"2026-11-22","store-003","Altona","North","takeaway","EUR",2,1,1,325,3.25',
+                '72000,"2026-11-23","store-001","Alexanderplatz","East","in_store","EUR",2,1,1,500,5',
             ],
         )
         check(
             "v_product_sales_by_window",
-            query(
-                "SELECT toUInt32(window_start) - %d, store_id, sku, orders, quantity, revenue "
+            attempt(
+                "SELECT toInt64(toUInt32(window_start)) - %d, day, store_id, currency, currency_exponent, sku, orders, "
+                "quantity, revenue_minor, revenue "
                 "FROM sales.v_product_sales_by_window ORDER BY window_start, store_id, sku" % DAY_START
-            ).strip().splitlines(),
+            ),
             [
-                '0,"store-001","sku-1",2,3,9.75',
-                '0,"store-001","sku-2",1,2,5.5',
-                '60,"store-001","sku-2",1,1,2.75',
-                '60,"store-999","sku-1",1,4,13',
-                '3600,"store-003","sku-1",1,1,3.25',
+                '-604800,"2026-11-15","store-001","EUR",2,"sku-2",1,1,400,4',
+                '0,"2026-11-22","store-001","EUR",2,"sku-1",2,3,975,9.75',
+                '0,"2026-11-22","store-001","EUR",2,"sku-2",1,2,550,5.5',
+                '60,"2026-11-22","store-001","EUR",2,"sku-2",1,1,275,2.75',
+                '60,"2026-11-22","store-999","EUR",2,"sku-1",1,4,1300,13',
+                '120,"2026-11-22","store-002","JPY",0,"sku-1",1,2,1500,1500',
+                '180,"2026-11-22","store-005","KWD",3,"sku-2",1,2,1234,1.234',
+                '3600,"2026-11-22","store-003","EUR",2,"sku-1",1,1,325,3.25',
+                '72000,"2026-11-23","store-001","EUR",2,"sku-1",1,1,500,5',
             ],
         )
         check(
             "v_product_sales_with_store",
-            query(
-                "SELECT toUInt32(window_start) - %d, store_id, store_name, city, region, sku, quantity, revenue "
-                "FROM sales.v_product_sales_with_store ORDER BY window_start, store_id, sku" % DAY_START
-            ).strip().splitlines(),
+            attempt(
+                "SELECT toInt64(toUInt32(window_start)) - %d, day, store_id, store_name, city, region, currency, sku, "
+                "quantity, revenue FROM sales.v_product_sales_with_store ORDER BY window_start, store_id, sku" % DAY_START
+            ),
             [
-                '0,"store-001","Alexanderplatz","Berlin","East","sku-1",3,9.75',
-                '0,"store-001","Alexanderplatz","Berlin","East","sku-2",2,5.5',
-                '60,"store-001","Alexanderplatz","Berlin","East","sku-2",1,2.75',
-                '60,"store-999","store-999","unknown","unknown","sku-1",4,13',
-                '3600,"store-003","Altona","Hamburg","North","sku-1",1,3.25',
+                '-604800,"2026-11-15","store-001","Alexanderplatz","Berlin","East","EUR","sku-2",1,4',
+                '0,"2026-11-22","store-001","Alexanderplatz","Berlin","East","EUR","sku-1",3,9.75',
+                '0,"2026-11-22","store-001","Alexanderplatz","Berlin","East","EUR","sku-2",2,5.5',
+                '60,"2026-11-22","store-001","Alexanderplatz","Berlin","East","EUR","sku-2",1,2.75',
+                '60,"2026-11-22","store-999","store-999","unknown","unknown","EUR","sku-1",4,13',
+                '120,"2026-11-22","store-002","Hackescher Markt","Berlin","East","JPY","sku-1",2,1500',
+                '180,"2026-11-22","store-005","Marienplatz","Munich","South","KWD","sku-2",2,1.234',
+                '3600,"2026-11-22","store-003","Altona","Hamburg","North","EUR","sku-1",1,3.25',
+                '72000,"2026-11-23","store-001","Alexanderplatz","Berlin","East","EUR","sku-1",1,5',
             ],
         )
+        # Days are business days (o-8, created on the 22nd in UTC, counts on the 23rd), one row per
+        # currency: amounts in different currencies are never added.
         check(
             "v_sales_daily",
-            query(
-                "SELECT day, sum(orders), sum(items), sum(revenue_minor), sum(revenue) FROM sales.v_sales_daily GROUP BY day"
-            ).strip(),
-            '"2026-11-22",5,11,3450,34.5',
+            attempt(
+                "SELECT day, currency, any(currency_exponent), sum(orders), sum(items), sum(revenue_minor), sum(revenue) "
+                "FROM sales.v_sales_daily GROUP BY day, currency ORDER BY day, currency"
+            ),
+            [
+                '"2026-11-15","EUR",2,1,1,400,4',
+                '"2026-11-22","EUR",2,5,11,3450,34.5',
+                '"2026-11-22","JPY",0,1,2,1500,1500',
+                '"2026-11-22","KWD",3,1,2,1234,1.234',
+                '"2026-11-23","EUR",2,1,1,500,5',
+            ],
         )
-        check(
-            "revenue is Decimal",
-            query("SELECT toTypeName(revenue) FROM sales.v_sales_daily LIMIT 1").strip(),
-            '"Decimal(18, 2)"',
-        )
-        # Superset's datasets and charts (superset/dashboard) must run on this engine too: every
-        # column and metric of each dataset, and each chart's grouping with its metrics.
+        for view in ("v_sales_by_window", "v_product_sales_by_window", "v_product_sales_with_store", "v_sales_daily"):
+            check(
+                f"{view}: revenue is Decimal(18, 3)",
+                attempt(f"SELECT DISTINCT toTypeName(revenue) FROM sales.{view}"),
+                ['"Decimal(18, 3)"'],
+            )
+            # Exact at each currency's scale: JPY 1500 minor is 1500 yen, KWD 1234 minor 1.234 dinar.
+            check(
+                f"{view}: JPY and KWD at their scale",
+                attempt(
+                    f"SELECT currency, toString(revenue) FROM sales.{view} WHERE currency IN ('JPY', 'KWD') ORDER BY currency"
+                ),
+                ['"JPY","1500"', '"KWD","1.234"'],
+            )
+
+        # Superset's datasets and charts (superset/dashboard), placeholders filled in as
+        # build_bundle.py does, must run on this engine too: every column (a calculated one by its
+        # expression) and metric of each dataset, and each chart's query.
         dashboard = HERE.parent / "superset" / "dashboard"
+        left = []
         datasets = {}
         for path in sorted((dashboard / "datasets").rglob("*.yaml")):
-            spec = yaml.safe_load(path.read_text())
+            spec, unfilled = filled(path)
+            left += unfilled
             datasets[spec["uuid"]] = spec
             table = f"{spec['schema']}.{spec['table_name']}"
-            columns = ", ".join(c["column_name"] for c in spec["columns"])
-            rows = query(f"SELECT {columns} FROM {table}").strip().splitlines()
-            check(f"dataset {spec['table_name']}: every column reads", len(rows) > 0, True)
+            columns = ", ".join(column_select(spec, c["column_name"])[0] for c in spec["columns"])
+            rows = attempt(f"SELECT {columns} FROM {table}")
+            check(f"dataset {spec['table_name']}: every column reads", rows if isinstance(rows, str) else len(rows) > 0, True)
             for metric in spec["metrics"]:
-                value = query(f"SELECT {metric['expression']} FROM {table}").strip()
-                check(f"dataset {spec['table_name']}: metric {metric['metric_name']} computes", value not in ("", "\\N"), True)
-        # Each chart's query as Superset builds it: metrics aliased by their names (so a metric
-        # that mentions another metric's name must not resolve to that alias), the dashboard's
-        # Currency filter, and the chart's ordering.
-        charts = {}
-        for path in sorted((dashboard / "charts").glob("*.yaml")):
-            chart = yaml.safe_load(path.read_text())
-            charts[chart["uuid"]] = chart
-            spec = datasets[chart["dataset_uuid"]]
-            params = chart["params"]
-            metrics = {m["metric_name"]: m["expression"] for m in spec["metrics"]}
-            names = params.get("metrics") or [params["metric"]]
-            keys = [k for k in [params.get("x_axis"), *params.get("groupby", [])] if k]
-            select = ", ".join(keys + [f"{metrics[n]} AS `{n}`" for n in names])
-            group = f" GROUP BY {', '.join(keys)}" if keys else ""
-            order = "".join(f" ORDER BY `{o[0]}` {'ASC' if o[1] else 'DESC'}" for o in params.get("orderby", [])[:1])
-            sql = (
-                f"SELECT {select} FROM {spec['schema']}.{spec['table_name']} "
-                f"WHERE currency IN ('EUR') AND window_start >= toDateTime({DAY_START}) "
-                f"AND window_start < toDateTime({DAY_START + 86400}){group}{order}"
-            )
-            try:
-                rows = len(query(sql).strip().splitlines())
-            except Exception as error:  # the engine's refusal is the finding
-                rows = str(error).splitlines()[0]
-            check(f"chart {chart['slice_name']}: its query runs", rows if isinstance(rows, str) else rows > 0, True)
+                # At the real now() (today's metrics may be empty then) and at an instant of the
+                # sample day, where every metric has a value.
+                sql = f"SELECT {metric['expression']} FROM {table}"
+                now_rows = attempt(sql)
+                check(f"dataset {spec['table_name']}: metric {metric['metric_name']} runs", isinstance(now_rows, list), True)
+                value = attempt(at_instant(sql, PINNED_NOW))
+                check(
+                    f"dataset {spec['table_name']}: metric {metric['metric_name']} computes",
+                    value if isinstance(value, str) else value not in ([], [""], ["\\N"]),
+                    True,
+                )
+        sales_spec = next(d for d in datasets.values() if d["table_name"] == "v_sales_by_window")
+        check(
+            "dataset v_sales_by_window: amount_format is each currency's scale",
+            attempt(
+                lambda: f"SELECT DISTINCT currency, {column_expr(sales_spec, 'amount_format')} AS amount_format "
+                "FROM sales.v_sales_by_window ORDER BY currency"
+            ),
+            ['"EUR","#,##0.00 !"', '"JPY","#,##0 !"', '"KWD","#,##0.000 !"'],
+        )
+        check(
+            "dataset v_sales_by_window: business_window_start is the Asia/Kolkata wall clock",
+            attempt(
+                lambda: f"SELECT {column_expr(sales_spec, 'business_window_start')} AS business_window_start "
+                "FROM sales.v_sales_by_window WHERE window_start IN (toDateTime(%d), toDateTime(%d)) ORDER BY window_start"
+                % (DAY_START, DAY_START + 72000)
+            ),
+            ['"2026-11-22 05:30:00"', '"2026-11-23 01:30:00"'],
+        )
+        # The KPI cards' metrics (EUR, as the Currency filter's default): at 06:00 of the 22nd in
+        # Asia/Kolkata, today is the 22nd so far and a week earlier is o-9 (05:30 there); at 02:30
+        # of the 23rd, today is o-8 only (its UTC date is the 22nd) and nothing a week earlier.
+        kpis = [f"{k}_{when}" for k in ("orders", "revenue", "average_order_value") for when in ("today", "week_earlier")]
 
-        # Native filters: their values come from their column, and every chart in a filter's scope
-        # reads a dataset with that column (Superset silently drops a filter on a missing column).
-        sales = yaml.safe_load((dashboard / "dashboards" / "Sales.yaml").read_text())
+        def kpi_sql(at):
+            metrics = ", ".join(f"{metric_select(sales_spec, k)[1]} AS `{k}`" for k in kpis)
+            return at_instant(f"SELECT {metrics} FROM sales.v_sales_by_window WHERE currency IN ('EUR')", at)
+
+        check("KPI metrics at 2026-11-22 06:00 Asia/Kolkata", attempt(lambda: kpi_sql(PINNED_NOW)), ["4,1,31.25,4,7.812,4"])
+        check("KPI metrics at 2026-11-23 02:30 Asia/Kolkata", attempt(lambda: kpi_sql(PINNED_NEXT_DAY)), ["1,0,5,0,5,\\N"])
+
+        # Native filters: the charts each one applies to (not excluded from its scope), and the
+        # condition of its default value (the Currency filter's SUPERSET_DEFAULT_CURRENCY).
+        sales, unfilled = filled(dashboard / "dashboards" / "Sales.yaml")
+        left += unfilled
         position_uuid = {
             item["meta"]["chartId"]: item["meta"]["uuid"]
             for item in sales["position"].values()
             if isinstance(item, dict) and item.get("type") == "CHART"
         }
-        for native in sales["metadata"]["native_filter_configuration"]:
+        natives = sales["metadata"]["native_filter_configuration"]
+
+        # Each chart's query as Superset builds it: calculated columns by their expression, metrics
+        # aliased by their names (so a metric that mentions another metric's name must not resolve
+        # to that alias), the chart's time grain, its adhoc filters (SQL ones as written), the
+        # native filters' defaults in their scope, the chart's ordering and row limit. At the real
+        # now() it must run (today's charts may be empty: the sample day is 2026-11-22); with now()
+        # pinned to 2026-11-22T00:30:00Z it must return rows.
+        charts = {}
+        chart_rows = {}
+        for path in sorted((dashboard / "charts").glob("*.yaml")):
+            chart, unfilled = filled(path)
+            left += unfilled
+            charts[chart["uuid"]] = chart
+            spec = datasets[chart["dataset_uuid"]]
+            extra_where = []
+            for native in natives:
+                excluded = {position_uuid[i] for i in native["scope"]["excluded"]}
+                if chart["uuid"] in excluded or native["targets"][0]["datasetUuid"] not in datasets:
+                    continue
+                for default in native.get("defaultDataMask", {}).get("extraFormData", {}).get("filters", []):
+                    assert default["op"] == "IN", f"{native['name']}: default operator {default['op']}"
+                    extra_where.append(f"{column_expr(spec, default['col'])} IN ({', '.join(quote(v) for v in default['val'])})")
+            try:
+                sql = chart_query(chart, spec, extra_where)
+            except (KeyError, ValueError) as error:  # a chart shape this check does not know
+                check(f"chart {chart['slice_name']}: its query is built", repr(error), "")
+                continue
+            rows = attempt(sql)
+            if "now()" in sql:
+                check(f"chart {chart['slice_name']}: its query runs", rows if isinstance(rows, str) else True, True)
+                rows = attempt(at_instant(sql, PINNED_NOW))
+                label = "its query returns rows at 2026-11-22T00:30:00Z"
+            else:
+                label = "its query runs and returns rows"
+            check(f"chart {chart['slice_name']}: {label}", rows if isinstance(rows, str) else len(rows) > 0, True)
+            chart_rows[chart["slice_name"]] = rows
+        check("every placeholder filled in", sorted(set(left)), [])
+        # What two charts show at that instant: every currency at its own scale (outside the
+        # Currency filter), and the per-minute axis on Asia/Kolkata's wall clock.
+        check(
+            "chart Today by currency at 2026-11-22T00:30:00Z",
+            in_order(chart_rows.get("Today by currency", [])),
+            [
+                '"EUR","#,##0.00 !",4,31.25,7.812',
+                '"JPY","#,##0 !",1,1500,1500',
+                '"KWD","#,##0.000 !",1,1.234,1.234',
+            ],
+        )
+        check(
+            "chart Orders per minute at 2026-11-22T00:30:00Z",
+            in_order(chart_rows.get("Orders per minute", [])),
+            ['"2026-11-22 05:30:00","EUR",2', '"2026-11-22 05:31:00","EUR",2'],
+        )
+
+        # Native filters: their values come from their column, and every chart in a filter's scope
+        # reads a dataset with that column (Superset silently drops a filter on a missing column).
+        for native in natives:
             target = native["targets"][0]
             spec = datasets[target["datasetUuid"]]
             column = target["column"]["name"]
-            values = query(f"SELECT {column} FROM {spec['schema']}.{spec['table_name']} GROUP BY {column}").strip()
-            check(f"filter {native['name']}: its values come from {spec['table_name']}.{column}", values != "", True)
+            values = attempt(
+                lambda: f"SELECT {column_select(spec, column)[0]} FROM {spec['schema']}.{spec['table_name']} "
+                f"GROUP BY {column_expr(spec, column)}"
+            )
+            check(
+                f"filter {native['name']}: its values come from {spec['table_name']}.{column}",
+                values if isinstance(values, str) else len(values) > 0,
+                True,
+            )
             excluded = {position_uuid[i] for i in native["scope"]["excluded"]}
             lacking = sorted(
                 c["slice_name"]
@@ -223,8 +554,11 @@ def main():
             check(f"filter {native['name']}: every chart in its scope has the column {column}", lacking, [])
         check(
             "average order value is revenue / orders",
-            query(f"SELECT {metrics_of(datasets, 'v_sales_by_window')['average_order_value']} FROM sales.v_sales_by_window").strip(),
-            "6.9",
+            attempt(
+                f"SELECT {metrics_of(datasets, 'v_sales_by_window')['average_order_value']} FROM sales.v_sales_by_window "
+                "WHERE currency = 'EUR' AND day = '2026-11-22'"
+            ),
+            ["6.9"],
         )
         check("engine is current ClickHouse", int(query("SELECT version()").strip().strip('"').split(".")[0]) >= 24, True)
 

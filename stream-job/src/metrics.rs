@@ -98,7 +98,7 @@ impl Default for Metrics {
         );
         registry.register(
             "sink_failures",
-            "Failed write attempts, by sink (each is retried)",
+            "Failed attempts to write a batch or read back its stored versions, by sink (each is retried)",
             sink_failures.clone(),
         );
         registry.register(

@@ -229,7 +229,15 @@ impl Pipeline {
                 &what,
                 self.max_backoff,
                 stop,
-                |error: &SinkError| self.health.report(&what, Some(format!("{error:#}"))),
+                |error: &SinkError| {
+                    self.metrics
+                        .sink_failures
+                        .get_or_create(&SinkLabel {
+                            sink: sink.name().to_string(),
+                        })
+                        .inc();
+                    self.health.report(&what, Some(format!("{error:#}")))
+                },
                 || sink.stored_versions(orders),
             )
             .await?;
