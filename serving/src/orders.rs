@@ -13,6 +13,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use sales_stores::cassandra::{StoredOrder, ORDER_COLUMNS};
+
 use crate::paging::{page, Cursor};
 
 /// Money as the API shows it: decimal text at the currency's ISO 4217 scale (`6.50` EUR, `650`
@@ -74,29 +76,6 @@ pub struct OrderPage {
 }
 
 #[derive(DeserializeRow)]
-struct ByIdRow {
-    order_id: String,
-    store_id: String,
-    terminal_id: Option<String>,
-    customer_id: Option<String>,
-    channel: String,
-    currency: String,
-    created_at: DateTime<Utc>,
-    day: NaiveDate,
-    line_skus: Option<Vec<String>>,
-    line_names: Option<Vec<String>>,
-    line_quantities: Option<Vec<i32>>,
-    line_unit_prices_minor: Option<Vec<i64>>,
-    item_count: i32,
-    discount_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    payment_method: Option<String>,
-    ingest_id: Option<Uuid>,
-    ingested_at: Option<DateTime<Utc>>,
-}
-
-#[derive(DeserializeRow)]
 struct StoreDayRow {
     order_id: String,
     created_at: DateTime<Utc>,
@@ -138,9 +117,7 @@ impl OrderReads {
             }
         };
         let by_id = prepare(format!(
-            "SELECT order_id, store_id, terminal_id, customer_id, channel, currency, created_at, day, line_skus, line_names, \
-             line_quantities, line_unit_prices_minor, item_count, discount_minor, tax_minor, total_minor, payment_method, ingest_id, \
-             ingested_at FROM {keyspace}.orders_by_id WHERE order_id = ?"
+            "SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?"
         ))
         .await?;
         let store_columns =
@@ -166,19 +143,14 @@ impl OrderReads {
             .execute_unpaged(&self.by_id, (order_id,))
             .await?
             .into_rows_result()?;
-        let Some(row) = result.maybe_first_row::<ByIdRow>()? else {
+        let Some(row) = result.maybe_first_row::<StoredOrder>()? else {
             return Ok(None);
         };
-        let skus = row.line_skus.unwrap_or_default();
-        let names = row.line_names.unwrap_or_default();
-        let quantities = row.line_quantities.unwrap_or_default();
-        let prices = row.line_unit_prices_minor.unwrap_or_default();
         let currency = row.currency.as_str();
-        let items = skus
+        let items = row
+            .lines()
             .into_iter()
-            .zip(names)
-            .zip(quantities.into_iter().zip(prices))
-            .map(|((sku, name), (quantity, price))| LineView {
+            .map(|(sku, name, quantity, price)| LineView {
                 sku,
                 name,
                 quantity,

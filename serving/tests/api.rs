@@ -305,18 +305,7 @@ async fn summaries_and_top_products_come_from_the_views() {
 
     let (status, body) = served.get(&q("store")).await;
     assert_eq!(status, 200, "{body}");
-    let rows: Vec<(String, u64, String)> = body["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["key"].as_str().unwrap().to_string(),
-                r["orders"].as_u64().unwrap(),
-                r["revenue"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let rows = summary_rows(&body);
     assert_eq!(
         rows,
         [
@@ -402,6 +391,22 @@ async fn summaries_and_top_products_come_from_the_views() {
         assert_eq!(status, 400, "{query}");
         assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
     }
+}
+
+/// A summary's rows as (key, orders, revenue).
+fn summary_rows(body: &Value) -> Vec<(String, u64, String)> {
+    body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["orders"].as_u64().unwrap(),
+                r["revenue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 fn urlencode(text: &str) -> String {
@@ -721,16 +726,9 @@ async fn orders_either_side_of_local_midnight_land_on_different_business_days() 
             ))
             .await;
         assert_eq!(status, 200, "{summary}");
-        let summary_days: Vec<(String, u64)> = summary["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["key"].as_str().unwrap().to_string(),
-                    r["orders"].as_u64().unwrap(),
-                )
-            })
+        let summary_days: Vec<(String, u64)> = summary_rows(&summary)
+            .into_iter()
+            .map(|(key, orders, _)| (key, orders))
             .collect();
         let expected: Vec<(String, u64)> = days
             .iter()

@@ -38,20 +38,17 @@ async fn a_reused_order_id_keeps_its_first_version_everywhere() {
     let world = World::new().await;
     let (earlier, later) = (minutes_ago(5), minutes_ago(3));
     // Inside one batch: both produced before the job starts, with a plain retry in between.
-    let first = order("in-batch", "store-1", "delivery", earlier, 350);
-    world.produce(&first).await;
-    world
-        .produce(&order("in-batch", "store-1", "delivery", earlier, 350))
-        .await;
-    world
-        .produce(&order("in-batch", "store-1", "online", earlier, 350))
-        .await;
-    world
-        .produce(&order("across", "store-1", "delivery", earlier, 350))
-        .await;
-    world
-        .produce(&order("restart", "store-1", "delivery", earlier, 350))
-        .await;
+    for (id, channel) in [
+        ("in-batch", "delivery"),
+        ("in-batch", "delivery"),
+        ("in-batch", "online"),
+        ("across", "delivery"),
+        ("restart", "delivery"),
+    ] {
+        world
+            .produce(&order(id, "store-1", channel, earlier, 350))
+            .await;
+    }
     let job = world.start_job().await;
     world.wait_for_commits(5).await;
     assert_eq!(conflicts_counted(&job).await, 1.0);

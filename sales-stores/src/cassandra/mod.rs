@@ -5,14 +5,17 @@ pub mod schema;
 
 use std::time::Duration;
 
-use sales_model::BusinessZone;
+use chrono::{DateTime, NaiveDate, Utc};
+use sales_model::{BusinessZone, LineRecord, OrderRecord};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
+use scylla::DeserializeRow;
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::{ExposeSecret, SecretString};
+use uuid::Uuid;
 
 /// Buckets of `orders_by_day`; changing it needs a new table.
 pub const DAY_BUCKETS: u32 = 16;
@@ -24,6 +27,83 @@ pub fn day_bucket(order_id: &str) -> i32 {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     (hash % DAY_BUCKETS) as i32
+}
+
+/// Every column of `orders_by_id`, in [`StoredOrder`]'s order.
+pub const ORDER_COLUMNS: &str = "order_id, store_id, terminal_id, customer_id, channel, currency, created_at, day, \
+     line_skus, line_names, line_quantities, line_unit_prices_minor, item_count, discount_minor, tax_minor, total_minor, \
+     payment_method, ingest_id, ingested_at";
+
+/// An `orders_by_id` row as stored (read with [`ORDER_COLUMNS`]): what serving shows, and what
+/// stream-job compares a later message of the same id with.
+#[derive(Debug, DeserializeRow)]
+pub struct StoredOrder {
+    pub order_id: String,
+    pub store_id: String,
+    pub terminal_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub channel: String,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub day: NaiveDate,
+    pub line_skus: Option<Vec<String>>,
+    pub line_names: Option<Vec<String>>,
+    pub line_quantities: Option<Vec<i32>>,
+    pub line_unit_prices_minor: Option<Vec<i64>>,
+    pub item_count: i32,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub payment_method: Option<String>,
+    pub ingest_id: Option<Uuid>,
+    pub ingested_at: Option<DateTime<Utc>>,
+}
+
+impl StoredOrder {
+    /// The lines as (sku, name, quantity, unit price in minor units); the stored lists are
+    /// parallel, and an empty list is stored as none.
+    pub fn lines(&self) -> Vec<(String, String, i32, i64)> {
+        let column = |list: &Option<Vec<String>>| list.clone().unwrap_or_default();
+        column(&self.line_skus)
+            .into_iter()
+            .zip(column(&self.line_names))
+            .zip(
+                self.line_quantities
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .zip(self.line_unit_prices_minor.clone().unwrap_or_default()),
+            )
+            .map(|((sku, name), (quantity, price))| (sku, name, quantity, price))
+            .collect()
+    }
+
+    /// The order's content as the envelope carries it, to compare with a later message.
+    pub fn record(&self) -> OrderRecord {
+        OrderRecord {
+            order_id: self.order_id.clone(),
+            store_id: self.store_id.clone(),
+            terminal_id: self.terminal_id.clone(),
+            customer_id: self.customer_id.clone(),
+            channel: self.channel.clone(),
+            currency: self.currency.clone(),
+            created_at: self.created_at,
+            items: self
+                .lines()
+                .into_iter()
+                .map(|(sku, name, quantity, unit_price_minor)| LineRecord {
+                    sku,
+                    name,
+                    quantity: i64::from(quantity),
+                    unit_price_minor,
+                })
+                .collect(),
+            discount_minor: self.discount_minor,
+            tax_minor: self.tax_minor,
+            total_minor: self.total_minor,
+            payment_method: self.payment_method.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

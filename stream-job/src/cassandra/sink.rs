@@ -6,14 +6,14 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::{try_join_all, BoxFuture};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use sales_model::{BusinessZone, Envelope, LineRecord, OrderRecord};
+use sales_model::{BusinessZone, Envelope, OrderRecord};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::MaybeUnset;
-use scylla::{DeserializeRow, SerializeRow};
+use scylla::SerializeRow;
 use uuid::Uuid;
 
-use sales_stores::cassandra::{connect, day_bucket, CassandraConfig};
+use sales_stores::cassandra::{connect, day_bucket, CassandraConfig, StoredOrder, ORDER_COLUMNS};
 
 use crate::metrics::Metrics;
 use crate::sink::{Sink, SinkError, StoredVersions};
@@ -30,67 +30,6 @@ pub struct CassandraSink {
     /// Where `created_at` becomes the `day` of `orders_by_store_day` and `orders_by_day`.
     business_zone: BusinessZone,
     metrics: Arc<Metrics>,
-}
-
-/// The columns of `orders_by_id` that make up an order's content (everything but the ingest
-/// attempt and the derived day and item count).
-const CONTENT_COLUMNS: &str = "order_id, store_id, terminal_id, customer_id, channel, currency, created_at, \
-     line_skus, line_names, line_quantities, line_unit_prices_minor, discount_minor, tax_minor, total_minor, payment_method";
-
-#[derive(DeserializeRow)]
-struct StoredOrder {
-    order_id: String,
-    store_id: String,
-    terminal_id: Option<String>,
-    customer_id: Option<String>,
-    channel: String,
-    currency: String,
-    created_at: DateTime<Utc>,
-    line_skus: Option<Vec<String>>,
-    line_names: Option<Vec<String>>,
-    line_quantities: Option<Vec<i32>>,
-    line_unit_prices_minor: Option<Vec<i64>>,
-    discount_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    payment_method: Option<String>,
-}
-
-impl From<StoredOrder> for OrderRecord {
-    fn from(row: StoredOrder) -> Self {
-        let items = row
-            .line_skus
-            .unwrap_or_default()
-            .into_iter()
-            .zip(row.line_names.unwrap_or_default())
-            .zip(
-                row.line_quantities
-                    .unwrap_or_default()
-                    .into_iter()
-                    .zip(row.line_unit_prices_minor.unwrap_or_default()),
-            )
-            .map(|((sku, name), (quantity, unit_price_minor))| LineRecord {
-                sku,
-                name,
-                quantity: i64::from(quantity),
-                unit_price_minor,
-            })
-            .collect();
-        OrderRecord {
-            order_id: row.order_id,
-            store_id: row.store_id,
-            terminal_id: row.terminal_id,
-            customer_id: row.customer_id,
-            channel: row.channel,
-            currency: row.currency,
-            created_at: row.created_at,
-            items,
-            discount_minor: row.discount_minor,
-            tax_minor: row.tax_minor,
-            total_minor: row.total_minor,
-            payment_method: row.payment_method,
-        }
-    }
 }
 
 #[derive(SerializeRow)]
@@ -221,7 +160,7 @@ impl CassandraSink {
         )
         .await?;
         let stored_cql =
-            format!("SELECT {CONTENT_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?");
+            format!("SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?");
         let stored = session
             .prepare(stored_cql.as_str())
             .await
@@ -379,7 +318,7 @@ impl CassandraSink {
         Ok(result
             .maybe_first_row::<StoredOrder>()
             .context("reading orders_by_id")?
-            .map(OrderRecord::from))
+            .map(|stored| stored.record()))
     }
 
     async fn execute(
