@@ -213,6 +213,12 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ParseErr
         };
         (field, "type")
     };
+    // An unknown key that is itself empty (`{"": 1}`) leaves no name to report: the object that
+    // holds it is named instead.
+    let field = match field.trim_end_matches('.') {
+        "" => "body".to_string(),
+        named => named.to_string(),
+    };
     ParseError::Invalid(OrderErrors::from_list(vec![FieldError::new(
         field, code, message,
     )]))

@@ -552,6 +552,15 @@ fn a_precision_error_names_the_currency_and_its_digits() {
 }
 
 #[test]
+fn an_empty_unknown_key_names_the_object_holding_it() {
+    // Found by the fuzzer: `{"": …}` used to be reported under an empty field name.
+    let top = with(|v| v[""] = json!(1));
+    assert_eq!(failures(&top), single("body", "unknown_field"));
+    let line = with(|v| v["items"][0][""] = json!(1));
+    assert_eq!(failures(&line), single("items[0]", "unknown_field"));
+}
+
+#[test]
 fn broken_json_is_a_syntax_error() {
     for body in ["{", "", "{\"order_id\": }", "not json", "{} trailing"] {
         let result = parse_order_json(body.as_bytes(), now(), Freshness::default());
