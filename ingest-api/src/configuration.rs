@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use sales_model::Freshness;
+use sales_stores::kafka::KafkaConnection;
 use service_runtime::auth::{load_keys, load_rate_limit};
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::SecretString;
@@ -27,7 +28,8 @@ pub struct IngestConfig {
 /// How to reach Kafka and what to write.
 #[derive(Clone, Debug)]
 pub struct KafkaConfig {
-    pub bootstrap_servers: String,
+    /// The brokers, and TLS/SASL to reach them.
+    pub connection: KafkaConnection,
     pub topic: String,
     pub partitions: i32,
     pub replication_factor: i32,
@@ -57,7 +59,7 @@ impl IngestConfig {
         Ok(Self {
             listen_addr: s.parse("INGEST_LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
             kafka: KafkaConfig {
-                bootstrap_servers: s.string("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+                connection: KafkaConnection::from_settings(s)?,
                 topic: s.string("KAFKA_TOPIC", "Order"),
                 partitions: s.bounded("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000)? as i32,
                 replication_factor: s.bounded("KAFKA_REPLICATION_FACTOR", 1, 1, 10)? as i32,

@@ -15,7 +15,6 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use rdkafka::ClientConfig;
 use sales_model::{Envelope, SCHEMA_VERSION};
 use service_runtime::retry::until_ok;
 use tokio_util::sync::CancellationToken;
@@ -54,8 +53,9 @@ pub struct OrderProducer {
 
 impl OrderProducer {
     pub fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &config.bootstrap_servers)
+        let producer: FutureProducer = config
+            .connection
+            .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", &config.compression)
@@ -158,9 +158,8 @@ impl OrderProducer {
     }
 
     async fn create_topic(&self) -> Result<(), KafkaError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.config.bootstrap_servers)
-            .create()?;
+        let admin: AdminClient<DefaultClientContext> =
+            self.config.connection.client_config().create()?;
         let topic = NewTopic::new(
             &self.config.topic,
             self.config.partitions,
@@ -184,8 +183,9 @@ impl OrderProducer {
     async fn existing_partitions(&self) -> Option<usize> {
         let config = self.config.clone();
         tokio::task::spawn_blocking(move || {
-            let client: BaseConsumer = ClientConfig::new()
-                .set("bootstrap.servers", &config.bootstrap_servers)
+            let client: BaseConsumer = config
+                .connection
+                .client_config()
                 .set("allow.auto.create.topics", "false")
                 .create()
                 .ok()?;

@@ -1,10 +1,12 @@
 //! Clients for the two stores the pipeline writes and serving reads: Cassandra (raw orders) and
-//! ClickHouse (facts and windowed aggregates), each with its settings from the environment, so
+//! ClickHouse (facts and windowed aggregates), and how every Kafka client reaches the brokers
+//! (TLS, SASL), each with its settings from the environment, so
 //! every binary (and the test harness) connects the same way; and applying Cassandra's schema,
 //! which the job, serving's tests and the harness all need.
 
 pub mod cassandra;
 pub mod clickhouse;
+pub mod kafka;
 
 use sales_model::BusinessZone;
 use service_runtime::settings::{ConfigError, Settings};

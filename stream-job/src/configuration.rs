@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
+use sales_stores::kafka::KafkaConnection;
 use service_runtime::settings::{ConfigError, Settings};
 
 #[derive(Clone, Debug)]
@@ -22,7 +23,8 @@ pub struct StreamConfig {
 
 #[derive(Clone, Debug)]
 pub struct SourceConfig {
-    pub bootstrap_servers: String,
+    /// The brokers, and TLS/SASL to reach them.
+    pub connection: KafkaConnection,
     pub topic: String,
     pub dlq_topic: String,
     pub group_id: String,
@@ -41,7 +43,7 @@ impl StreamConfig {
         let session_timeout = s.millis("KAFKA_SESSION_TIMEOUT_MS", 10_000)?;
         Ok(Self {
             kafka: SourceConfig {
-                bootstrap_servers: s.string("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+                connection: KafkaConnection::from_settings(s)?,
                 topic: s.string("KAFKA_TOPIC", "Order"),
                 dlq_topic: s.string("KAFKA_DLQ_TOPIC", "Order.dlq"),
                 group_id: s.string("STREAM_JOB_GROUP", "stream-job"),

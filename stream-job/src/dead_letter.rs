@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 
 use crate::configuration::SourceConfig;
 use crate::metrics::{CodeLabel, Metrics};
@@ -30,8 +30,9 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     pub fn new(config: &SourceConfig, metrics: Arc<Metrics>) -> Result<Self, KafkaError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", &config.bootstrap_servers)
+        let producer = config
+            .connection
+            .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", "10000")

@@ -11,7 +11,7 @@ use rdkafka::consumer::{
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::OwnedMessage;
 use rdkafka::statistics::Statistics;
-use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::configuration::SourceConfig;
@@ -93,8 +93,9 @@ impl OrderSource {
             topic: config.topic.clone(),
             metrics,
         };
-        let consumer: StreamConsumer<SourceContext> = ClientConfig::new()
-            .set("bootstrap.servers", &config.bootstrap_servers)
+        let consumer: StreamConsumer<SourceContext> = config
+            .connection
+            .client_config()
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

@@ -121,6 +121,32 @@ pub struct CassandraConfig {
     pub password: Option<SecretString>,
     /// The zone of the `day` columns.
     pub business_zone: BusinessZone,
+    /// TLS to the cluster (`CASSANDRA_TLS`), verifying its certificate against
+    /// `CASSANDRA_TLS_CA_FILE` or, without one, the system's trust store.
+    pub tls: Option<CassandraTls>,
+}
+
+/// How the cluster's certificate is verified.
+#[derive(Clone, Debug)]
+pub struct CassandraTls {
+    /// PEM file of the CA that signed the nodes' certificates; the system's store when `None`.
+    pub ca_file: Option<String>,
+}
+
+impl CassandraTls {
+    /// An OpenSSL context that verifies the nodes' certificates.
+    fn context(&self) -> anyhow::Result<openssl::ssl::SslContext> {
+        use openssl::ssl::{SslContextBuilder, SslMethod, SslVerifyMode};
+        let mut builder = SslContextBuilder::new(SslMethod::tls())?;
+        builder.set_verify(SslVerifyMode::PEER);
+        match &self.ca_file {
+            Some(file) => builder.set_ca_file(file).map_err(|e| {
+                anyhow::anyhow!("CASSANDRA_TLS_CA_FILE={file:?} cannot be read as PEM: {e}")
+            })?,
+            None => builder.set_default_verify_paths()?,
+        }
+        Ok(builder.build())
+    }
 }
 
 impl CassandraConfig {
@@ -136,6 +162,9 @@ impl CassandraConfig {
             username: s.raw("CASSANDRA_USERNAME"),
             password: s.secret("CASSANDRA_PASSWORD"),
             business_zone: crate::business_zone(s)?,
+            tls: s.parse("CASSANDRA_TLS", false)?.then(|| CassandraTls {
+                ca_file: s.raw("CASSANDRA_TLS_CA_FILE"),
+            }),
         })
     }
 }
@@ -188,6 +217,9 @@ pub async fn connect(config: &CassandraConfig) -> anyhow::Result<Session> {
         .auto_await_schema_agreement(config.await_schema_agreement);
     if let (Some(user), Some(password)) = (&config.username, &config.password) {
         builder = builder.user(user, password.expose_secret());
+    }
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_context(Some(tls.context()?));
     }
     Ok(builder.build().await?)
 }

@@ -7,7 +7,7 @@
 //! assertions hold on every engine.
 
 mod current_engine;
-mod debian_server;
+pub mod debian_server;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
