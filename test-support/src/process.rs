@@ -34,11 +34,12 @@ pub fn output_of(binary: &str, args: &[&str], env: &[(&str, &str)], run_for: Dur
 }
 
 /// Secrets every binary may be given; none may ever appear in what a binary prints.
-const SECRETS: [(&str, &str); 4] = [
+const SECRETS: [(&str, &str); 5] = [
     ("INGEST_API_KEYS", "known-ingest-key-4b1d5e7f"),
     ("SERVING_API_KEYS", "known-serving-key-5d0c8a21"),
     ("CASSANDRA_PASSWORD", "known-cassandra-password-9c2e"),
     ("CLICKHOUSE_PASSWORD", "known-clickhouse-password-71af"),
+    ("KAFKA_SASL_PASSWORD", "known-kafka-password-3e9b"),
 ];
 
 /// Starts `binary` with every secret set, every store and broker unreachable (so it logs its
@@ -48,6 +49,8 @@ pub fn assert_no_secret_printed(binary: &str, args: &[&str], started: &str) {
         ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9"),
         ("CASSANDRA_CONTACT_POINTS", "127.0.0.1:9"),
         ("CASSANDRA_USERNAME", "pipeline"),
+        ("KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"),
+        ("KAFKA_SASL_USERNAME", "pipeline"),
         ("CLICKHOUSE_URL", "http://127.0.0.1:9"),
         ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
         ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),
