@@ -1,4 +1,5 @@
 //! Spawns the real ingest-api on port 0 against the test Kafka.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
