@@ -152,7 +152,9 @@ impl Pipeline {
         }
         // The first version of each id in partition order is the order; a later message with the
         // same id is a retry when its content is the same, and a conflicting duplicate when not.
-        let mut orders: Vec<(&OwnedMessage, Envelope, OrderRecord)> = Vec::new();
+        // `records[i]` is where `orders[i]` came from and what it says.
+        let mut orders: Vec<Envelope> = Vec::new();
+        let mut records: Vec<(&OwnedMessage, OrderRecord)> = Vec::new();
         let mut kept: HashMap<OrderId, usize> = HashMap::new();
         let mut refused: Vec<(&OwnedMessage, &'static str, String)> = Vec::new();
         for (message, decoded) in decoded {
@@ -162,11 +164,12 @@ impl Pipeline {
                     match kept.get(envelope.order.order_id()) {
                         None => {
                             kept.insert(envelope.order.order_id().clone(), orders.len());
-                            orders.push((message, envelope, record));
+                            orders.push(envelope);
+                            records.push((message, record));
                         }
-                        Some(&first) if orders[first].2 == record => {}
+                        Some(&first) if records[first].1 == record => {}
                         Some(&first) => {
-                            refused.push((message, CONFLICT, conflict(&orders[first].2, &record)))
+                            refused.push((message, CONFLICT, conflict(&records[first].1, &record)))
                         }
                     }
                 }
@@ -174,18 +177,19 @@ impl Pipeline {
             }
         }
         // Ids stored by an earlier batch (or an earlier run) keep their first version.
-        let envelopes: Vec<Envelope> = orders.iter().map(|(_, e, _)| e.clone()).collect();
-        if let Some(stored) = self.stored_versions(&envelopes, stop).await? {
-            let mut unconflicted = Vec::with_capacity(orders.len());
-            for ((message, envelope, record), stored) in orders.into_iter().zip(stored) {
+        if let Some(stored) = self.stored_versions(&orders, stop).await? {
+            let mut keep = Vec::with_capacity(orders.len());
+            for ((message, record), stored) in records.iter().zip(stored) {
                 match stored {
-                    Some(first) if first != record => {
-                        refused.push((message, CONFLICT, conflict(&first, &record)))
+                    Some(first) if first != *record => {
+                        refused.push((message, CONFLICT, conflict(&first, record)));
+                        keep.push(false);
                     }
-                    _ => unconflicted.push((message, envelope, record)),
+                    _ => keep.push(true),
                 }
             }
-            orders = unconflicted;
+            let mut keep = keep.into_iter();
+            orders.retain(|_| keep.next().unwrap_or(true));
         }
         for (message, code, text) in &refused {
             if *code == CONFLICT {
@@ -204,7 +208,6 @@ impl Pipeline {
             .await?;
             self.health.report("dead letter", None);
         }
-        let orders: Vec<Envelope> = orders.into_iter().map(|(_, e, _)| e).collect();
         if orders.is_empty() {
             return Ok(());
         }
