@@ -13,10 +13,17 @@ pub struct RejectLabels {
     pub code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `order`, `refund` or `void`.
+    pub kind: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: RequestMetrics,
     pub orders_accepted: Counter,
+    pub events_accepted: Family<KindLabels, Counter>,
     pub orders_rejected: Family<RejectLabels, Counter>,
     pub produce_latency: Histogram,
 }
@@ -26,6 +33,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("ingest");
         let requests = RequestMetrics::register(&mut registry);
         let orders_accepted = Counter::default();
+        let events_accepted = Family::<KindLabels, Counter>::default();
         let orders_rejected = Family::<RejectLabels, Counter>::default();
         // 1 ms .. ~16 s
         let produce_latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
@@ -35,8 +43,13 @@ impl Default for Metrics {
             orders_accepted.clone(),
         );
         registry.register(
+            "events_accepted",
+            "Events (orders, refunds, voids) acknowledged by Kafka, by kind",
+            events_accepted.clone(),
+        );
+        registry.register(
             "orders_rejected",
-            "Orders refused, by error code",
+            "Orders, refunds and voids refused, by error code",
             orders_rejected.clone(),
         );
         registry.register(
@@ -48,6 +61,7 @@ impl Default for Metrics {
             registry,
             requests,
             orders_accepted,
+            events_accepted,
             orders_rejected,
             produce_latency,
         }
@@ -55,6 +69,18 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts one event Kafka acknowledged (sales also in `orders_accepted`, as before).
+    pub fn accepted(&self, kind: sales_model::EventKind) {
+        if kind == sales_model::EventKind::Order {
+            self.orders_accepted.inc();
+        }
+        self.events_accepted
+            .get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
     pub fn reject(&self, code: &str) {
         self.orders_rejected
             .get_or_create(&RejectLabels {

@@ -76,7 +76,7 @@ impl OrderProducer {
         })
     }
 
-    /// Produces one envelope keyed by its order id and waits for Kafka's acknowledgement.
+    /// Produces one envelope keyed by its sale's order id and waits for Kafka's acknowledgement.
     pub async fn send(&self, envelope: &Envelope) -> Result<(Placement, Duration), ProduceError> {
         let payload = envelope.to_json();
         let ingest_id = envelope.ingest_id.to_string();
@@ -91,11 +91,15 @@ impl OrderProducer {
                 value: Some(version.as_str()),
             })
             .insert(Header {
+                key: "kind",
+                value: Some(envelope.event.kind().as_str()),
+            })
+            .insert(Header {
                 key: "ingest_id",
                 value: Some(ingest_id.as_str()),
             });
         let record = FutureRecord::to(&self.config.topic)
-            .key(envelope.order.order_id().as_str())
+            .key(envelope.event.order_id().as_str())
             .payload(&payload)
             .headers(headers);
         let started = Instant::now();

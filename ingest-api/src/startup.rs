@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::configuration::IngestConfig;
 use crate::metrics::Metrics;
 use crate::producer::OrderProducer;
-use crate::routes::{ops, orders, DESCRIPTION};
+use crate::routes::{ops, orders, refunds, DESCRIPTION};
 
 /// Shared by every request.
 #[derive(Clone)]
@@ -87,6 +87,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let orders = OpenApiRouter::new()
         .routes(routes!(orders::post_order))
         .routes(routes!(orders::post_batch))
+        .routes(routes!(refunds::post_void))
+        .routes(routes!(refunds::post_refund))
+        .routes(routes!(refunds::post_refund_batch))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
     let config = &state.config;
     let v1 = behind_keys(orders, &config.api_keys, config.rate_limit_per_key);

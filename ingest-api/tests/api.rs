@@ -613,7 +613,7 @@ async fn every_configurable_compression_produces_readable_orders() {
         );
         let envelope = Envelope::from_json(messages[0].payload().unwrap_or_default())
             .unwrap_or_else(|e| panic!("{compression}: {e}"));
-        assert_eq!(envelope.order.order_id().as_str(), id);
+        assert_eq!(envelope.event.order_id().as_str(), id);
         app.stop().await.unwrap();
     }
 }

@@ -1,13 +1,15 @@
-//! The Kafka message value (DESIGN.md §4): a versioned envelope around the normalized order.
+//! The Kafka message value (DESIGN.md §4): a versioned envelope around one event — a sale, a
+//! refund or a void.
 //!
-//! Version 2 (written now) names the kind of event it carries and counts money in the minor unit
-//! of the order's own currency (ISO 4217: whole yen, fils for KWD). Version 1 (written before)
-//! carried sales only, in hundredths of every currency; it is still read, converted exactly (a
+//! Version 2 (written now) names the kind of event it carries (`"kind": "order"` with an `order`,
+//! `"refund"` with a `refund`, `"void"` with a `void`) and counts money in the minor unit of the
+//! event's own currency (ISO 4217: whole yen, fils for KWD). Version 1 (written before) carried
+//! sales only, in hundredths of every currency; it is still read as a sale, converted exactly (a
 //! version-1 yen amount with a fraction of a yen cannot be, and is an invalid order).
 //!
-//! The consumer never trusts the topic: [`Envelope::from_json`] re-checks every rule an
-//! [`Order`] stands for (except event-time freshness, which is judged once, at ingest), so a
-//! message written by a buggy or foreign producer becomes a dead letter, not a bad row.
+//! The consumer never trusts the topic: [`Envelope::from_json`] re-checks every rule the event
+//! stands for (except event-time freshness, which is judged once, at ingest), so a message written
+//! by a buggy or foreign producer becomes a dead letter, not a bad row.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,8 +20,9 @@ use crate::currency::exponent_of;
 use crate::errors::{Collector, OrderErrors};
 use crate::money::Exact;
 use crate::order::check_line_name;
+use crate::refund::differing;
 use crate::request::Fields;
-use crate::{MoneyError, Order};
+use crate::{MoneyError, Order, OrderId, Refund, RefundRecord, Void, VoidRecord};
 
 /// The envelope layout this code writes; it reads this one and every earlier one.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -28,19 +31,118 @@ pub const SCHEMA_VERSION: u32 = 2;
 const FIRST_VERSION: u32 = 1;
 
 /// What an envelope carries (version 2 on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    /// A sale.
     Order,
+    Refund,
+    Void,
 }
 
-/// One order as it travels through Kafka.
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Order => "order",
+            EventKind::Refund => "refund",
+            EventKind::Void => "void",
+        }
+    }
+}
+
+/// What a till reports: a sale, money given back for one, or a sale cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Sale(Order),
+    Refund(Refund),
+    Void(Void),
+}
+
+impl From<Order> for Event {
+    fn from(order: Order) -> Self {
+        Event::Sale(order)
+    }
+}
+
+impl From<Refund> for Event {
+    fn from(refund: Refund) -> Self {
+        Event::Refund(refund)
+    }
+}
+
+impl From<Void> for Event {
+    fn from(void: Void) -> Self {
+        Event::Void(void)
+    }
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Sale(_) => EventKind::Order,
+            Event::Refund(_) => EventKind::Refund,
+            Event::Void(_) => EventKind::Void,
+        }
+    }
+
+    /// The sale's order id: the Kafka key, so a sale, its refunds and its void share a partition
+    /// and are read in the order they were accepted.
+    pub fn order_id(&self) -> &OrderId {
+        match self {
+            Event::Sale(order) => order.order_id(),
+            Event::Refund(refund) => refund.order_id(),
+            Event::Void(void) => void.order_id(),
+        }
+    }
+
+    /// The id that makes a repeat a retry: `order_id` for a sale and for its void, `refund_id`
+    /// for a refund.
+    pub fn id(&self) -> &str {
+        match self {
+            Event::Refund(refund) => refund.refund_id().as_str(),
+            other => other.order_id().as_str(),
+        }
+    }
+}
+
+/// An event's content as the wire carries it; two versions of one id are compared with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventRecord {
+    Sale(OrderRecord),
+    Refund(RefundRecord),
+    Void(VoidRecord),
+}
+
+impl From<&Event> for EventRecord {
+    fn from(event: &Event) -> Self {
+        match event {
+            Event::Sale(order) => EventRecord::Sale(order.into()),
+            Event::Refund(refund) => EventRecord::Refund(refund.into()),
+            Event::Void(void) => EventRecord::Void(void.into()),
+        }
+    }
+}
+
+impl EventRecord {
+    /// The names of the fields that differ between two versions of one event (every field when
+    /// they are not even the same kind).
+    pub fn differing_fields(&self, other: &EventRecord) -> Vec<&'static str> {
+        match (self, other) {
+            (EventRecord::Sale(a), EventRecord::Sale(b)) => a.differing_fields(b),
+            (EventRecord::Refund(a), EventRecord::Refund(b)) => a.differing_fields(b),
+            (EventRecord::Void(a), EventRecord::Void(b)) => a.differing_fields(b),
+            _ => vec!["kind"],
+        }
+    }
+}
+
+/// One event as it travels through Kafka.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     /// Unique per ingest attempt (a POS retry gets a new one); for tracing, never for identity.
     pub ingest_id: Uuid,
     pub ingested_at: DateTime<Utc>,
-    pub order: Order,
+    pub event: Event,
 }
 
 /// The normalized order as JSON: money in minor units of its currency, enums and ids as strings.
@@ -83,7 +185,13 @@ struct EnvelopeWire {
     kind: Option<EventKind>,
     ingest_id: Uuid,
     ingested_at: DateTime<Utc>,
-    order: OrderRecord,
+    /// Exactly one of these three, the one `kind` names (`order` in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order: Option<OrderRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund: Option<RefundRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    void: Option<VoidRecord>,
 }
 
 /// Only the version, read first so a future layout is named as such rather than as garbage.
@@ -95,7 +203,7 @@ struct VersionProbe {
 /// Why a Kafka message is not a usable order; [`EnvelopeError::code`] is the DLQ reason.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
-    #[error("message is not an order envelope: {0}")]
+    #[error("message is not an event envelope: {0}")]
     Malformed(String),
     #[error("schema_version {0} is not supported (this build reads {FIRST_VERSION} to {SCHEMA_VERSION})")]
     UnsupportedSchema(u32),
@@ -106,6 +214,10 @@ pub enum EnvelopeError {
     NewerSchema(u32),
     #[error("order fails validation: {0}")]
     InvalidOrder(OrderErrors),
+    #[error("refund fails validation: {0}")]
+    InvalidRefund(OrderErrors),
+    #[error("void fails validation: {0}")]
+    InvalidVoid(OrderErrors),
 }
 
 impl EnvelopeError {
@@ -115,6 +227,8 @@ impl EnvelopeError {
             EnvelopeError::UnsupportedSchema(_) => "unsupported_schema_version",
             EnvelopeError::NewerSchema(_) => "newer_schema_version",
             EnvelopeError::InvalidOrder(_) => "invalid_order",
+            EnvelopeError::InvalidRefund(_) => "invalid_refund",
+            EnvelopeError::InvalidVoid(_) => "invalid_void",
         }
     }
 }
@@ -150,7 +264,7 @@ impl From<&Order> for OrderRecord {
 impl OrderRecord {
     /// The names of the fields whose values differ between two versions of an order.
     pub fn differing_fields(&self, other: &OrderRecord) -> Vec<&'static str> {
-        let fields = [
+        differing([
             ("order_id", self.order_id == other.order_id),
             ("store_id", self.store_id == other.store_id),
             ("terminal_id", self.terminal_id == other.terminal_id),
@@ -166,12 +280,7 @@ impl OrderRecord {
                 "payment_method",
                 self.payment_method == other.payment_method,
             ),
-        ];
-        fields
-            .into_iter()
-            .filter(|(_, same)| !same)
-            .map(|(name, _)| name)
-            .collect()
+        ])
     }
 
     /// Re-checks every structural rule and builds the domain order from a record whose money is
@@ -215,22 +324,38 @@ impl OrderRecord {
 }
 
 impl Envelope {
-    pub fn new(order: Order, ingested_at: DateTime<Utc>) -> Self {
+    /// A new ingest attempt of `event`, accepted at `ingested_at`.
+    pub fn new(event: impl Into<Event>, ingested_at: DateTime<Utc>) -> Self {
         Envelope {
             ingest_id: Uuid::new_v4(),
             ingested_at,
-            order,
+            event: event.into(),
+        }
+    }
+
+    /// The sale it carries, if it carries one.
+    pub fn sale(&self) -> Option<&Order> {
+        match &self.event {
+            Event::Sale(order) => Some(order),
+            _ => None,
         }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        let wire = EnvelopeWire {
+        let mut wire = EnvelopeWire {
             schema_version: SCHEMA_VERSION,
-            kind: Some(EventKind::Order),
+            kind: Some(self.event.kind()),
             ingest_id: self.ingest_id,
             ingested_at: self.ingested_at,
-            order: OrderRecord::from(&self.order),
+            order: None,
+            refund: None,
+            void: None,
         };
+        match &self.event {
+            Event::Sale(order) => wire.order = Some(order.into()),
+            Event::Refund(refund) => wire.refund = Some(refund.into()),
+            Event::Void(void) => wire.void = Some(void.into()),
+        }
         // Serializing plain strings, integers and timestamps into memory cannot fail.
         serde_json::to_vec(&wire).unwrap_or_default()
     }
@@ -246,20 +371,39 @@ impl Envelope {
         }
         let wire: EnvelopeWire =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let order = match (wire.schema_version, wire.kind) {
-            (FIRST_VERSION, None) => wire.order.into_order_from_hundredths(),
-            (SCHEMA_VERSION, Some(EventKind::Order)) => wire.order.into_order(),
-            (version, _) => {
-                return Err(EnvelopeError::Malformed(format!(
-                    "schema_version {version} requires \"kind\" from version 2 on, and none before"
-                )))
+        let event = match (wire.schema_version, wire.kind, wire.order, wire.refund, wire.void) {
+            (FIRST_VERSION, None, Some(order), None, None) => order
+                .into_order_from_hundredths()
+                .map(Event::Sale)
+                .map_err(EnvelopeError::InvalidOrder)?,
+            (SCHEMA_VERSION, Some(EventKind::Order), Some(order), None, None) => order
+                .into_order()
+                .map(Event::Sale)
+                .map_err(EnvelopeError::InvalidOrder)?,
+            (SCHEMA_VERSION, Some(EventKind::Refund), None, Some(refund), None) => refund
+                .into_refund()
+                .map(Event::Refund)
+                .map_err(EnvelopeError::InvalidRefund)?,
+            (SCHEMA_VERSION, Some(EventKind::Void), None, None, Some(void)) => void
+                .into_void()
+                .map(Event::Void)
+                .map_err(EnvelopeError::InvalidVoid)?,
+            (FIRST_VERSION, ..) => {
+                return Err(EnvelopeError::Malformed(
+                    "schema_version 1 carries an \"order\" and no \"kind\"".to_string(),
+                ))
             }
-        }
-        .map_err(EnvelopeError::InvalidOrder)?;
+            (version, kind, ..) => {
+                let kind = kind.map_or("none", EventKind::as_str);
+                return Err(EnvelopeError::Malformed(format!(
+                    "schema_version {version} names its \"kind\" (order, refund or void) and carries exactly that field; got kind {kind}"
+                )));
+            }
+        };
         Ok(Envelope {
             ingest_id: wire.ingest_id,
             ingested_at: wire.ingested_at,
-            order,
+            event,
         })
     }
 }

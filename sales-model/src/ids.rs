@@ -69,6 +69,10 @@ identifier!(
     OrderId, 64
 );
 identifier!(
+    /// The POS's identifier of a refund; its idempotency key.
+    RefundId, 64
+);
+identifier!(
     /// A shop.
     StoreId, 32
 );

@@ -64,13 +64,22 @@ closed_set!(
 
 /// Checks a product name: 1..=200 characters, no control characters.
 pub(crate) fn check_line_name(name: &str) -> Result<(), ValidationError> {
-    let len = name.chars().count();
-    if len == 0 || len > MAX_NAME_CHARS {
+    check_text(name, 1)
+}
+
+/// Checks the reason of a refund or void: at most 200 characters, no control characters.
+pub(crate) fn check_reason(reason: &str) -> Result<(), ValidationError> {
+    check_text(reason, 0)
+}
+
+fn check_text(text: &str, min: usize) -> Result<(), ValidationError> {
+    let len = text.chars().count();
+    if len < min || len > MAX_NAME_CHARS {
         return Err(ValidationError::new("length").with_message(
-            format!("must be 1 to {MAX_NAME_CHARS} characters long, got {len}").into(),
+            format!("must be {min} to {MAX_NAME_CHARS} characters long, got {len}").into(),
         ));
     }
-    if name.chars().any(char::is_control) {
+    if text.chars().any(char::is_control) {
         return Err(ValidationError::new("charset")
             .with_message("must not contain control characters".into()));
     }

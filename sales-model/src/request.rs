@@ -146,16 +146,21 @@ pub fn parse_order_json(
     now: DateTime<Utc>,
     freshness: Freshness,
 ) -> Result<Order, ParseError> {
+    read_json::<OrderRequest>(body)?
+        .into_order(now, freshness)
+        .map_err(ParseError::Invalid)
+}
+
+/// Reads one JSON object of the wire shape `T`: broken JSON is a syntax error, a wrong field or
+/// type is a field error naming its path.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ParseError> {
     check_shape(body)?;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let request: OrderRequest =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
     deserializer
         .end()
         .map_err(|e| ParseError::Syntax(e.to_string()))?;
-    request
-        .into_order(now, freshness)
-        .map_err(ParseError::Invalid)
+    Ok(value)
 }
 
 /// Refuses broken JSON, and objects written as arrays: serde would otherwise read a struct from a
@@ -235,9 +240,48 @@ fn latest_storable() -> DateTime<Utc> {
     DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Whether every store can hold `at` as it is (a time outside would be stored as 1970).
-fn storable_time(at: DateTime<Utc>) -> bool {
-    (earliest_storable()..=latest_storable()).contains(&at)
+/// The error of an event time no store can hold as it is (one outside would be stored as 1970).
+pub(crate) fn unstorable_time(at: Option<DateTime<Utc>>) -> Vec<FieldError> {
+    at.filter(|at| !(earliest_storable()..=latest_storable()).contains(at))
+        .map(|at| {
+            FieldError::new(
+                "created_at",
+                "out_of_range",
+                format!(
+                    "must lie between {} and {}, the times the stores can hold; got {at}",
+                    earliest_storable().to_rfc3339(),
+                    latest_storable().to_rfc3339()
+                ),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Reads an RFC 3339 event time and judges it against the ingest clock; a failure is recorded
+/// under `created_at`.
+pub(crate) fn event_time(
+    errors: &mut Collector,
+    text: &str,
+    now: DateTime<Utc>,
+    freshness: Freshness,
+) -> Option<DateTime<Utc>> {
+    errors
+        .check(
+            "created_at",
+            DateTime::parse_from_rfc3339(text).map_err(|e| {
+                ValidationError::new("timestamp").with_message(
+                    format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})")
+                        .into(),
+                )
+            }),
+        )
+        .map(|t| t.with_timezone(&Utc))
+        .and_then(|t| {
+            errors
+                .check("created_at", freshness.check(t, now))
+                .map(|()| t)
+        })
 }
 
 /// The fields both wire forms share once their money and time are read; see [`Fields::build`].
@@ -297,17 +341,7 @@ impl Fields {
         let discount = errors.money("discount", in_currency(self.discount));
         let tax = errors.money("tax", in_currency(self.tax));
         let total = errors.money("total", in_currency(self.total));
-        if let Some(at) = self.created_at.filter(|at| !storable_time(*at)) {
-            errors.extend(vec![FieldError::new(
-                "created_at",
-                "out_of_range",
-                format!(
-                    "must lie between {} and {}, the times the stores can hold; got {at}",
-                    earliest_storable().to_rfc3339(),
-                    latest_storable().to_rfc3339()
-                ),
-            )]);
-        }
+        errors.extend(unstorable_time(self.created_at));
         let amounts: Option<Vec<(u32, Amount)>> = amounts.into_iter().collect();
         if let (Some(amounts), Some(discount), Some(tax), Some(total)) =
             (amounts, discount, tax, total)
@@ -374,22 +408,7 @@ impl OrderRequest {
         freshness: Freshness,
     ) -> Result<Order, OrderErrors> {
         let mut errors = Collector::new(self.validate());
-        let created_at = errors
-            .check(
-                "created_at",
-                DateTime::parse_from_rfc3339(&self.created_at).map_err(|e| {
-                    ValidationError::new("timestamp").with_message(
-                        format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})")
-                            .into(),
-                    )
-                }),
-            )
-            .map(|t| t.with_timezone(&Utc))
-            .and_then(|t| {
-                errors
-                    .check("created_at", freshness.check(t, now))
-                    .map(|()| t)
-            });
+        let created_at = event_time(&mut errors, &self.created_at, now, freshness);
         let money = |d: Option<DecimalInput>| d.map_or(Exact::new(0, 0), |d| d.parse());
         Fields {
             order_id: self.order_id,

@@ -23,7 +23,8 @@ pub fn money(minor: i64, currency: &str) -> String {
     format_minor(minor, exponent_of(currency).unwrap_or(2))
 }
 
-/// The whole order, as stored in `orders_by_id`.
+/// The whole order, as stored in `orders_by_id`, with what happened to it since: its refunds and
+/// its void.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Order)]
 pub struct OrderView {
@@ -43,6 +44,40 @@ pub struct OrderView {
     pub payment_method: Option<String>,
     pub ingest_id: Option<Uuid>,
     pub ingested_at: Option<DateTime<Utc>>,
+    /// Whether the sale was voided: then it counts in no aggregate (its refunds still do).
+    pub voided: bool,
+    pub void: Option<VoidView>,
+    /// Every refund of the sale, oldest first.
+    pub refunds: Vec<RefundView>,
+    /// The sum of the refunds.
+    #[schema(example = "3.50")]
+    pub refunded: String,
+    /// What the sale brought in: its total (nothing when voided) minus its refunds; negative when
+    /// more was given back than it took.
+    #[schema(example = "3.00")]
+    pub net: String,
+    /// More was refunded than the sale's total (the refunds still count: money left the till).
+    pub over_refunded: bool,
+}
+
+/// A sale's void.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoidView {
+    pub store_id: String,
+    pub created_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// One refund of a sale.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundView {
+    pub refund_id: String,
+    /// Where the money went back.
+    pub store_id: String,
+    pub created_at: DateTime<Utc>,
+    pub currency: String,
+    pub amount: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,10 +132,21 @@ struct CustomerRow {
     total_minor: i64,
 }
 
+#[derive(DeserializeRow)]
+struct RefundRow {
+    refund_id: String,
+    store_id: String,
+    currency: String,
+    created_at: DateTime<Utc>,
+    amount_minor: i64,
+    reason: Option<String>,
+}
+
 /// Prepared reads of the order tables.
 pub struct OrderReads {
     session: Arc<Session>,
     by_id: PreparedStatement,
+    refunds: PreparedStatement,
     store_day: PreparedStatement,
     customer: PreparedStatement,
 }
@@ -120,6 +166,10 @@ impl OrderReads {
             "SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?"
         ))
         .await?;
+        let refunds = prepare(format!(
+            "SELECT refund_id, store_id, currency, created_at, amount_minor, reason FROM {keyspace}.refunds_by_order WHERE order_id = ?"
+        ))
+        .await?;
         let store_columns =
             "order_id, created_at, customer_id, channel, currency, item_count, total_minor";
         let store_day = prepare(format!("SELECT {store_columns} FROM {keyspace}.orders_by_store_day WHERE store_id = ? AND day = ?")).await?;
@@ -132,11 +182,14 @@ impl OrderReads {
         Ok(Self {
             session,
             by_id,
+            refunds,
             store_day,
             customer,
         })
     }
 
+    /// The sale `order_id` with its refunds and void; `None` while no sale of that id is stored
+    /// (a refund or void may be there before it).
     pub async fn order(&self, order_id: &str) -> anyhow::Result<Option<OrderView>> {
         let result = self
             .session
@@ -146,7 +199,12 @@ impl OrderReads {
         let Some(row) = result.maybe_first_row::<StoredOrder>()? else {
             return Ok(None);
         };
-        let currency = row.currency.as_str();
+        let Some(sale) = row.record() else {
+            return Ok(None);
+        };
+        let mut refunds: Vec<RefundRow> = self.all(&self.refunds, (order_id,)).await?;
+        refunds.sort_by(|a, b| (a.created_at, &a.refund_id).cmp(&(b.created_at, &b.refund_id)));
+        let currency = sale.currency.as_str();
         let items = row
             .lines()
             .into_iter()
@@ -158,23 +216,46 @@ impl OrderReads {
                 amount: money(price.saturating_mul(i64::from(quantity)), currency),
             })
             .collect();
+        let void = row.void();
+        let refunded: i64 = refunds.iter().map(|r| r.amount_minor).sum();
+        let kept = if void.is_some() { 0 } else { sale.total_minor };
         Ok(Some(OrderView {
-            order_id: row.order_id,
-            store_id: row.store_id,
-            terminal_id: row.terminal_id,
-            customer_id: row.customer_id,
-            channel: row.channel,
-            created_at: row.created_at,
-            day: row.day,
+            order_id: sale.order_id,
+            store_id: sale.store_id,
+            terminal_id: sale.terminal_id,
+            customer_id: sale.customer_id,
+            channel: sale.channel,
+            created_at: sale.created_at,
+            day: row.day.unwrap_or_default(),
             items,
-            item_count: row.item_count,
-            discount: money(row.discount_minor, &row.currency),
-            tax: money(row.tax_minor, &row.currency),
-            total: money(row.total_minor, &row.currency),
-            currency: row.currency,
-            payment_method: row.payment_method,
+            item_count: row.item_count.unwrap_or_default(),
+            discount: money(sale.discount_minor, currency),
+            tax: money(sale.tax_minor, currency),
+            total: money(sale.total_minor, currency),
+            payment_method: sale.payment_method,
             ingest_id: row.ingest_id,
             ingested_at: row.ingested_at,
+            voided: void.is_some(),
+            void: void.map(|v| VoidView {
+                store_id: v.store_id,
+                created_at: v.created_at,
+                reason: v.reason,
+            }),
+            refunded: money(refunded, currency),
+            net: money(kept.saturating_sub(refunded), currency),
+            over_refunded: refunded > sale.total_minor,
+            refunds: refunds
+                .into_iter()
+                .map(|r| RefundView {
+                    refund_id: r.refund_id,
+                    store_id: r.store_id,
+                    created_at: r.created_at,
+                    amount: money(r.amount_minor, &r.currency),
+                    currency: r.currency,
+                    reason: r.reason,
+                })
+                .collect(),
+            currency: sale.currency,
         }))
     }
 

@@ -70,7 +70,7 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
             .kafka
             .produce(
                 &stores.topic,
-                envelope.order.order_id().as_str(),
+                envelope.event.order_id().as_str(),
                 &envelope.to_json(),
             )
             .await;

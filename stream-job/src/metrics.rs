@@ -34,6 +34,9 @@ pub struct Metrics {
     pub written: Family<TableLabel, Counter>,
     pub dead_lettered: Family<CodeLabel, Counter>,
     pub conflicting_duplicates: Counter,
+    pub refunds_of_unknown_sales: Counter,
+    pub over_refunds: Counter,
+    pub voids_of_unknown_sales: Counter,
     pub conflict_check_latency: Histogram,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub sink_latency: Family<SinkLabel, Histogram>,
@@ -51,6 +54,9 @@ impl Default for Metrics {
         let written = Family::<TableLabel, Counter>::default();
         let dead_lettered = Family::<CodeLabel, Counter>::default();
         let conflicting_duplicates = Counter::default();
+        let refunds_of_unknown_sales = Counter::default();
+        let over_refunds = Counter::default();
+        let voids_of_unknown_sales = Counter::default();
         let conflict_check_latency = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let consumer_lag = Family::<PartitionLabel, Gauge>::default();
         // 1 ms .. ~33 s
@@ -78,12 +84,27 @@ impl Default for Metrics {
         );
         registry.register(
             "conflicting_duplicates",
-            "Orders that reused a stored order_id with other content (sent to the dead-letter topic)",
+            "Orders, refunds and voids that reused a stored id with other content (sent to the dead-letter topic)",
             conflicting_duplicates.clone(),
         );
         registry.register(
+            "refunds_of_unknown_sales",
+            "Refunds whose sale the pipeline did not know when it handled them (still counted)",
+            refunds_of_unknown_sales.clone(),
+        );
+        registry.register(
+            "over_refunds",
+            "Refunds that took a sale's refunds past its total (still counted)",
+            over_refunds.clone(),
+        );
+        registry.register(
+            "voids_of_unknown_sales",
+            "Voids whose sale the pipeline did not know yet (the sale is stored voided when it comes)",
+            voids_of_unknown_sales.clone(),
+        );
+        registry.register(
             "conflict_check_seconds",
-            "Time to read back a batch's stored versions from Cassandra (one read per order id)",
+            "Time to read back what Cassandra holds of a batch's ids (one read per id)",
             conflict_check_latency.clone(),
         );
         registry.register(
@@ -127,6 +148,9 @@ impl Default for Metrics {
             written,
             dead_lettered,
             conflicting_duplicates,
+            refunds_of_unknown_sales,
+            over_refunds,
+            voids_of_unknown_sales,
             conflict_check_latency,
             consumer_lag,
             sink_latency,

@@ -146,8 +146,8 @@ mod tests {
             .tax(100);
         assert_eq!(sample.figures(), (3, 1000));
         let envelope = sample.envelope();
-        assert_eq!(envelope.order.total().minor(), 1000);
-        assert_eq!(envelope.order.channel().as_str(), "delivery");
+        assert_eq!(envelope.sale().unwrap().total().minor(), 1000);
+        assert_eq!(envelope.sale().unwrap().channel().as_str(), "delivery");
         assert_eq!(
             SampleOrder::new("o-2", "store-001", Utc::now()).figures(),
             (1, 350)

@@ -3,19 +3,14 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chrono::Utc;
-use futures::future::join_all;
-use sales_model::{parse_order_json, Envelope, FieldError, Order, OrderRequest, ParseError};
+use sales_model::{parse_order_json, Event, FieldError, OrderRequest};
 use serde::Serialize;
-use serde_json::error::Category;
-use serde_json::value::RawValue;
-use service_runtime::problem::{with_retry_after, ErrorBody, PostErrors, Problem};
+use service_runtime::problem::{ErrorBody, PostErrors, Problem};
 use utoipa::ToSchema;
 
-use crate::producer::ProduceError;
+use super::intake::{accept_batch, accept_one, BatchAnswer, Element, Outcome};
 use crate::startup::AppState;
 
 /// The answer for an accepted order.
@@ -91,22 +86,6 @@ impl ToSchema for OrderBatch {
     }
 }
 
-/// A batch answer: 200 with every element's result, or 503 with `Retry-After` when nothing was
-/// accepted because Kafka is unavailable (then the whole request is worth retrying).
-pub struct BatchAnswer(BatchReply);
-
-impl IntoResponse for BatchAnswer {
-    fn into_response(self) -> Response {
-        if self.0.accepted == 0 && self.0.unavailable > 0 {
-            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(self.0)).into_response();
-            with_retry_after(&mut response);
-            response
-        } else {
-            (StatusCode::OK, Json(self.0)).into_response()
-        }
-    }
-}
-
 /// Submit one order. The answer comes only after Kafka acknowledged the write.
 #[utoipa::path(
     post,
@@ -126,25 +105,18 @@ pub async fn post_order(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
-    let accept = async {
-        let body = read_json_body(&headers, body)?;
-        let order =
-            parse_order_json(&body, Utc::now(), app.config.freshness).map_err(parse_problem)?;
-        let order_id = order.order_id().to_string();
-        let (partition, offset) = produce(&app, order)
-            .await
-            .map_err(|e| Problem::unavailable(e.to_string()))?;
-        Ok(Accepted {
-            order_id,
+    let freshness = app.config.freshness;
+    let parse = move |body: &[u8], now| parse_order_json(body, now, freshness).map(Event::Sale);
+    let placed = accept_one(&app, "/v1/orders", &headers, body, &parse).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            order_id: placed.id,
             status: "accepted",
-            partition,
-            offset,
-        })
-    };
-    match accept.await {
-        Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted))),
-        Err(problem) => Err(refused(&app, "/v1/orders", problem)),
-    }
+            partition: placed.partition,
+            offset: placed.offset,
+        }),
+    ))
 }
 
 /// Submit 1 to 1000 orders; valid ones are produced even when others are invalid.
@@ -165,167 +137,54 @@ pub async fn post_batch(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<BatchAnswer, Problem> {
-    let elements = read_json_body(&headers, body)
-        .and_then(|body| split_batch(&body, app.config.max_batch))
-        .map_err(|problem| refused(&app, "/v1/orders/batch", problem))?;
-    let now = Utc::now();
-    let results = join_all(elements.iter().enumerate().map(|(index, raw)| {
-        let app = app.clone();
-        async move {
-            match parse_order_json(raw.get().as_bytes(), now, app.config.freshness) {
-                Err(error) => {
-                    let problem = parse_problem(error);
-                    for e in &problem.errors {
-                        app.metrics.reject(&e.code);
-                    }
-                    tracing::info!(index, codes = %problem.codes(), "batch element rejected");
-                    BatchResult::Rejected {
-                        index,
-                        order_id: raw_order_id(raw),
-                        errors: problem.errors,
-                    }
-                }
-                Ok(order) => {
-                    let order_id = order.order_id().to_string();
-                    match produce(&app, order).await {
-                        Ok((partition, offset)) => BatchResult::Accepted { index, order_id, partition, offset },
-                        Err(error) => {
-                            tracing::warn!(index, %order_id, %error, "batch element not acknowledged by Kafka");
-                            BatchResult::Unavailable { index, order_id, message: error.to_string() }
-                        }
-                    }
-                }
-            }
-        }
-    }))
-    .await;
+) -> Result<BatchAnswer<BatchReply>, Problem> {
+    let freshness = app.config.freshness;
+    let parse = move |body: &[u8], now| parse_order_json(body, now, freshness).map(Event::Sale);
+    let elements = accept_batch(
+        &app,
+        "/v1/orders/batch",
+        &headers,
+        body,
+        "orders",
+        "order_id",
+        &parse,
+    )
+    .await?;
+    let results: Vec<BatchResult> = elements.into_iter().map(BatchResult::from).collect();
     let count = |f: fn(&BatchResult) -> bool| results.iter().filter(|r| f(r)).count();
-    Ok(BatchAnswer(BatchReply {
+    let reply = BatchReply {
         accepted: count(|r| matches!(r, BatchResult::Accepted { .. })),
         rejected: count(|r| matches!(r, BatchResult::Rejected { .. })),
         unavailable: count(|r| matches!(r, BatchResult::Unavailable { .. })),
         results,
-    }))
-}
-
-/// Checks the content type and the size limit; both come before any parsing.
-fn read_json_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if !media_type.eq_ignore_ascii_case("application/json") {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content-type",
-            "unsupported_media_type",
-            format!("send `Content-Type: application/json`, got {content_type:?}"),
-        ));
-    }
-    body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body",
-                "too_large",
-                "the body is larger than the configured limit",
-            )
-        } else {
-            Problem::new(
-                rejection.status(),
-                "body",
-                "unreadable",
-                rejection.body_text(),
-            )
-        }
+    };
+    Ok(BatchAnswer {
+        accepted: reply.accepted,
+        unavailable: reply.unavailable,
+        body: reply,
     })
 }
 
-/// The batch's elements, each kept as raw JSON so one bad element is that element's error. The
-/// body is parsed once: a syntax error is a 400, valid JSON that is not an array a 422.
-fn split_batch(body: &[u8], max: usize) -> Result<Vec<Box<RawValue>>, Problem> {
-    let elements: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(|e| {
-        if e.classify() == Category::Data {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "body",
-                "type",
-                "must be a JSON array of orders",
-            )
-        } else {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "body",
-                "malformed_json",
-                e.to_string(),
-            )
-        }
-    })?;
-    if elements.is_empty() || elements.len() > max {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "body",
-            "length",
-            format!("a batch holds 1 to {max} orders, got {}", elements.len()),
-        ));
-    }
-    Ok(elements)
-}
-
-/// The order id of a rejected element, when it has a readable one, so the POS can match results.
-fn raw_order_id(raw: &RawValue) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
-    value.get("order_id")?.as_str().map(str::to_string)
-}
-
-fn parse_problem(error: ParseError) -> Problem {
-    match error {
-        ParseError::Syntax(message) => {
-            Problem::new(StatusCode::BAD_REQUEST, "body", "malformed_json", message)
-        }
-        ParseError::Invalid(errors) => Problem {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            errors: errors.errors,
-        },
-    }
-}
-
-async fn produce(app: &AppState, order: Order) -> Result<(i32, i64), ProduceError> {
-    let envelope = Envelope::new(order, Utc::now());
-    match app.producer.send(&envelope).await {
-        Ok((placement, latency)) => {
-            app.metrics.orders_accepted.inc();
-            app.metrics.produce_latency.observe(latency.as_secs_f64());
-            Ok((placement.partition, placement.offset))
-        }
-        Err(error) => {
-            app.metrics.reject("unavailable");
-            Err(error)
+impl From<Element> for BatchResult {
+    fn from(element: Element) -> Self {
+        let Element { index, id, outcome } = element;
+        match outcome {
+            Outcome::Accepted { partition, offset } => BatchResult::Accepted {
+                index,
+                order_id: id.unwrap_or_default(),
+                partition,
+                offset,
+            },
+            Outcome::Rejected { errors } => BatchResult::Rejected {
+                index,
+                order_id: id,
+                errors,
+            },
+            Outcome::Unavailable { message } => BatchResult::Unavailable {
+                index,
+                order_id: id.unwrap_or_default(),
+                message,
+            },
         }
     }
-}
-
-/// Logs one line for the refused request and counts its codes.
-fn refused(app: &AppState, route: &str, problem: Problem) -> Problem {
-    let status = problem.status.as_u16();
-    let codes = problem.codes();
-    let reason = problem
-        .errors
-        .first()
-        .map_or("", |e| e.message.as_str())
-        .to_string();
-    if problem.status.is_server_error() {
-        tracing::warn!(route, status, codes = %codes, reason = %reason, "request rejected");
-    } else {
-        tracing::info!(route, status, codes = %codes, reason = %reason, "request rejected");
-        for e in &problem.errors {
-            app.metrics.reject(&e.code);
-        }
-    }
-    problem
 }

@@ -6,7 +6,9 @@ pub mod schema;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sales_model::{BusinessZone, LineRecord, OrderRecord};
+use sales_model::{
+    BusinessZone, LineRecord, OrderRecord, RefundLineRecord, RefundRecord, VoidRecord,
+};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -32,36 +34,40 @@ pub fn day_bucket(order_id: &str) -> i32 {
 /// Every column of `orders_by_id`, in [`StoredOrder`]'s order.
 pub const ORDER_COLUMNS: &str = "order_id, store_id, terminal_id, customer_id, channel, currency, created_at, day, \
      line_skus, line_names, line_quantities, line_unit_prices_minor, item_count, discount_minor, tax_minor, total_minor, \
-     payment_method, ingest_id, ingested_at";
+     payment_method, ingest_id, ingested_at, void_store_id, void_created_at, void_reason, void_ingested_at";
 
 /// An `orders_by_id` row as stored (read with [`ORDER_COLUMNS`]): what serving shows, and what
-/// stream-job compares a later message of the same id with.
+/// stream-job compares a later message of the same id with. A row holds a sale, its void, or
+/// both: a void of a sale not seen yet is kept all the same, so the sale columns are optional.
 #[derive(Debug, DeserializeRow)]
 pub struct StoredOrder {
     pub order_id: String,
-    pub store_id: String,
+    pub store_id: Option<String>,
     pub terminal_id: Option<String>,
     pub customer_id: Option<String>,
-    pub channel: String,
-    pub currency: String,
-    pub created_at: DateTime<Utc>,
-    pub day: NaiveDate,
+    pub channel: Option<String>,
+    pub currency: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub day: Option<NaiveDate>,
     pub line_skus: Option<Vec<String>>,
     pub line_names: Option<Vec<String>>,
     pub line_quantities: Option<Vec<i32>>,
     pub line_unit_prices_minor: Option<Vec<i64>>,
-    pub item_count: i32,
-    pub discount_minor: i64,
-    pub tax_minor: i64,
-    pub total_minor: i64,
+    pub item_count: Option<i32>,
+    pub discount_minor: Option<i64>,
+    pub tax_minor: Option<i64>,
+    pub total_minor: Option<i64>,
     pub payment_method: Option<String>,
     pub ingest_id: Option<Uuid>,
     pub ingested_at: Option<DateTime<Utc>>,
+    pub void_store_id: Option<String>,
+    pub void_created_at: Option<DateTime<Utc>>,
+    pub void_reason: Option<String>,
+    pub void_ingested_at: Option<DateTime<Utc>>,
 }
 
 impl StoredOrder {
-    /// The lines as (sku, name, quantity, unit price in minor units); the stored lists are
-    /// parallel, and an empty list is stored as none.
+    /// Lines as (sku, name, quantity, unit price in minor units).
     pub fn lines(&self) -> Vec<(String, String, i32, i64)> {
         let column = |list: &Option<Vec<String>>| list.clone().unwrap_or_default();
         column(&self.line_skus)
@@ -78,16 +84,16 @@ impl StoredOrder {
             .collect()
     }
 
-    /// The order's content as the envelope carries it, to compare with a later message.
-    pub fn record(&self) -> OrderRecord {
-        OrderRecord {
+    /// The sale as its message said it, when the row holds one.
+    pub fn record(&self) -> Option<OrderRecord> {
+        Some(OrderRecord {
             order_id: self.order_id.clone(),
-            store_id: self.store_id.clone(),
+            store_id: self.store_id.clone()?,
             terminal_id: self.terminal_id.clone(),
             customer_id: self.customer_id.clone(),
-            channel: self.channel.clone(),
-            currency: self.currency.clone(),
-            created_at: self.created_at,
+            channel: self.channel.clone()?,
+            currency: self.currency.clone()?,
+            created_at: self.created_at?,
             items: self
                 .lines()
                 .into_iter()
@@ -98,10 +104,86 @@ impl StoredOrder {
                     unit_price_minor,
                 })
                 .collect(),
-            discount_minor: self.discount_minor,
-            tax_minor: self.tax_minor,
-            total_minor: self.total_minor,
+            discount_minor: self.discount_minor?,
+            tax_minor: self.tax_minor?,
+            total_minor: self.total_minor?,
             payment_method: self.payment_method.clone(),
+        })
+    }
+
+    /// The void of the sale as its message said it, when there is one.
+    pub fn void(&self) -> Option<VoidRecord> {
+        Some(VoidRecord {
+            order_id: self.order_id.clone(),
+            store_id: self.void_store_id.clone()?,
+            created_at: self.void_created_at?,
+            reason: self.void_reason.clone(),
+        })
+    }
+}
+
+/// The `refunds_by_day` bucket of a refund, as [`day_bucket`] for orders.
+pub fn refund_bucket(refund_id: &str) -> i32 {
+    day_bucket(refund_id)
+}
+
+/// Every column of `refunds_by_id`, in [`StoredRefund`]'s order.
+pub const REFUND_COLUMNS: &str = "refund_id, order_id, store_id, channel, sale_known, currency, created_at, day, \
+     line_skus, line_quantities, line_amounts_minor, amount_minor, reason, ingest_id, ingested_at";
+
+/// A `refunds_by_id` row (read with [`REFUND_COLUMNS`]).
+#[derive(Debug, DeserializeRow)]
+pub struct StoredRefund {
+    pub refund_id: String,
+    pub order_id: String,
+    pub store_id: String,
+    /// The sale's channel as stream-job knew it when it first wrote the refund, or `unknown`.
+    pub channel: String,
+    pub sale_known: Option<bool>,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub day: NaiveDate,
+    pub line_skus: Option<Vec<String>>,
+    pub line_quantities: Option<Vec<i32>>,
+    pub line_amounts_minor: Option<Vec<i64>>,
+    pub amount_minor: i64,
+    pub reason: Option<String>,
+    pub ingest_id: Option<Uuid>,
+    pub ingested_at: Option<DateTime<Utc>>,
+}
+
+impl StoredRefund {
+    /// Lines as (sku, quantity, amount in minor units).
+    pub fn lines(&self) -> Vec<(String, i32, i64)> {
+        self.line_skus
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .zip(self.line_quantities.clone().unwrap_or_default())
+            .zip(self.line_amounts_minor.clone().unwrap_or_default())
+            .map(|((sku, quantity), amount)| (sku, quantity, amount))
+            .collect()
+    }
+
+    /// The refund as its message said it.
+    pub fn record(&self) -> RefundRecord {
+        RefundRecord {
+            refund_id: self.refund_id.clone(),
+            order_id: self.order_id.clone(),
+            store_id: self.store_id.clone(),
+            currency: self.currency.clone(),
+            created_at: self.created_at,
+            items: self
+                .lines()
+                .into_iter()
+                .map(|(sku, quantity, amount_minor)| RefundLineRecord {
+                    sku,
+                    quantity: i64::from(quantity),
+                    amount_minor,
+                })
+                .collect(),
+            amount_minor: self.amount_minor,
+            reason: self.reason.clone(),
         }
     }
 }

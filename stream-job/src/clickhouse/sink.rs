@@ -1,5 +1,7 @@
-//! Writes order facts and line facts, and at each flush recomputes every window the written
-//! orders touched (`WindowRecompute`), exactly as DESIGN.md §6 says.
+//! Writes order facts and line facts, refund facts and line facts, and voids; at each flush it
+//! recomputes every window the written events touched (`WindowRecompute`), exactly as DESIGN.md
+//! §6 says. A sale's window is touched by the sale and by its void (when the sale is known), a
+//! refund's window — its own time, its own store — by the refund.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,14 +10,14 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clickhouse::{Client, Row};
 use futures::future::BoxFuture;
-use sales_model::{Envelope, Order};
+use sales_model::{Channel, Currency};
 use serde::Serialize;
 
 use sales_stores::clickhouse::{client, within, ClickHouseConfig};
 
 use super::windows::{recompute_queries, window_start, Touched};
 use crate::metrics::Metrics;
-use crate::sink::{Sink, SinkError};
+use crate::sink::{Batch, Sink, SinkError};
 
 #[derive(Row, Serialize)]
 struct OrderFact {
@@ -50,6 +52,48 @@ struct LineFact {
     unit_price_minor: i64,
     amount_minor: i64,
 }
+
+#[derive(Row, Serialize)]
+struct RefundFact {
+    created_at: u32,
+    day: u16,
+    refund_id: String,
+    order_id: String,
+    store_id: String,
+    channel: String,
+    sale_known: u8,
+    currency: String,
+    currency_exponent: u8,
+    amount_minor: i64,
+    ingested_at: u32,
+}
+
+#[derive(Row, Serialize)]
+struct RefundLineFact {
+    created_at: u32,
+    day: u16,
+    refund_id: String,
+    line_no: u32,
+    store_id: String,
+    currency: String,
+    currency_exponent: u8,
+    sku: String,
+    quantity: u64,
+    amount_minor: i64,
+}
+
+#[derive(Row, Serialize)]
+struct VoidFact {
+    order_id: String,
+    voided_at: u32,
+    day: u16,
+    store_id: String,
+    reason: String,
+    ingested_at: u32,
+}
+
+/// The `channel` of a refund whose sale was not known.
+const UNKNOWN_CHANNEL: &str = "unknown";
 
 /// What the next flush must recompute, and when its orders were ingested (for freshness).
 #[derive(Default)]
@@ -108,26 +152,48 @@ impl ClickHouseSink {
             .with_context(|| what.to_string())
     }
 
-    async fn insert_facts(&self, orders: &[Envelope]) -> anyhow::Result<()> {
-        let mut facts = self
+    /// Inserts `rows` into `table` in one request (nothing when there are none).
+    async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+        &self,
+        table: &'static str,
+        rows: Vec<T>,
+    ) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
             .timed(
-                "opening the order_facts insert",
-                self.client.insert::<OrderFact>("order_facts"),
+                &format!("opening the {table} insert"),
+                self.client.insert::<T>(table),
             )
             .await?;
-        let mut line_count = 0u64;
+        let mut count = 0u64;
+        for row in rows {
+            self.timed(&format!("writing {table}"), insert.write(&row))
+                .await?;
+            count += 1;
+        }
+        self.timed(&format!("finishing the {table} insert"), insert.end())
+            .await?;
+        self.metrics.wrote(table, count);
+        Ok(())
+    }
+
+    async fn insert_facts(&self, batch: &Batch) -> anyhow::Result<()> {
         let zone = self.config.business_zone;
-        let day = |order: &Order| epoch_days(zone.day_of(order.created_at()));
-        for envelope in orders {
-            let order = &envelope.order;
-            let fact = OrderFact {
+        let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
+        let exponent = |currency: &Currency| currency.exponent() as u8;
+        let sales = || batch.sales.iter().map(|entry| (&entry.sale, &entry.sale.event));
+        self.insert(
+            "order_facts",
+            sales().map(|(received, order)| OrderFact {
                 created_at: epoch_seconds(order.created_at()),
-                day: day(order),
+                day: day(order.created_at()),
                 order_id: order.order_id().to_string(),
                 store_id: order.store_id().to_string(),
                 channel: order.channel().as_str().to_string(),
                 currency: order.currency().to_string(),
-                currency_exponent: order.currency().exponent() as u8,
+                currency_exponent: exponent(order.currency()),
                 customer_id: order
                     .customer_id()
                     .map(ToString::to_string)
@@ -140,47 +206,100 @@ impl ClickHouseSink {
                 discount_minor: order.discount().minor(),
                 tax_minor: order.tax().minor(),
                 total_minor: order.total().minor(),
-                ingested_at: epoch_seconds(envelope.ingested_at),
-            };
-            self.timed("writing order_facts", facts.write(&fact))
-                .await?;
-        }
-        self.timed("finishing the order_facts insert", facts.end())
-            .await?;
-
-        let mut lines = self
-            .timed(
-                "opening the order_line_facts insert",
-                self.client.insert::<LineFact>("order_line_facts"),
-            )
-            .await?;
-        for envelope in orders {
-            let order = &envelope.order;
-            for (line_no, line) in order.lines().iter().enumerate() {
-                let fact = LineFact {
-                    created_at: epoch_seconds(order.created_at()),
-                    day: day(order),
-                    order_id: order.order_id().to_string(),
-                    line_no: line_no as u32,
-                    store_id: order.store_id().to_string(),
-                    currency: order.currency().to_string(),
-                    currency_exponent: order.currency().exponent() as u8,
-                    sku: line.sku().to_string(),
-                    name: line.name().to_string(),
-                    quantity: u64::from(line.quantity()),
-                    unit_price_minor: line.unit_price().minor(),
-                    amount_minor: line.amount().minor(),
-                };
-                self.timed("writing order_line_facts", lines.write(&fact))
-                    .await?;
-                line_count += 1;
-            }
-        }
-        self.timed("finishing the order_line_facts insert", lines.end())
-            .await?;
-        self.metrics.wrote("order_facts", orders.len() as u64);
-        self.metrics.wrote("order_line_facts", line_count);
-        Ok(())
+                ingested_at: epoch_seconds(received.ingested_at),
+            })
+            .collect(),
+        )
+        .await?;
+        self.insert(
+            "order_line_facts",
+            sales().flat_map(|(_, order)| {
+                order
+                    .lines()
+                    .iter()
+                    .enumerate()
+                    .map(move |(line_no, line)| LineFact {
+                        created_at: epoch_seconds(order.created_at()),
+                        day: day(order.created_at()),
+                        order_id: order.order_id().to_string(),
+                        line_no: line_no as u32,
+                        store_id: order.store_id().to_string(),
+                        currency: order.currency().to_string(),
+                        currency_exponent: exponent(order.currency()),
+                        sku: line.sku().to_string(),
+                        name: line.name().to_string(),
+                        quantity: u64::from(line.quantity()),
+                        unit_price_minor: line.unit_price().minor(),
+                        amount_minor: line.amount().minor(),
+                    })
+            })
+            .collect(),
+        )
+        .await?;
+        self.insert(
+            "refund_facts",
+            batch.refunds.iter().map(|entry| {
+                let refund = &entry.refund.event;
+                RefundFact {
+                    created_at: epoch_seconds(refund.created_at()),
+                    day: day(refund.created_at()),
+                    refund_id: refund.refund_id().to_string(),
+                    order_id: refund.order_id().to_string(),
+                    store_id: refund.store_id().to_string(),
+                    channel: entry
+                        .channel
+                        .map_or(UNKNOWN_CHANNEL, Channel::as_str)
+                        .to_string(),
+                    sale_known: u8::from(entry.channel.is_some()),
+                    currency: refund.currency().to_string(),
+                    currency_exponent: exponent(refund.currency()),
+                    amount_minor: refund.amount().minor(),
+                    ingested_at: epoch_seconds(entry.refund.ingested_at),
+                }
+            })
+            .collect(),
+        )
+        .await?;
+        self.insert(
+            "refund_line_facts",
+            batch.refunds.iter().flat_map(|entry| {
+                let refund = &entry.refund.event;
+                refund
+                    .lines()
+                    .iter()
+                    .enumerate()
+                    .map(move |(line_no, line)| RefundLineFact {
+                        created_at: epoch_seconds(refund.created_at()),
+                        day: day(refund.created_at()),
+                        refund_id: refund.refund_id().to_string(),
+                        line_no: line_no as u32,
+                        store_id: refund.store_id().to_string(),
+                        currency: refund.currency().to_string(),
+                        currency_exponent: exponent(refund.currency()),
+                        sku: line.sku().to_string(),
+                        quantity: u64::from(line.quantity()),
+                        amount_minor: line.amount().minor(),
+                    })
+            })
+            .collect(),
+        )
+        .await?;
+        self.insert(
+            "order_voids",
+            batch.voids.iter().map(|entry| {
+                let void = &entry.void.event;
+                VoidFact {
+                    order_id: void.order_id().to_string(),
+                    voided_at: epoch_seconds(void.created_at()),
+                    day: day(void.created_at()),
+                    store_id: void.store_id().to_string(),
+                    reason: void.reason().unwrap_or_default().to_string(),
+                    ingested_at: epoch_seconds(entry.void.ingested_at),
+                }
+            })
+            .collect(),
+        )
+        .await
     }
 
     /// Recomputes every touched window range from the facts. On failure nothing is forgotten:
@@ -251,22 +370,43 @@ impl Sink for ClickHouseSink {
         Box::pin(self.check_facts())
     }
 
-    fn write<'a>(&'a self, orders: &'a [Envelope]) -> BoxFuture<'a, Result<(), SinkError>> {
+    fn write<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            self.insert_facts(orders).await?;
+            self.insert_facts(batch).await?;
             // Only once the facts are durable do their windows become due for recomputation.
+            let window = self.config.window_seconds;
             let mut pending = self
                 .pending
                 .lock()
                 .map_err(|_| anyhow::anyhow!("pending windows lock poisoned"))?;
-            for envelope in orders {
-                let order = &envelope.order;
-                let start = window_start(
-                    epoch_seconds(order.created_at()),
-                    self.config.window_seconds,
+            let mut touch = |at: DateTime<Utc>, store_id: &str, ingested_at| {
+                pending
+                    .touched
+                    .add(window_start(epoch_seconds(at), window), store_id);
+                pending.ingested_at.push(ingested_at);
+            };
+            for entry in &batch.sales {
+                let order = &entry.sale.event;
+                touch(
+                    order.created_at(),
+                    order.store_id().as_str(),
+                    entry.sale.ingested_at,
                 );
-                pending.touched.add(start, order.store_id().as_str());
-                pending.ingested_at.push(envelope.ingested_at);
+            }
+            for entry in &batch.refunds {
+                let refund = &entry.refund.event;
+                touch(
+                    refund.created_at(),
+                    refund.store_id().as_str(),
+                    entry.refund.ingested_at,
+                );
+            }
+            // A void of a sale not known yet touches nothing: the sale, when it comes, is
+            // recomputed as voided.
+            for entry in &batch.voids {
+                if let Some(sale) = &entry.sale {
+                    touch(sale.created_at, sale.store_id.as_str(), entry.void.ingested_at);
+                }
             }
             Ok(())
         })

@@ -88,7 +88,8 @@ impl Touched {
 
 /// The two recompute statements (store/channel/currency, then products) for one range, in
 /// `database`, from the templates in `clickhouse-sql/queries/`. Every value is bound by the
-/// client, in the templates' order; the database (a checked identifier) is the one name filled in.
+/// client, in the templates' order (once for the sales, once for the refunds); the database (a
+/// checked identifier) is the one name filled in.
 pub fn recompute_queries(
     client: &Client,
     range: &WindowRange,
@@ -103,13 +104,15 @@ pub fn recompute_queries(
             .collect::<Vec<_>>()
             .join("\n")
             .replace("{database}", database);
-        client
-            .query(&sql)
-            .bind(window)
-            .bind(window)
-            .bind(range.from)
-            .bind(range.to)
-            .bind(&stores)
+        let bind_range = |query: Query| {
+            query
+                .bind(window)
+                .bind(window)
+                .bind(range.from)
+                .bind(range.to)
+                .bind(&stores)
+        };
+        bind_range(bind_range(client.query(&sql)))
     })
 }
 

@@ -107,7 +107,7 @@ impl World {
         self.kafka
             .produce(
                 &self.topic,
-                envelope.order.order_id().as_str(),
+                envelope.event.order_id().as_str(),
                 &envelope.to_json(),
             )
             .await;
