@@ -29,12 +29,12 @@ FROM
         sku,
         name AS line_name,
         order_id,
-        '' AS refund_id,
+        materialize('') AS refund_id,
         voided,
         toUInt64(if(voided = 1, 0, quantity)) AS sold,
         toInt64(if(voided = 1, 0, amount_minor)) AS gross,
-        toUInt64(0) AS returned,
-        toInt64(0) AS refunded
+        materialize(toUInt64(0)) AS returned,
+        materialize(toInt64(0)) AS refunded
     FROM
     (
         SELECT
@@ -51,12 +51,12 @@ FROM
         currency,
         currency_exponent AS exponent,
         sku,
-        '' AS line_name,
-        '' AS order_id,
+        materialize('') AS line_name,
+        materialize('') AS order_id,
         refund_id,
-        toUInt8(0) AS voided,
-        toUInt64(0) AS sold,
-        toInt64(0) AS gross,
+        materialize(toUInt8(0)) AS voided,
+        materialize(toUInt64(0)) AS sold,
+        materialize(toInt64(0)) AS gross,
         toUInt64(quantity) AS returned,
         toInt64(amount_minor) AS refunded
     FROM {database}.refund_line_facts FINAL

@@ -3,7 +3,9 @@
 -- refunds, grouped together. Run by stream-job after the facts are durable; the modern-ClickHouse
 -- check runs this same text. Values are bound, in order, for the sales and then again for the
 -- refunds: the window size (twice), the range's start and end (epoch seconds, window-aligned) and
--- the array of store ids; `{database}` is the one name filled in, a checked identifier.
+-- the array of store ids; `{database}` is the one name filled in, a checked identifier. Constants
+-- in the two branches are `materialize`d: older servers (Debian's 18.16) refuse a UNION ALL whose
+-- column is constant in one branch and not in the other.
 INSERT INTO {database}.sales_by_window (window_start, day, store_id, channel, currency, currency_exponent, orders, items, gross_minor, refunds_minor, net_minor, version)
 SELECT
     window_start,
@@ -30,7 +32,7 @@ FROM
         toUInt64(1 - voided) AS counted,
         toUInt64(if(voided = 1, 0, item_count)) AS counted_items,
         toInt64(if(voided = 1, 0, total_minor)) AS gross,
-        toInt64(0) AS refunded,
+        materialize(toInt64(0)) AS refunded,
         toUInt64(1 + voided) AS events
     FROM
     (
@@ -48,11 +50,11 @@ FROM
         channel,
         currency,
         currency_exponent AS exponent,
-        toUInt64(0) AS counted,
-        toUInt64(0) AS counted_items,
-        toInt64(0) AS gross,
+        materialize(toUInt64(0)) AS counted,
+        materialize(toUInt64(0)) AS counted_items,
+        materialize(toInt64(0)) AS gross,
         toInt64(amount_minor) AS refunded,
-        toUInt64(1) AS events
+        materialize(toUInt64(1)) AS events
     FROM {database}.refund_facts FINAL
     WHERE created_at >= toDateTime(?) AND created_at < toDateTime(?) AND has(?, store_id)
 )

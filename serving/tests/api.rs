@@ -438,7 +438,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
     // Corrupt store-005's aggregate: a higher version with the wrong revenue wins in the view.
     let window = minute(base, 3, 0).timestamp();
     served
-        .sql(&format!("INSERT INTO sales.sales_by_window (window_start, day, store_id, channel, currency, currency_exponent, orders, items, revenue_minor, version) VALUES (toDateTime({window}), toDate({window}), 'store-005', 'online', 'EUR', 2, 1, 1, 999, 99)"))
+        .sql(&format!("INSERT INTO sales.sales_by_window (window_start, day, store_id, channel, currency, currency_exponent, orders, items, gross_minor, refunds_minor, net_minor, version) VALUES (toDateTime({window}), toDate({window}), 'store-005', 'online', 'EUR', 2, 1, 1, 999, 0, 999, 99)"))
         .await;
     let report = served.jobs.reconcile_now().await.expect("a run");
     assert_eq!(report.status, "mismatch");

@@ -61,7 +61,7 @@ async fn daily_totals(world: &World) -> Vec<(u64, i64)> {
 async fn store_windows(world: &World) -> Vec<(u32, String, u64, i64, u64)> {
     world
         .clickhouse
-        .rows("SELECT toUInt32(window_start), store_id, orders, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
+        .rows("SELECT toUInt32(window_start), store_id, orders, net_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
         .await
 }
 
@@ -94,7 +94,7 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
 
     let windows: Vec<SalesWindow> = world
         .clickhouse
-        .rows("SELECT toUInt32(window_start), store_id, channel, currency, orders, items, revenue_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
+        .rows("SELECT toUInt32(window_start), store_id, channel, currency, orders, items, net_minor, version FROM sales.sales_by_window FINAL ORDER BY window_start, store_id")
         .await;
     let w10 = epoch(at(base, 10, 0));
     let w9 = epoch(at(base, 9, 0));
@@ -119,7 +119,7 @@ async fn windows_hold_exact_totals_under_redelivery_and_late_orders() {
     );
     let products: Vec<(u32, String, String, u64, u64, i64)> = world
         .clickhouse
-        .rows("SELECT toUInt32(window_start), store_id, sku, orders, quantity, revenue_minor FROM sales.product_sales_by_window FINAL ORDER BY window_start, store_id, sku")
+        .rows("SELECT toUInt32(window_start), store_id, sku, orders, quantity, net_minor FROM sales.product_sales_by_window FINAL ORDER BY window_start, store_id, sku")
         .await;
     let product = |window, store: &str, sku: &str, orders, quantity, revenue| {
         (

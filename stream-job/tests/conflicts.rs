@@ -104,7 +104,7 @@ async fn a_reused_order_id_keeps_its_first_version_everywhere() {
     assert_eq!(facts, first_versions);
     let windows: Vec<(String, String, u64, i64)> = world
         .clickhouse
-        .rows("SELECT store_id, channel, sum(orders), sum(revenue_minor) FROM sales.sales_by_window FINAL GROUP BY store_id, channel ORDER BY store_id, channel")
+        .rows("SELECT store_id, channel, sum(orders), sum(net_minor) FROM sales.sales_by_window FINAL GROUP BY store_id, channel ORDER BY store_id, channel")
         .await;
     assert_eq!(
         windows,

@@ -147,9 +147,10 @@ impl ClickHouseSink {
         what: &str,
         operation: impl std::future::Future<Output = clickhouse::error::Result<T>>,
     ) -> anyhow::Result<T> {
+        // The cause goes into the message itself, so the retry log and `/health` show it.
         within(self.config.request_timeout, operation)
             .await
-            .with_context(|| what.to_string())
+            .map_err(|error| anyhow::anyhow!("{what}: {error}"))
     }
 
     /// Inserts `rows` into `table` in one request (nothing when there are none).
