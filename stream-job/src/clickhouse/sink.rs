@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clickhouse::{Client, Row};
 use futures::future::BoxFuture;
