@@ -19,6 +19,7 @@ pub struct Metrics {
     pub requests: RequestMetrics,
     pub job_runs: Family<JobLabels, Counter>,
     pub reconciliation_mismatches: Gauge,
+    pub unknown_sale_refunds: Gauge,
     pub reconciliation_last_run: Gauge,
     pub reconciliation_last_success: Gauge,
     pub partitions_dropped: Counter,
@@ -30,6 +31,7 @@ impl Default for Metrics {
         let requests = RequestMetrics::register(&mut registry);
         let job_runs = Family::<JobLabels, Counter>::default();
         let reconciliation_mismatches = Gauge::default();
+        let unknown_sale_refunds = Gauge::default();
         let reconciliation_last_run = Gauge::default();
         let reconciliation_last_success = Gauge::default();
         let partitions_dropped = Counter::default();
@@ -42,6 +44,11 @@ impl Default for Metrics {
             "reconciliation_mismatches",
             "Groups (day, store, channel, currency) on which the stores disagreed at the last run",
             reconciliation_mismatches.clone(),
+        );
+        registry.register(
+            "reconciliation_unknown_sale_refunds",
+            "Refunds on the compared days whose sale is not stored, at the last run",
+            unknown_sale_refunds.clone(),
         );
         registry.register(
             "reconciliation_last_run_timestamp_seconds",
@@ -63,6 +70,7 @@ impl Default for Metrics {
             requests,
             job_runs,
             reconciliation_mismatches,
+            unknown_sale_refunds,
             reconciliation_last_run,
             reconciliation_last_success,
             partitions_dropped,

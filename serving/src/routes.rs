@@ -312,7 +312,8 @@ pub async fn summary(
     }))
 }
 
-/// The best-selling products by revenue, per currency.
+/// The best-selling products by net revenue (line amounts less refunds naming the product), per
+/// currency.
 #[utoipa::path(
     get,
     path = "/v1/sales/top-products",

@@ -111,22 +111,43 @@ fn in_range(
     query.bind(from).bind(to).bind(currency).bind(currency)
 }
 
+/// One group's figures in one currency. Sales that were voided count nowhere; refunds count
+/// where and when the money went back.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SummaryRow {
     pub key: String,
     pub currency: String,
+    /// Sales (not voided).
     pub orders: u64,
     pub items: u64,
+    /// What the sales took.
+    #[schema(example = "120.50")]
+    pub gross: String,
+    /// What went back.
+    #[schema(example = "7.00")]
+    pub refunds: String,
+    /// gross − refunds.
+    #[schema(example = "113.50")]
+    pub net: String,
+    /// The net amount, as before refunds existed.
+    #[schema(example = "113.50")]
     pub revenue: String,
 }
 
+/// One product's figures in one currency (line amounts, before order-level discount and tax).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductRow {
     pub sku: String,
     pub name: String,
     pub currency: String,
     pub quantity: u64,
+    /// Units refunded.
+    pub refunded_quantity: u64,
     pub orders: u64,
+    pub gross: String,
+    pub refunds: String,
+    pub net: String,
+    /// The net amount, as before refunds existed.
     pub revenue: String,
 }
 
@@ -136,7 +157,9 @@ struct SummaryRecord {
     currency: String,
     total_orders: u64,
     total_items: u64,
-    total_revenue_minor: i64,
+    total_gross_minor: i64,
+    total_refunds_minor: i64,
+    total_net_minor: i64,
 }
 
 #[derive(Row, Deserialize)]
@@ -145,8 +168,11 @@ struct ProductRecord {
     product_name: String,
     currency: String,
     total_quantity: u64,
+    total_refunded_quantity: u64,
     total_orders: u64,
-    total_revenue_minor: i64,
+    total_gross_minor: i64,
+    total_refunds_minor: i64,
+    total_net_minor: i64,
 }
 
 pub struct SalesReads {
@@ -172,7 +198,8 @@ impl SalesReads {
         within(self.timeout, query).await
     }
 
-    /// Orders, items and revenue per group and currency (currencies are never added together).
+    /// Orders, items, gross, refunds and net per group and currency (currencies are never added
+    /// together).
     pub async fn summary(
         &self,
         range: Range,
@@ -180,7 +207,8 @@ impl SalesReads {
         currency: Option<&str>,
     ) -> anyhow::Result<Vec<SummaryRow>> {
         let sql = format!(
-            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(revenue_minor) AS total_revenue_minor \
+            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(gross_minor) AS total_gross_minor, \
+             sum(refunds_minor) AS total_refunds_minor, sum(net_minor) AS total_net_minor \
              FROM v_sales_by_window WHERE {IN_RANGE} GROUP BY key, currency ORDER BY key, currency",
             group_by.expression(),
         );
@@ -200,13 +228,16 @@ impl SalesReads {
                 },
                 orders: r.total_orders,
                 items: r.total_items,
-                revenue: money(r.total_revenue_minor, &r.currency),
+                gross: money(r.total_gross_minor, &r.currency),
+                refunds: money(r.total_refunds_minor, &r.currency),
+                net: money(r.total_net_minor, &r.currency),
+                revenue: money(r.total_net_minor, &r.currency),
                 currency: r.currency,
             })
             .collect())
     }
 
-    /// The best-selling products by revenue.
+    /// The best-selling products by net revenue.
     pub async fn top_products(
         &self,
         range: Range,
@@ -214,9 +245,10 @@ impl SalesReads {
         currency: Option<&str>,
     ) -> anyhow::Result<Vec<ProductRow>> {
         let sql = format!(
-            "SELECT sku, any(name) AS product_name, currency, sum(quantity) AS total_quantity, sum(orders) AS total_orders, \
-             sum(revenue_minor) AS total_revenue_minor FROM v_product_sales_by_window \
-             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_revenue_minor DESC, sku LIMIT ?"
+            "SELECT sku, anyIf(name, name != '') AS product_name, currency, sum(quantity) AS total_quantity, \
+             sum(refunded_quantity) AS total_refunded_quantity, sum(orders) AS total_orders, sum(gross_minor) AS total_gross_minor, \
+             sum(refunds_minor) AS total_refunds_minor, sum(net_minor) AS total_net_minor FROM v_product_sales_by_window \
+             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_net_minor DESC, sku LIMIT ?"
         );
         let query = in_range(self.client.query(&sql), range, currency);
         let records: Vec<ProductRecord> = self.timed(query.bind(limit as u64).fetch_all()).await?;
@@ -226,8 +258,12 @@ impl SalesReads {
                 sku: r.sku,
                 name: r.product_name,
                 quantity: r.total_quantity,
+                refunded_quantity: r.total_refunded_quantity,
                 orders: r.total_orders,
-                revenue: money(r.total_revenue_minor, &r.currency),
+                gross: money(r.total_gross_minor, &r.currency),
+                refunds: money(r.total_refunds_minor, &r.currency),
+                net: money(r.total_net_minor, &r.currency),
+                revenue: money(r.total_net_minor, &r.currency),
                 currency: r.currency,
             })
             .collect())

@@ -354,8 +354,10 @@ async fn summaries_and_top_products_come_from_the_views() {
     assert_eq!(
         body["rows"],
         json!([
-            {"sku": "sku-1", "name": "Product sku-1", "currency": "EUR", "quantity": 3, "orders": 2, "revenue": "10.50"},
-            {"sku": "sku-3", "name": "Product sku-3", "currency": "EUR", "quantity": 4, "orders": 1, "revenue": "4.00"}
+            {"sku": "sku-1", "name": "Product sku-1", "currency": "EUR", "quantity": 3, "refunded_quantity": 0, "orders": 2,
+             "gross": "10.50", "refunds": "0.00", "net": "10.50", "revenue": "10.50"},
+            {"sku": "sku-3", "name": "Product sku-3", "currency": "EUR", "quantity": 4, "refunded_quantity": 0, "orders": 1,
+             "gross": "4.00", "refunds": "0.00", "net": "4.00", "revenue": "4.00"}
         ])
     );
 
@@ -413,6 +415,158 @@ fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
 
+/// (key, orders, gross, refunds, net) of a summary's rows.
+fn money_rows(body: &Value) -> Vec<(String, u64, String, String, String)> {
+    body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["revenue"], r["net"], "revenue is net: {r}");
+            let text = |field: &str| r[field].as_str().unwrap().to_string();
+            (
+                text("key"),
+                r["orders"].as_u64().unwrap(),
+                text("gross"),
+                text("refunds"),
+                text("net"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation() {
+    use test_support::orders::{refund, void};
+    let base = Utc::now().timestamp() - 1_800;
+    let mut events = sales(
+        base,
+        &[
+            ("full", "store-001", "in_store", 10, 0, "sku-1", 2, 500),
+            ("voided", "store-001", "in_store", 10, 5, "sku-2", 1, 700),
+            ("other", "store-002", "online", 5, 0, "sku-1", 1, 300),
+        ],
+    );
+    events.extend([
+        // Two refunds of one sale, in later windows, one at another store: more than its total.
+        refund("r-1", "full", "store-001", minute(base, 2, 0), 300, Some("sku-1")),
+        refund("r-2", "full", "store-002", minute(base, 1, 0), 900, None),
+        void("voided", "store-001", minute(base, 9, 0)),
+        // A refund of a sale nobody posted.
+        refund("r-ghost", "ghost", "store-003", minute(base, 1, 30), 250, None),
+    ]);
+    let served = serve(&events, &[]).await;
+
+    let (status, full) = served.get("/v1/orders/full").await;
+    assert_eq!(status, 200, "{full}");
+    let refunds: Vec<(&str, &str, &str)> = full["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["refund_id"].as_str().unwrap(),
+                r["store_id"].as_str().unwrap(),
+                r["amount"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refunds,
+        [("r-2", "store-002", "9.00"), ("r-1", "store-001", "3.00")]
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>(),
+        "refunds oldest first"
+    );
+    assert_eq!(
+        (&full["total"], &full["refunded"], &full["net"], &full["over_refunded"], &full["voided"]),
+        (&json!("10.00"), &json!("12.00"), &json!("-2.00"), &json!(true), &json!(false))
+    );
+    let (_, voided) = served.get("/v1/orders/voided").await;
+    assert_eq!(
+        (&voided["voided"], &voided["void"]["store_id"], &voided["net"], &voided["refunded"]),
+        (&json!(true), &json!("store-001"), &json!("0.00"), &json!("0.00"))
+    );
+    let (status, _) = served.get("/v1/orders/ghost").await;
+    assert_eq!(status, 404, "a refund alone does not make a sale");
+
+    let from = urlencode(&minute(base, 60, 0).to_rfc3339());
+    let to = urlencode(&minute(base, -5, 0).to_rfc3339());
+    let (status, body) = served
+        .get(&format!("/v1/sales/summary?from={from}&to={to}&group_by=store"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let row = |key: &str, orders, gross: &str, refunds: &str, net: &str| {
+        (key.to_string(), orders, gross.to_string(), refunds.to_string(), net.to_string())
+    };
+    assert_eq!(
+        money_rows(&body),
+        [
+            // The voided sale counts nowhere; refunds count at the store that gave money back.
+            row("store-001", 1, "10.00", "3.00", "7.00"),
+            row("store-002", 1, "3.00", "9.00", "-6.00"),
+            row("store-003", 0, "0.00", "2.50", "-2.50"),
+        ]
+    );
+    let (_, body) = served
+        .get(&format!("/v1/sales/summary?from={from}&to={to}&group_by=channel"))
+        .await;
+    assert_eq!(
+        money_rows(&body),
+        [
+            // Refunds take their sale's channel; a refund of an unknown sale has none.
+            row("in_store", 1, "10.00", "12.00", "-2.00"),
+            row("online", 1, "3.00", "0.00", "3.00"),
+            row("unknown", 0, "0.00", "2.50", "-2.50"),
+        ]
+    );
+    let (_, body) = served
+        .get(&format!("/v1/sales/top-products?from={from}&to={to}&limit=5"))
+        .await;
+    let products: Vec<(&str, u64, u64, &str, &str, &str)> = body["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|p| {
+            (
+                p["sku"].as_str().unwrap(),
+                p["quantity"].as_u64().unwrap(),
+                p["refunded_quantity"].as_u64().unwrap(),
+                p["gross"].as_str().unwrap(),
+                p["refunds"].as_str().unwrap(),
+                p["net"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        products,
+        [
+            ("sku-1", 3, 1, "13.00", "3.00", "10.00"),
+            ("sku-2", 0, 0, "0.00", "0.00", "0.00")
+        ]
+    );
+
+    let report = served.jobs.reconcile_now().await.expect("a run");
+    assert_eq!(report.status, "ok", "{report:?}");
+    assert_eq!(report.unknown_sale_refunds, 1);
+    assert_eq!(
+        report
+            .unknown_sale_refund_list
+            .iter()
+            .map(|r| (r.refund_id.as_str(), r.order_id.as_str(), r.amount_minor))
+            .collect::<Vec<_>>(),
+        [("r-ghost", "ghost", 250)]
+    );
+    let (_, body) = served.get("/v1/reconciliation").await;
+    assert_eq!(body["unknown_sale_refund_list"][0]["refund_id"], "r-ghost");
+    let metrics = scrape(&format!("{}/metrics", served.base)).await;
+    assert_eq!(
+        metric(&metrics, "serving_reconciliation_unknown_sale_refunds"),
+        1.0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
     let base = Utc::now().timestamp() - 1_800;
@@ -449,7 +603,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
         ("store-005", "online", minute(base, 3, 0).date_naive())
     );
     assert_eq!(
-        (m.cassandra.revenue_minor, m.clickhouse.revenue_minor),
+        (m.cassandra.net_minor, m.clickhouse.net_minor),
         (199, 999)
     );
     let (_, body) = served.get("/v1/reconciliation").await;

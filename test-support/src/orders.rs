@@ -131,6 +131,49 @@ impl SampleOrder {
     }
 }
 
+/// The envelope of a EUR refund of `amount` minor units of `order_id`, made at `store` at
+/// `created_at`; with a `sku`, the refund names one unit of it.
+pub fn refund(
+    refund_id: &str,
+    order_id: &str,
+    store: &str,
+    created_at: DateTime<Utc>,
+    amount: i64,
+    sku: Option<&str>,
+) -> Envelope {
+    let mut body = json!({
+        "refund_id": refund_id,
+        "order_id": order_id,
+        "store_id": store,
+        "currency": "EUR",
+        "created_at": created_at.to_rfc3339(),
+        "amount": sales_model::format_minor(amount, 2),
+    });
+    if let Some(sku) = sku {
+        body["items"] = json!([{"sku": sku, "quantity": 1, "amount": sales_model::format_minor(amount, 2)}]);
+    }
+    let refund = sales_model::parse_refund_json(
+        body.to_string().as_bytes(),
+        created_at,
+        Freshness::default(),
+    )
+    .unwrap_or_else(|e| panic!("invalid sample refund {body}: {e}"));
+    Envelope::new(refund, created_at)
+}
+
+/// The envelope of the void of `order_id`, made at `store` at `created_at`.
+pub fn void(order_id: &str, store: &str, created_at: DateTime<Utc>) -> Envelope {
+    let body = json!({"store_id": store, "created_at": created_at.to_rfc3339(), "reason": "rung up twice"});
+    let void = sales_model::parse_void_json(
+        order_id,
+        body.to_string().as_bytes(),
+        created_at,
+        Freshness::default(),
+    )
+    .unwrap_or_else(|e| panic!("invalid sample void {body}: {e}"));
+    Envelope::new(void, created_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

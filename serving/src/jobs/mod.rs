@@ -96,7 +96,12 @@ impl Jobs {
             None => Err(anyhow::anyhow!("Cassandra is not reachable yet")),
         };
         match outcome {
-            Ok((cutoff, compared, mismatches)) => {
+            Ok(reconcile::Outcome {
+                cutoff,
+                compared,
+                mismatches,
+                unknown_sale_refunds,
+            }) => {
                 report.cutoff = Some(cutoff);
                 report.compared_groups = compared;
                 report.last_success = Some(now);
@@ -117,12 +122,29 @@ impl Jobs {
                         clickhouse_orders = m.clickhouse.orders,
                         cassandra_items = m.cassandra.items,
                         clickhouse_items = m.clickhouse.items,
-                        cassandra_revenue_minor = m.cassandra.revenue_minor,
-                        clickhouse_revenue_minor = m.clickhouse.revenue_minor,
+                        cassandra_gross_minor = m.cassandra.gross_minor,
+                        clickhouse_gross_minor = m.clickhouse.gross_minor,
+                        cassandra_refunds_minor = m.cassandra.refunds_minor,
+                        clickhouse_refunds_minor = m.clickhouse.refunds_minor,
                         "Cassandra and ClickHouse disagree"
                     );
                 }
-                tracing::info!(compared, mismatches = mismatches.len(), %cutoff, "reconciliation finished");
+                if !unknown_sale_refunds.is_empty() {
+                    tracing::warn!(
+                        refunds = unknown_sale_refunds.len(),
+                        first = %unknown_sale_refunds[0].refund_id,
+                        "refunds of sales the pipeline never saw (counted in refunds all the same)"
+                    );
+                }
+                tracing::info!(compared, mismatches = mismatches.len(), unknown_sale_refunds = unknown_sale_refunds.len(), %cutoff, "reconciliation finished");
+                self.metrics
+                    .unknown_sale_refunds
+                    .set(unknown_sale_refunds.len() as i64);
+                report.unknown_sale_refunds = unknown_sale_refunds.len();
+                report.unknown_sale_refund_list = unknown_sale_refunds
+                    .into_iter()
+                    .take(reconcile::MAX_LISTED_UNKNOWN)
+                    .collect();
                 self.metrics
                     .reconciliation_mismatches
                     .set(mismatches.len() as i64);

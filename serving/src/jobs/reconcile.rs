@@ -1,9 +1,11 @@
-//! Reconciliation: per day, store, channel and currency, do Cassandra's raw orders and
-//! ClickHouse's aggregates agree on orders, items and revenue?
+//! Reconciliation: per day, store, channel and currency, do Cassandra's raw sales and refunds
+//! and ClickHouse's aggregates agree on orders, items, gross, refunds and net? And which refunds
+//! belong to a sale the pipeline has never seen?
 //!
-//! Orders younger than the grace period are left out on both sides (they may still be on their
+//! Events younger than the grace period are left out on both sides (they may still be on their
 //! way through the pipeline); the cut-off is aligned to the aggregate windows so both sides count
-//! exactly the same orders.
+//! exactly the same events. On the Cassandra side a voided sale counts nowhere, and a refund
+//! counts on its own day, at its own store, under the channel it was attributed to.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,13 +21,45 @@ use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Orders, items, revenue (minor units).
+/// Orders, items (of the sales not voided), gross, refunds and net in minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Figures {
     pub orders: u64,
     pub items: u64,
-    pub revenue_minor: i64,
+    pub gross_minor: i64,
+    pub refunds_minor: i64,
+    /// gross − refunds.
+    pub net_minor: i64,
 }
+
+impl Figures {
+    fn add_sale(&mut self, items: u64, total: i64) {
+        self.orders += 1;
+        self.items += items;
+        self.gross_minor += total;
+        self.net_minor += total;
+    }
+
+    fn add_refund(&mut self, amount: i64) {
+        self.refunds_minor += amount;
+        self.net_minor -= amount;
+    }
+}
+
+/// A refund whose sale no store holds: money left the till for a sale the pipeline never saw
+/// (it still counts in the refunds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UnknownSaleRefund {
+    pub refund_id: String,
+    pub order_id: String,
+    pub store_id: String,
+    pub day: NaiveDate,
+    pub currency: String,
+    pub amount_minor: i64,
+}
+
+/// The most refunds of unknown sales a report lists (all are counted).
+pub const MAX_LISTED_UNKNOWN: usize = 100;
 
 /// (day, store, channel, currency)
 pub type GroupKey = (NaiveDate, String, String, String);
@@ -51,6 +85,10 @@ pub struct ReconciliationReport {
     pub cutoff: Option<DateTime<Utc>>,
     pub compared_groups: usize,
     pub mismatches: Vec<Mismatch>,
+    /// Refunds (before the cut-off, on the days compared) whose sale is not stored.
+    pub unknown_sale_refunds: usize,
+    /// The first of them, at most 100.
+    pub unknown_sale_refund_list: Vec<UnknownSaleRefund>,
     pub error: Option<String>,
 }
 
@@ -64,6 +102,8 @@ impl Default for ReconciliationReport {
             cutoff: None,
             compared_groups: 0,
             mismatches: Vec::new(),
+            unknown_sale_refunds: 0,
+            unknown_sale_refund_list: Vec::new(),
             error: None,
         }
     }
@@ -94,8 +134,29 @@ pub fn compare(
     (compared, mismatches)
 }
 
-/// store_id, channel, currency, item_count, total_minor, created_at of `orders_by_day`.
-type DayRow = (String, String, String, i32, i64, Option<DateTime<Utc>>);
+/// store_id, channel, currency, item_count, total_minor, created_at, voided of `orders_by_day`.
+type DayRow = (
+    String,
+    String,
+    String,
+    i32,
+    i64,
+    Option<DateTime<Utc>>,
+    Option<bool>,
+);
+
+/// store_id, channel, currency, amount_minor, created_at, sale_known, refund_id, order_id of
+/// `refunds_by_day`.
+type RefundDayRow = (
+    String,
+    String,
+    String,
+    i64,
+    DateTime<Utc>,
+    Option<bool>,
+    String,
+    String,
+);
 
 #[derive(Row, Deserialize)]
 struct DailyRecord {
@@ -104,12 +165,24 @@ struct DailyRecord {
     currency: String,
     total_orders: u64,
     total_items: u64,
-    total_revenue_minor: i64,
+    total_gross_minor: i64,
+    total_refunds_minor: i64,
+    total_net_minor: i64,
+}
+
+/// What one run found.
+pub struct Outcome {
+    pub cutoff: DateTime<Utc>,
+    pub compared: usize,
+    pub mismatches: Vec<Mismatch>,
+    pub unknown_sale_refunds: Vec<UnknownSaleRefund>,
 }
 
 pub struct Reconciler {
     session: Arc<Session>,
     by_day: PreparedStatement,
+    refunds_by_day: PreparedStatement,
+    sale: PreparedStatement,
     clickhouse: Client,
     /// Longest one ClickHouse query may take (Cassandra's statements have the session's own).
     timeout: Duration,
@@ -126,57 +199,83 @@ impl Reconciler {
     ) -> anyhow::Result<Self> {
         let by_day = session
             .prepare(format!(
-                "SELECT store_id, channel, currency, item_count, total_minor, created_at FROM {keyspace}.orders_by_day WHERE day = ? AND bucket = ?"
+                "SELECT store_id, channel, currency, item_count, total_minor, created_at, voided FROM {keyspace}.orders_by_day WHERE day = ? AND bucket = ?"
+            ))
+            .await?;
+        let refunds_by_day = session
+            .prepare(format!(
+                "SELECT store_id, channel, currency, amount_minor, created_at, sale_known, refund_id, order_id FROM {keyspace}.refunds_by_day WHERE day = ? AND bucket = ?"
+            ))
+            .await?;
+        let sale = session
+            .prepare(format!(
+                "SELECT store_id FROM {keyspace}.orders_by_id WHERE order_id = ?"
             ))
             .await?;
         Ok(Self {
             session,
             by_day,
+            refunds_by_day,
+            sale,
             clickhouse,
             timeout,
             window_seconds,
         })
     }
 
-    /// The comparison for `days`, counting orders created before `cutoff` (aligned down to a
-    /// window boundary).
-    pub async fn run(
-        &self,
-        days: &[NaiveDate],
-        cutoff: DateTime<Utc>,
-    ) -> anyhow::Result<(DateTime<Utc>, usize, Vec<Mismatch>)> {
+    /// The comparison for `days`, counting events created before `cutoff` (aligned down to a
+    /// window boundary), and the refunds among them whose sale is not stored.
+    pub async fn run(&self, days: &[NaiveDate], cutoff: DateTime<Utc>) -> anyhow::Result<Outcome> {
         let w = i64::from(self.window_seconds);
         let cutoff =
             DateTime::from_timestamp(cutoff.timestamp() - cutoff.timestamp().rem_euclid(w), 0)
                 .unwrap_or(cutoff);
-        let mut cassandra = BTreeMap::new();
+        let mut cassandra: BTreeMap<GroupKey, Figures> = BTreeMap::new();
         let mut clickhouse = BTreeMap::new();
+        let mut unknown = Vec::new();
         for day in days {
             for bucket in 0..DAY_BUCKETS as i32 {
-                let rows: Vec<DayRow> = self
-                    .session
-                    .execute_iter(self.by_day.clone(), (*day, bucket))
-                    .await?
-                    .rows_stream()?
-                    .try_collect()
-                    .await?;
-                for (store, channel, currency, items, total, created_at) in rows {
-                    if created_at.is_some_and(|t| t >= cutoff) {
+                let rows: Vec<DayRow> = self.partition(&self.by_day, (*day, bucket)).await?;
+                for (store, channel, currency, items, total, created_at, voided) in rows {
+                    if created_at.is_some_and(|t| t >= cutoff) || voided == Some(true) {
                         continue;
                     }
-                    let entry: &mut Figures = cassandra
+                    cassandra
                         .entry((*day, store, channel, currency))
-                        .or_default();
-                    entry.orders += 1;
-                    entry.items += u64::try_from(items).unwrap_or(0);
-                    entry.revenue_minor += total;
+                        .or_default()
+                        .add_sale(u64::try_from(items).unwrap_or(0), total);
+                }
+                let refunds: Vec<RefundDayRow> =
+                    self.partition(&self.refunds_by_day, (*day, bucket)).await?;
+                for (store, channel, currency, amount, created_at, sale_known, refund_id, order_id) in
+                    refunds
+                {
+                    if created_at >= cutoff {
+                        continue;
+                    }
+                    cassandra
+                        .entry((*day, store.clone(), channel, currency.clone()))
+                        .or_default()
+                        .add_refund(amount);
+                    // Unknown when the refund was stored; the sale may have come since.
+                    if sale_known != Some(true) && !self.sale_stored(&order_id).await? {
+                        unknown.push(UnknownSaleRefund {
+                            refund_id,
+                            order_id,
+                            store_id: store,
+                            day: *day,
+                            currency,
+                            amount_minor: amount,
+                        });
+                    }
                 }
             }
             let query = self
                 .clickhouse
                 .query(
                     "SELECT store_id, channel, currency, sum(orders) AS total_orders, sum(items) AS total_items, \
-                     sum(revenue_minor) AS total_revenue_minor FROM v_sales_by_window \
+                     sum(gross_minor) AS total_gross_minor, sum(refunds_minor) AS total_refunds_minor, \
+                     sum(net_minor) AS total_net_minor FROM v_sales_by_window \
                      WHERE day = toDate(?) AND window_start < toDateTime(?) GROUP BY store_id, channel, currency",
                 )
                 .bind(day.format("%Y-%m-%d").to_string())
@@ -188,17 +287,55 @@ impl Reconciler {
                     Figures {
                         orders: r.total_orders,
                         items: r.total_items,
-                        revenue_minor: r.total_revenue_minor,
+                        gross_minor: r.total_gross_minor,
+                        refunds_minor: r.total_refunds_minor,
+                        net_minor: r.total_net_minor,
                     },
                 );
             }
         }
         let (compared, mismatches) = compare(&cassandra, &clickhouse);
-        Ok((cutoff, compared, mismatches))
+        unknown.sort_by(|a, b| (a.day, &a.refund_id).cmp(&(b.day, &b.refund_id)));
+        Ok(Outcome {
+            cutoff,
+            compared,
+            mismatches,
+            unknown_sale_refunds: unknown,
+        })
+    }
+
+    /// Every row of one partition.
+    async fn partition<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl scylla::serialize::row::SerializeRow,
+    ) -> anyhow::Result<Vec<R>>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+    {
+        Ok(self
+            .session
+            .execute_iter(statement.clone(), values)
+            .await?
+            .rows_stream()?
+            .try_collect()
+            .await?)
+    }
+
+    /// Whether `orders_by_id` holds the sale `order_id` (a row with only a void does not count).
+    async fn sale_stored(&self, order_id: &str) -> anyhow::Result<bool> {
+        let result = self
+            .session
+            .execute_unpaged(&self.sale, (order_id,))
+            .await?
+            .into_rows_result()?;
+        Ok(result
+            .maybe_first_row::<(Option<String>,)>()?
+            .is_some_and(|(store,)| store.is_some()))
     }
 }
 
-/// The days a run looks at: `count` days up to and including today (UTC).
+/// The days a run looks at: `count` days up to and including today (the business day).
 pub fn recent_days(today: NaiveDate, count: u32) -> Vec<NaiveDate> {
     (0..i64::from(count))
         .rev()
@@ -221,10 +358,12 @@ mod tests {
 
     #[test]
     fn differences_and_missing_groups_are_mismatches() {
-        let f = |orders, revenue_minor| Figures {
+        let f = |orders, net_minor| Figures {
             orders,
             items: orders * 2,
-            revenue_minor,
+            gross_minor: net_minor,
+            refunds_minor: 0,
+            net_minor,
         };
         let cassandra = BTreeMap::from([
             (key("2026-11-22", "a"), f(3, 900)),
