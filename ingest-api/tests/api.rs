@@ -512,6 +512,9 @@ async fn operational_endpoints_answer() {
         &[
             ("POST", "/v1/orders"),
             ("POST", "/v1/orders/batch"),
+            ("POST", "/v1/orders/{order_id}/void"),
+            ("POST", "/v1/refunds"),
+            ("POST", "/v1/refunds/batch"),
             ("GET", "/health"),
             ("GET", "/ready"),
             ("GET", "/metrics"),
