@@ -19,15 +19,17 @@ import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 EXPECTED_CHARTS = {
-    "Revenue per minute",
+    "Net revenue per minute",
     "Orders per minute",
-    "Revenue by store",
-    "Revenue by region",
-    "Revenue by channel",
+    "Refunds per minute",
+    "Net revenue by store",
+    "Net revenue by region",
+    "Net revenue by channel",
     "Top products today",
-    "Average order value today",
-    "Revenue today",
+    "Net revenue today",
     "Orders today",
+    "Average order value today",
+    "Refund rate today",
     "Today by currency",
 }
 EXPECTED_DATASETS = {"v_sales_by_window", "v_product_sales_with_store"}

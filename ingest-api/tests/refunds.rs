@@ -50,7 +50,9 @@ async fn a_refund_and_a_void_land_keyed_by_the_sale_in_version_2_envelopes() {
     let kafka = TestKafka::start();
     let app = spawn_app(&kafka, &[]).await;
 
-    let sale = app.post("/v1/orders", &support::order("pos-17-000123")).await;
+    let sale = app
+        .post("/v1/orders", &support::order("pos-17-000123"))
+        .await;
     assert_eq!(sale.status(), 202);
     let sale: Value = sale.json().await.unwrap();
 
@@ -97,11 +99,16 @@ async fn a_refund_and_a_void_land_keyed_by_the_sale_in_version_2_envelopes() {
     let (_, metrics) = app.get_text("/metrics").await;
     for kind in ["order", "refund", "void"] {
         assert!(
-            metrics.contains(&format!("ingest_events_accepted_total{{kind=\"{kind}\"}} 1\n")),
+            metrics.contains(&format!(
+                "ingest_events_accepted_total{{kind=\"{kind}\"}} 1\n"
+            )),
             "{kind}: {metrics}"
         );
     }
-    assert!(metrics.contains("ingest_orders_accepted_total 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("ingest_orders_accepted_total 1\n"),
+        "{metrics}"
+    );
     app.stop().await.unwrap();
 }
 
@@ -135,7 +142,10 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
         .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(errors(&body), [("body".to_string(), "malformed_json".to_string())]);
+    assert_eq!(
+        errors(&body),
+        [("body".to_string(), "malformed_json".to_string())]
+    );
     let mut huge = refund("r-1", "o-1");
     huge["reason"] = json!("x".repeat(8000));
     let response = app.post("/v1/refunds", &huge).await;
@@ -167,14 +177,25 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
     assert_eq!(errors(&body), [("amount".to_string(), "range".to_string())]);
     let mut unknown = refund("r-1", "o-1");
     unknown["channel"] = json!("online");
-    let body: Value = app.post("/v1/refunds", &unknown).await.json().await.unwrap();
-    assert_eq!(errors(&body), [("channel".to_string(), "unknown_field".to_string())]);
+    let body: Value = app
+        .post("/v1/refunds", &unknown)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        errors(&body),
+        [("channel".to_string(), "unknown_field".to_string())]
+    );
 
     // Invalid voids: a bad id in the path, a stale time, an unknown field.
     let response = app.post("/v1/orders/o%201/void", &void()).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(errors(&body), [("order_id".to_string(), "charset".to_string())]);
+    assert_eq!(
+        errors(&body),
+        [("order_id".to_string(), "charset".to_string())]
+    );
     let mut stale = void();
     stale["created_at"] = json!((Utc::now() - chrono::Duration::days(8)).to_rfc3339());
     let body: Value = app
@@ -183,7 +204,10 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
         .json()
         .await
         .unwrap();
-    assert_eq!(errors(&body), [("created_at".to_string(), "too_old".to_string())]);
+    assert_eq!(
+        errors(&body),
+        [("created_at".to_string(), "too_old".to_string())]
+    );
     let mut repeated = void();
     repeated["order_id"] = json!("o-1");
     let body: Value = app
@@ -192,7 +216,10 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
         .json()
         .await
         .unwrap();
-    assert_eq!(errors(&body), [("order_id".to_string(), "unknown_field".to_string())]);
+    assert_eq!(
+        errors(&body),
+        [("order_id".to_string(), "unknown_field".to_string())]
+    );
     let response = app.post("/v1/orders/o-1/void", &json!([])).await;
     assert_eq!(response.status(), 422);
 
@@ -200,7 +227,10 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
     let response = app.post("/v1/refunds/batch", &refund("r-1", "o-1")).await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["errors"][0]["message"], "must be a JSON array of refunds");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "must be a JSON array of refunds"
+    );
     let response = app.post("/v1/refunds/batch", &json!([])).await;
     assert_eq!(response.status(), 422);
 
@@ -225,7 +255,11 @@ async fn a_mixed_refund_batch_produces_exactly_the_valid_refunds_and_reports_the
     assert_eq!(response.status(), 200);
     let reply: Value = response.json().await.unwrap();
     assert_eq!(
-        (&reply["accepted"], &reply["rejected"], &reply["unavailable"]),
+        (
+            &reply["accepted"],
+            &reply["rejected"],
+            &reply["unavailable"]
+        ),
         (&json!(2), &json!(2), &json!(0))
     );
     let results = reply["results"].as_array().unwrap();

@@ -371,7 +371,13 @@ impl Envelope {
         }
         let wire: EnvelopeWire =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let event = match (wire.schema_version, wire.kind, wire.order, wire.refund, wire.void) {
+        let event = match (
+            wire.schema_version,
+            wire.kind,
+            wire.order,
+            wire.refund,
+            wire.void,
+        ) {
             (FIRST_VERSION, None, Some(order), None, None) => order
                 .into_order_from_hundredths()
                 .map(Event::Sale)

@@ -411,6 +411,9 @@ impl From<&Void> for VoidRecord {
     }
 }
 
+/// A refund line as read: sku, quantity, amount.
+type LineRead = (String, i64, Result<Exact, MoneyError>);
+
 /// The fields both wire forms of a refund share once their money and time are read.
 struct RefundFields {
     refund_id: String,
@@ -419,7 +422,7 @@ struct RefundFields {
     currency: String,
     created_at: Option<DateTime<Utc>>,
     /// `None` when the refund says nothing of what came back.
-    lines: Option<Vec<(String, i64, Result<Exact, MoneyError>)>>,
+    lines: Option<Vec<LineRead>>,
     amount: Result<Exact, MoneyError>,
     reason: Option<String>,
 }

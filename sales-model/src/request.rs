@@ -271,8 +271,7 @@ pub(crate) fn event_time(
             "created_at",
             DateTime::parse_from_rfc3339(text).map_err(|e| {
                 ValidationError::new("timestamp").with_message(
-                    format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})")
-                        .into(),
+                    format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})").into(),
                 )
             }),
         )

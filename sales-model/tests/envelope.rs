@@ -201,7 +201,11 @@ fn version_1_messages_are_read_as_sales_in_their_currency_minor_units() {
     ] {
         let envelope = Envelope::from_json(&version_1(&good, currency, hundredths)).unwrap();
         assert_eq!(envelope.sale().unwrap().currency().as_str(), currency);
-        assert_eq!(envelope.sale().unwrap().total().minor(), minor, "{currency}");
+        assert_eq!(
+            envelope.sale().unwrap().total().minor(),
+            minor,
+            "{currency}"
+        );
         assert_eq!(
             envelope.sale().unwrap().lines()[0].unit_price().minor(),
             minor,

@@ -97,51 +97,217 @@ fn a_valid_refund_parses_into_minor_units() {
 #[test]
 fn every_refund_rule_at_both_sides_of_its_boundary() {
     let cases: Vec<(&str, Value, Failures)> = vec![
-        ("refund_id 64 chars", with(refund(), |v| v["refund_id"] = json!("r".repeat(64))), None),
-        ("refund_id 65 chars", with(refund(), |v| v["refund_id"] = json!("r".repeat(65))), one("refund_id", "length")),
-        ("refund_id empty", with(refund(), |v| v["refund_id"] = json!("")), one("refund_id", "length")),
-        ("refund_id alphabet", with(refund(), |v| v["refund_id"] = json!("r 1")), one("refund_id", "charset")),
-        ("order_id alphabet", with(refund(), |v| v["order_id"] = json!("o/1")), one("order_id", "charset")),
-        ("store_id 32 chars", with(refund(), |v| v["store_id"] = json!("s".repeat(32))), None),
-        ("store_id 33 chars", with(refund(), |v| v["store_id"] = json!("s".repeat(33))), one("store_id", "length")),
-        ("unknown currency", with(refund(), |v| v["currency"] = json!("EUX")), one("currency", "currency")),
-        ("amount 0.01", with(refund(), |v| { v["amount"] = json!("0.01"); v["items"][0]["amount"] = json!("0.01"); }), None),
-        ("amount 0", with(refund(), |v| { v["amount"] = json!("0"); v["items"][0]["amount"] = json!("0"); }), one("amount", "range")),
-        ("amount negative", with(refund(), |v| { v["amount"] = json!("-1.00"); v.as_object_mut().unwrap().remove("items"); }), one("amount", "negative")),
-        ("amount three digits in EUR", with(refund(), |v| { v["amount"] = json!("3.500"); v["items"][0]["amount"] = json!("3.500"); }),
-            Some(vec![("amount".into(), "money_precision".into()), ("items[0].amount".into(), "money_precision".into())])),
-        ("amount not a number", with(refund(), |v| v["amount"] = json!("3,50")), one("amount", "money_format")),
-        ("amount differs from the items", with(refund(), |v| v["amount"] = json!("3.49")), one("amount", "amount_mismatch")),
-        ("items sum to the amount", with(refund(), |v| {
-            v["items"] = json!([{"sku": "a", "quantity": 1, "amount": "1.25"}, {"sku": "b", "quantity": 2, "amount": "2.25"}]);
-        }), None),
-        ("items empty", with(refund(), |v| v["items"] = json!([])), one("items", "length")),
-        ("items 500", with(refund(), |v| {
-            v["items"] = Value::Array(vec![json!({"sku": "s", "quantity": 1, "amount": "0.01"}); 500]);
-            v["amount"] = json!("5.00");
-        }), None),
-        ("items 501", with(refund(), |v| {
-            v["items"] = Value::Array(vec![json!({"sku": "s", "quantity": 1, "amount": "0.01"}); 501]);
-            v["amount"] = json!("5.01");
-        }), one("items", "length")),
-        ("quantity 0", with(refund(), |v| v["items"][0]["quantity"] = json!(0)), one("items[0].quantity", "range")),
-        ("quantity 10000", with(refund(), |v| v["items"][0]["quantity"] = json!(10000)), None),
-        ("quantity 10001", with(refund(), |v| v["items"][0]["quantity"] = json!(10001)), one("items[0].quantity", "range")),
-        ("item sku alphabet", with(refund(), |v| v["items"][0]["sku"] = json!("a b")), one("items[0].sku", "charset")),
-        ("item amount 0", with(refund(), |v| {
-            v["items"] = json!([{"sku": "a", "quantity": 1, "amount": "0"}, {"sku": "b", "quantity": 1, "amount": "3.50"}]);
-        }), None),
-        ("reason 200 chars", with(refund(), |v| v["reason"] = json!("é".repeat(200))), None),
-        ("reason 201 chars", with(refund(), |v| v["reason"] = json!("é".repeat(201))), one("reason", "length")),
-        ("reason control character", with(refund(), |v| v["reason"] = json!("a\nb")), one("reason", "charset")),
-        ("created_at 5 min ahead", with(refund(), |v| v["created_at"] = json!((now() + Duration::minutes(5)).to_rfc3339())), None),
-        ("created_at 6 min ahead", with(refund(), |v| v["created_at"] = json!((now() + Duration::minutes(6)).to_rfc3339())), one("created_at", "too_far_in_future")),
-        ("created_at 7 days old", with(refund(), |v| v["created_at"] = json!((now() - Duration::days(7)).to_rfc3339())), None),
-        ("created_at 8 days old", with(refund(), |v| v["created_at"] = json!((now() - Duration::days(8)).to_rfc3339())), one("created_at", "too_old")),
-        ("created_at not a time", with(refund(), |v| v["created_at"] = json!("yesterday")), one("created_at", "timestamp")),
-        ("unknown field", with(refund(), |v| v["channel"] = json!("in_store")), one("channel", "unknown_field")),
-        ("missing amount", with(refund(), |v| drop(v.as_object_mut().unwrap().remove("amount"))), one("amount", "required")),
-        ("items not objects", with(refund(), |v| v["items"] = json!([1])), one("items[0]", "type")),
+        (
+            "refund_id 64 chars",
+            with(refund(), |v| v["refund_id"] = json!("r".repeat(64))),
+            None,
+        ),
+        (
+            "refund_id 65 chars",
+            with(refund(), |v| v["refund_id"] = json!("r".repeat(65))),
+            one("refund_id", "length"),
+        ),
+        (
+            "refund_id empty",
+            with(refund(), |v| v["refund_id"] = json!("")),
+            one("refund_id", "length"),
+        ),
+        (
+            "refund_id alphabet",
+            with(refund(), |v| v["refund_id"] = json!("r 1")),
+            one("refund_id", "charset"),
+        ),
+        (
+            "order_id alphabet",
+            with(refund(), |v| v["order_id"] = json!("o/1")),
+            one("order_id", "charset"),
+        ),
+        (
+            "store_id 32 chars",
+            with(refund(), |v| v["store_id"] = json!("s".repeat(32))),
+            None,
+        ),
+        (
+            "store_id 33 chars",
+            with(refund(), |v| v["store_id"] = json!("s".repeat(33))),
+            one("store_id", "length"),
+        ),
+        (
+            "unknown currency",
+            with(refund(), |v| v["currency"] = json!("EUX")),
+            one("currency", "currency"),
+        ),
+        (
+            "amount 0.01",
+            with(refund(), |v| {
+                v["amount"] = json!("0.01");
+                v["items"][0]["amount"] = json!("0.01");
+            }),
+            None,
+        ),
+        (
+            "amount 0",
+            with(refund(), |v| {
+                v["amount"] = json!("0");
+                v["items"][0]["amount"] = json!("0");
+            }),
+            one("amount", "range"),
+        ),
+        (
+            "amount negative",
+            with(refund(), |v| {
+                v["amount"] = json!("-1.00");
+                v.as_object_mut().unwrap().remove("items");
+            }),
+            one("amount", "negative"),
+        ),
+        (
+            "amount three digits in EUR",
+            with(refund(), |v| {
+                v["amount"] = json!("3.500");
+                v["items"][0]["amount"] = json!("3.500");
+            }),
+            Some(vec![
+                ("amount".into(), "money_precision".into()),
+                ("items[0].amount".into(), "money_precision".into()),
+            ]),
+        ),
+        (
+            "amount not a number",
+            with(refund(), |v| v["amount"] = json!("3,50")),
+            one("amount", "money_format"),
+        ),
+        (
+            "amount differs from the items",
+            with(refund(), |v| v["amount"] = json!("3.49")),
+            one("amount", "amount_mismatch"),
+        ),
+        (
+            "items sum to the amount",
+            with(refund(), |v| {
+                v["items"] = json!([{"sku": "a", "quantity": 1, "amount": "1.25"}, {"sku": "b", "quantity": 2, "amount": "2.25"}]);
+            }),
+            None,
+        ),
+        (
+            "items empty",
+            with(refund(), |v| v["items"] = json!([])),
+            one("items", "length"),
+        ),
+        (
+            "items 500",
+            with(refund(), |v| {
+                v["items"] = Value::Array(vec![
+                    json!({"sku": "s", "quantity": 1, "amount": "0.01"});
+                    500
+                ]);
+                v["amount"] = json!("5.00");
+            }),
+            None,
+        ),
+        (
+            "items 501",
+            with(refund(), |v| {
+                v["items"] = Value::Array(vec![
+                    json!({"sku": "s", "quantity": 1, "amount": "0.01"});
+                    501
+                ]);
+                v["amount"] = json!("5.01");
+            }),
+            one("items", "length"),
+        ),
+        (
+            "quantity 0",
+            with(refund(), |v| v["items"][0]["quantity"] = json!(0)),
+            one("items[0].quantity", "range"),
+        ),
+        (
+            "quantity 10000",
+            with(refund(), |v| v["items"][0]["quantity"] = json!(10000)),
+            None,
+        ),
+        (
+            "quantity 10001",
+            with(refund(), |v| v["items"][0]["quantity"] = json!(10001)),
+            one("items[0].quantity", "range"),
+        ),
+        (
+            "item sku alphabet",
+            with(refund(), |v| v["items"][0]["sku"] = json!("a b")),
+            one("items[0].sku", "charset"),
+        ),
+        (
+            "item amount 0",
+            with(refund(), |v| {
+                v["items"] = json!([{"sku": "a", "quantity": 1, "amount": "0"}, {"sku": "b", "quantity": 1, "amount": "3.50"}]);
+            }),
+            None,
+        ),
+        (
+            "reason 200 chars",
+            with(refund(), |v| v["reason"] = json!("é".repeat(200))),
+            None,
+        ),
+        (
+            "reason 201 chars",
+            with(refund(), |v| v["reason"] = json!("é".repeat(201))),
+            one("reason", "length"),
+        ),
+        (
+            "reason control character",
+            with(refund(), |v| v["reason"] = json!("a\nb")),
+            one("reason", "charset"),
+        ),
+        (
+            "created_at 5 min ahead",
+            with(refund(), |v| {
+                v["created_at"] = json!((now() + Duration::minutes(5)).to_rfc3339())
+            }),
+            None,
+        ),
+        (
+            "created_at 6 min ahead",
+            with(refund(), |v| {
+                v["created_at"] = json!((now() + Duration::minutes(6)).to_rfc3339())
+            }),
+            one("created_at", "too_far_in_future"),
+        ),
+        (
+            "created_at 7 days old",
+            with(refund(), |v| {
+                v["created_at"] = json!((now() - Duration::days(7)).to_rfc3339())
+            }),
+            None,
+        ),
+        (
+            "created_at 8 days old",
+            with(refund(), |v| {
+                v["created_at"] = json!((now() - Duration::days(8)).to_rfc3339())
+            }),
+            one("created_at", "too_old"),
+        ),
+        (
+            "created_at not a time",
+            with(refund(), |v| v["created_at"] = json!("yesterday")),
+            one("created_at", "timestamp"),
+        ),
+        (
+            "unknown field",
+            with(refund(), |v| v["channel"] = json!("in_store")),
+            one("channel", "unknown_field"),
+        ),
+        (
+            "missing amount",
+            with(refund(), |v| {
+                drop(v.as_object_mut().unwrap().remove("amount"))
+            }),
+            one("amount", "required"),
+        ),
+        (
+            "items not objects",
+            with(refund(), |v| v["items"] = json!([1])),
+            one("items[0]", "type"),
+        ),
     ];
     for (name, value, expected) in cases {
         assert_eq!(refund_failures(&value), expected, "{name}");
@@ -186,7 +352,8 @@ fn refund_amounts_follow_their_currency() {
         v["amount"] = json!("1.234");
         v["items"][0]["amount"] = json!("1.234");
     });
-    let parsed = parse_refund_json(kwd.to_string().as_bytes(), now(), Freshness::default()).unwrap();
+    let parsed =
+        parse_refund_json(kwd.to_string().as_bytes(), now(), Freshness::default()).unwrap();
     assert_eq!(parsed.amount().minor(), 1234);
 }
 
@@ -195,15 +362,56 @@ fn every_void_rule_at_both_sides_of_its_boundary() {
     let (long, too_long) = ("o".repeat(64), "o".repeat(65));
     let cases: Vec<(&str, &str, Value, Failures)> = vec![
         ("valid", "pos-17-000123", void(), None),
-        ("no reason", "pos-17-000123", with(void(), |v| drop(v.as_object_mut().unwrap().remove("reason"))), None),
+        (
+            "no reason",
+            "pos-17-000123",
+            with(void(), |v| {
+                drop(v.as_object_mut().unwrap().remove("reason"))
+            }),
+            None,
+        ),
         ("order id 64", &long, void(), None),
         ("order id 65", &too_long, void(), one("order_id", "length")),
-        ("order id alphabet", "o 1", void(), one("order_id", "charset")),
-        ("store missing", "o-1", with(void(), |v| drop(v.as_object_mut().unwrap().remove("store_id"))), one("store_id", "required")),
-        ("store 33", "o-1", with(void(), |v| v["store_id"] = json!("s".repeat(33))), one("store_id", "length")),
-        ("reason 201", "o-1", with(void(), |v| v["reason"] = json!("x".repeat(201))), one("reason", "length")),
-        ("created_at 8 days old", "o-1", with(void(), |v| v["created_at"] = json!((now() - Duration::days(8)).to_rfc3339())), one("created_at", "too_old")),
-        ("unknown field", "o-1", with(void(), |v| v["order_id"] = json!("o-1")), one("order_id", "unknown_field")),
+        (
+            "order id alphabet",
+            "o 1",
+            void(),
+            one("order_id", "charset"),
+        ),
+        (
+            "store missing",
+            "o-1",
+            with(void(), |v| {
+                drop(v.as_object_mut().unwrap().remove("store_id"))
+            }),
+            one("store_id", "required"),
+        ),
+        (
+            "store 33",
+            "o-1",
+            with(void(), |v| v["store_id"] = json!("s".repeat(33))),
+            one("store_id", "length"),
+        ),
+        (
+            "reason 201",
+            "o-1",
+            with(void(), |v| v["reason"] = json!("x".repeat(201))),
+            one("reason", "length"),
+        ),
+        (
+            "created_at 8 days old",
+            "o-1",
+            with(void(), |v| {
+                v["created_at"] = json!((now() - Duration::days(8)).to_rfc3339())
+            }),
+            one("created_at", "too_old"),
+        ),
+        (
+            "unknown field",
+            "o-1",
+            with(void(), |v| v["order_id"] = json!("o-1")),
+            one("order_id", "unknown_field"),
+        ),
     ];
     for (name, order_id, value, expected) in cases {
         assert_eq!(void_failures(order_id, &value), expected, "{name}");
@@ -263,16 +471,69 @@ fn the_consumer_refuses_refunds_and_voids_that_break_a_rule_or_the_layout() {
             .map_err(|e| e.code())
     };
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("zero amount", with(refund.clone(), |v| { v["refund"]["amount_minor"] = json!(0); v["refund"]["items"][0]["amount_minor"] = json!(0); }), "invalid_refund"),
-        ("items disagree", with(refund.clone(), |v| v["refund"]["amount_minor"] = json!(351)), "invalid_refund"),
-        ("negative", with(refund.clone(), |v| { v["refund"]["amount_minor"] = json!(-1); v["refund"]["items"] = json!([]); }), "invalid_refund"),
-        ("time out of range", with(refund.clone(), |v| v["refund"]["created_at"] = json!("1969-12-31T23:59:59Z")), "invalid_refund"),
-        ("void id", with(void.clone(), |v| v["void"]["order_id"] = json!("a b")), "invalid_void"),
-        ("kind says void, carries a refund", with(refund.clone(), |v| v["kind"] = json!("void")), "malformed"),
-        ("two events", with(refund.clone(), |v| v["void"] = void["void"].clone()), "malformed"),
-        ("no kind", with(refund.clone(), |v| drop(v.as_object_mut().unwrap().remove("kind"))), "malformed"),
-        ("version 1 refund", with(refund.clone(), |v| { v["schema_version"] = json!(1); v.as_object_mut().unwrap().remove("kind"); }), "malformed"),
-        ("unknown kind", with(refund.clone(), |v| v["kind"] = json!("exchange")), "malformed"),
+        (
+            "zero amount",
+            with(refund.clone(), |v| {
+                v["refund"]["amount_minor"] = json!(0);
+                v["refund"]["items"][0]["amount_minor"] = json!(0);
+            }),
+            "invalid_refund",
+        ),
+        (
+            "items disagree",
+            with(refund.clone(), |v| v["refund"]["amount_minor"] = json!(351)),
+            "invalid_refund",
+        ),
+        (
+            "negative",
+            with(refund.clone(), |v| {
+                v["refund"]["amount_minor"] = json!(-1);
+                v["refund"]["items"] = json!([]);
+            }),
+            "invalid_refund",
+        ),
+        (
+            "time out of range",
+            with(refund.clone(), |v| {
+                v["refund"]["created_at"] = json!("1969-12-31T23:59:59Z")
+            }),
+            "invalid_refund",
+        ),
+        (
+            "void id",
+            with(void.clone(), |v| v["void"]["order_id"] = json!("a b")),
+            "invalid_void",
+        ),
+        (
+            "kind says void, carries a refund",
+            with(refund.clone(), |v| v["kind"] = json!("void")),
+            "malformed",
+        ),
+        (
+            "two events",
+            with(refund.clone(), |v| v["void"] = void["void"].clone()),
+            "malformed",
+        ),
+        (
+            "no kind",
+            with(refund.clone(), |v| {
+                drop(v.as_object_mut().unwrap().remove("kind"))
+            }),
+            "malformed",
+        ),
+        (
+            "version 1 refund",
+            with(refund.clone(), |v| {
+                v["schema_version"] = json!(1);
+                v.as_object_mut().unwrap().remove("kind");
+            }),
+            "malformed",
+        ),
+        (
+            "unknown kind",
+            with(refund.clone(), |v| v["kind"] = json!("exchange")),
+            "malformed",
+        ),
     ];
     for (name, value, expected) in cases {
         assert_eq!(code(value), Err(expected), "{name}");

@@ -449,11 +449,25 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
     );
     events.extend([
         // Two refunds of one sale, in later windows, one at another store: more than its total.
-        refund("r-1", "full", "store-001", minute(base, 2, 0), 300, Some("sku-1")),
+        refund(
+            "r-1",
+            "full",
+            "store-001",
+            minute(base, 2, 0),
+            300,
+            Some("sku-1"),
+        ),
         refund("r-2", "full", "store-002", minute(base, 1, 0), 900, None),
         void("voided", "store-001", minute(base, 9, 0)),
         // A refund of a sale nobody posted.
-        refund("r-ghost", "ghost", "store-003", minute(base, 1, 30), 250, None),
+        refund(
+            "r-ghost",
+            "ghost",
+            "store-003",
+            minute(base, 1, 30),
+            250,
+            None,
+        ),
     ]);
     let served = serve(&events, &[]).await;
 
@@ -480,13 +494,35 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
         "refunds oldest first"
     );
     assert_eq!(
-        (&full["total"], &full["refunded"], &full["net"], &full["over_refunded"], &full["voided"]),
-        (&json!("10.00"), &json!("12.00"), &json!("-2.00"), &json!(true), &json!(false))
+        (
+            &full["total"],
+            &full["refunded"],
+            &full["net"],
+            &full["over_refunded"],
+            &full["voided"]
+        ),
+        (
+            &json!("10.00"),
+            &json!("12.00"),
+            &json!("-2.00"),
+            &json!(true),
+            &json!(false)
+        )
     );
     let (_, voided) = served.get("/v1/orders/voided").await;
     assert_eq!(
-        (&voided["voided"], &voided["void"]["store_id"], &voided["net"], &voided["refunded"]),
-        (&json!(true), &json!("store-001"), &json!("0.00"), &json!("0.00"))
+        (
+            &voided["voided"],
+            &voided["void"]["store_id"],
+            &voided["net"],
+            &voided["refunded"]
+        ),
+        (
+            &json!(true),
+            &json!("store-001"),
+            &json!("0.00"),
+            &json!("0.00")
+        )
     );
     let (status, _) = served.get("/v1/orders/ghost").await;
     assert_eq!(status, 404, "a refund alone does not make a sale");
@@ -494,11 +530,19 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
     let from = urlencode(&minute(base, 60, 0).to_rfc3339());
     let to = urlencode(&minute(base, -5, 0).to_rfc3339());
     let (status, body) = served
-        .get(&format!("/v1/sales/summary?from={from}&to={to}&group_by=store"))
+        .get(&format!(
+            "/v1/sales/summary?from={from}&to={to}&group_by=store"
+        ))
         .await;
     assert_eq!(status, 200, "{body}");
     let row = |key: &str, orders, gross: &str, refunds: &str, net: &str| {
-        (key.to_string(), orders, gross.to_string(), refunds.to_string(), net.to_string())
+        (
+            key.to_string(),
+            orders,
+            gross.to_string(),
+            refunds.to_string(),
+            net.to_string(),
+        )
     };
     assert_eq!(
         money_rows(&body),
@@ -510,7 +554,9 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
         ]
     );
     let (_, body) = served
-        .get(&format!("/v1/sales/summary?from={from}&to={to}&group_by=channel"))
+        .get(&format!(
+            "/v1/sales/summary?from={from}&to={to}&group_by=channel"
+        ))
         .await;
     assert_eq!(
         money_rows(&body),
@@ -522,7 +568,9 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
         ]
     );
     let (_, body) = served
-        .get(&format!("/v1/sales/top-products?from={from}&to={to}&limit=5"))
+        .get(&format!(
+            "/v1/sales/top-products?from={from}&to={to}&limit=5"
+        ))
         .await;
     let products: Vec<(&str, u64, u64, &str, &str, &str)> = body["rows"]
         .as_array()
@@ -602,10 +650,7 @@ async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
         (m.store_id.as_str(), m.channel.as_str(), m.day),
         ("store-005", "online", minute(base, 3, 0).date_naive())
     );
-    assert_eq!(
-        (m.cassandra.net_minor, m.clickhouse.net_minor),
-        (199, 999)
-    );
+    assert_eq!((m.cassandra.net_minor, m.clickhouse.net_minor), (199, 999));
     let (_, body) = served.get("/v1/reconciliation").await;
     assert_eq!(body["mismatches"][0]["store_id"], "store-005");
     let metrics = scrape(&format!("{}/metrics", served.base)).await;

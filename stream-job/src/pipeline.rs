@@ -275,12 +275,16 @@ impl Pipeline {
         let mut batch = Batch::default();
         for candidate in candidates {
             let stored = match &candidate.record {
-                EventRecord::Sale(r) => known.sales.get(&r.order_id).cloned().map(EventRecord::Sale),
+                EventRecord::Sale(r) => {
+                    known.sales.get(&r.order_id).cloned().map(EventRecord::Sale)
+                }
                 EventRecord::Refund(r) => known
                     .refunds
                     .get(&r.refund_id)
                     .map(|s| EventRecord::Refund(s.record.clone())),
-                EventRecord::Void(r) => known.voids.get(&r.order_id).cloned().map(EventRecord::Void),
+                EventRecord::Void(r) => {
+                    known.voids.get(&r.order_id).cloned().map(EventRecord::Void)
+                }
             };
             if let Some(first) = stored.filter(|first| *first != candidate.record) {
                 let text = conflict(&first, &candidate.record);
@@ -366,7 +370,11 @@ impl Pipeline {
 
     /// What the first sink that keeps a record of every event (Cassandra) holds of the batch's
     /// ids, retried until it answers; `None` when no sink keeps one.
-    async fn known(&self, wanted: &Wanted, stop: &CancellationToken) -> Result<Option<Known>, Stopped> {
+    async fn known(
+        &self,
+        wanted: &Wanted,
+        stop: &CancellationToken,
+    ) -> Result<Option<Known>, Stopped> {
         if wanted.orders.is_empty() && wanted.refunds.is_empty() {
             return Ok(None);
         }

@@ -270,7 +270,8 @@ fn generate_refund(
     });
     let mut lines = Vec::new();
     if let Some(sku) = sku.filter(|_| rng.chance(50)) {
-        body["items"] = json!([{"sku": sku, "quantity": 1, "amount": money(amount, exponent, rng)}]);
+        body["items"] =
+            json!([{"sku": sku, "quantity": 1, "amount": money(amount, exponent, rng)}]);
         lines.push((sku, amount));
     }
     if rng.chance(30) {
@@ -288,7 +289,12 @@ fn generate_refund(
 }
 
 /// A void of `sale` (or of a sale nobody posted), made some time after it.
-fn generate_void(rng: &mut Rng, order_id: &str, sale: Option<&Generated>, now: DateTime<Utc>) -> GeneratedVoid {
+fn generate_void(
+    rng: &mut Rng,
+    order_id: &str,
+    sale: Option<&Generated>,
+    now: DateTime<Utc>,
+) -> GeneratedVoid {
     let sale_at = sale.map_or(now - chrono::Duration::seconds(60), |s| s.created_at);
     let since = (now - sale_at).num_seconds().max(1) as u64;
     let created_at = sale_at + chrono::Duration::seconds(rng.below(since) as i64);
@@ -537,7 +543,14 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
     let unavailable = Mutex::new(0usize);
     let kills: Vec<u64> = (0..KILLS).map(|_| 300 + rng.below(1500)).collect();
     tokio::join!(
-        send(&client, &base, ORDER_ROUTES, sales_plan, &accepted, &unavailable),
+        send(
+            &client,
+            &base,
+            ORDER_ROUTES,
+            sales_plan,
+            &accepted,
+            &unavailable
+        ),
         kill_and_restart(&world, &job, kills),
     );
     let accepted_sales = accepted.lock().unwrap().clone();
@@ -568,7 +581,12 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         refunds.push(generate_refund(&mut rng, n, None, now));
     }
     for n in 0..5 {
-        voids.push(generate_void(&mut rng, &format!("inv-ghost-void-{n}"), None, now));
+        voids.push(generate_void(
+            &mut rng,
+            &format!("inv-ghost-void-{n}"),
+            None,
+            now,
+        ));
     }
     let mut bodies: Vec<Value> = Vec::new();
     for refund in &refunds {
@@ -596,8 +614,22 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
     let accepted_voids = Mutex::new(BTreeSet::new());
     let kills: Vec<u64> = (0..2).map(|_| 300 + rng.below(1000)).collect();
     tokio::join!(
-        send(&client, &base, REFUND_ROUTES, refund_plan, &accepted_refunds, &unavailable),
-        send(&client, &base, ORDER_ROUTES, void_plan, &accepted_voids, &unavailable),
+        send(
+            &client,
+            &base,
+            REFUND_ROUTES,
+            refund_plan,
+            &accepted_refunds,
+            &unavailable
+        ),
+        send(
+            &client,
+            &base,
+            ORDER_ROUTES,
+            void_plan,
+            &accepted_voids,
+            &unavailable
+        ),
         kill_and_restart(&world, &job, kills),
     );
     assert_eq!(
@@ -612,7 +644,11 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .iter()
         .map(|id| id.trim_start_matches("void:").to_string())
         .collect();
-    assert_eq!(accepted_refunds.len(), refunds.len(), "every valid refund accepted");
+    assert_eq!(
+        accepted_refunds.len(),
+        refunds.len(),
+        "every valid refund accepted"
+    );
     assert_eq!(accepted_voids.len(), voids.len(), "every void accepted");
 
     // The stream holds every case the rules speak of, so ignoring a rule shows in the totals.
@@ -620,15 +656,27 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
     let refunded_sales: BTreeSet<&str> = refunds.iter().map(|r| r.order_id.as_str()).collect();
     let sale_total = |id: &str| orders.iter().find(|o| o.order_id == id).map(|o| o.total);
     let refunded_by_sale = |id: &str| -> i64 {
-        refunds.iter().filter(|r| r.order_id == id).map(|r| r.amount).sum()
+        refunds
+            .iter()
+            .filter(|r| r.order_id == id)
+            .map(|r| r.amount)
+            .sum()
     };
     assert!(voided.len() >= 60, "voids: {}", voided.len());
     assert!(
-        voided.iter().filter(|id| refunded_sales.contains(id.as_str())).count() >= 5,
+        voided
+            .iter()
+            .filter(|id| refunded_sales.contains(id.as_str()))
+            .count()
+            >= 5,
         "voided sales with refunds"
     );
     assert!(
-        refunds.iter().filter(|r| r.sale_day.is_some_and(|d| d != r.key.3)).count() >= 50,
+        refunds
+            .iter()
+            .filter(|r| r.sale_day.is_some_and(|d| d != r.key.3))
+            .count()
+            >= 50,
         "refunds on another business day than their sale"
     );
     assert!(
@@ -710,7 +758,9 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         }
     }
     for body in &refund_variants {
-        let status = post(&client, &format!("{base}/v1/refunds"), body).await.status();
+        let status = post(&client, &format!("{base}/v1/refunds"), body)
+            .await
+            .status();
         assert_eq!(status, 202, "{body}");
     }
     for (order_id, body) in &void_variants {
@@ -766,8 +816,14 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .filter(|(_, _, void_store)| void_store.is_some())
         .map(|(id, _, _)| id.clone())
         .collect();
-    assert_eq!(stored_sales, accepted_sales, "Cassandra lost or invented sales");
-    assert_eq!(stored_voids, accepted_voids, "Cassandra lost or invented voids");
+    assert_eq!(
+        stored_sales, accepted_sales,
+        "Cassandra lost or invented sales"
+    );
+    assert_eq!(
+        stored_voids, accepted_voids,
+        "Cassandra lost or invented voids"
+    );
     let stored_refunds: BTreeMap<String, Option<String>> = world
         .scan::<(String, Option<String>)>("SELECT refund_id, reason FROM sales.refunds_by_id")
         .await
@@ -789,7 +845,14 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
     let mut expected = Totals::new();
     let mut expected_products: BTreeMap<(String, NaiveDate), i64> = BTreeMap::new();
     for order in orders.iter().filter(|o| !voided.contains(&o.order_id)) {
-        add(&mut expected, order.key.clone(), 1, order.items, order.total, 0);
+        add(
+            &mut expected,
+            order.key.clone(),
+            1,
+            order.items,
+            order.total,
+            0,
+        );
         for (sku, amount) in &order.lines {
             *expected_products
                 .entry((sku.clone(), order.key.3))
@@ -833,7 +896,14 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         )
         .await
     {
-        add(&mut from_cassandra, (store, channel, currency, day), 0, 0, 0, amount);
+        add(
+            &mut from_cassandra,
+            (store, channel, currency, day),
+            0,
+            0,
+            0,
+            amount,
+        );
     }
 
     // Totals from ClickHouse's views.
@@ -858,8 +928,10 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .map(|(sku, day, net)| ((sku, day.parse().expect("a ClickHouse Date")), net))
         .filter(|(_, net)| *net != 0)
         .collect();
-    let expected_products: BTreeMap<(String, NaiveDate), i64> =
-        expected_products.into_iter().filter(|(_, net)| *net != 0).collect();
+    let expected_products: BTreeMap<(String, NaiveDate), i64> = expected_products
+        .into_iter()
+        .filter(|(_, net)| *net != 0)
+        .collect();
 
     assert!(
         expected.len() > 20,
@@ -880,8 +952,11 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             .collect::<BTreeSet<_>>(),
         BTreeSet::from(["EUR", "JPY", "KWD", "USD"])
     );
-    let (expected, from_cassandra, from_clickhouse) =
-        (nonzero(expected), nonzero(from_cassandra), nonzero(from_clickhouse));
+    let (expected, from_cassandra, from_clickhouse) = (
+        nonzero(expected),
+        nonzero(from_cassandra),
+        nonzero(from_clickhouse),
+    );
     assert_same(
         &from_cassandra,
         &expected,

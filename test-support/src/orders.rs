@@ -150,7 +150,8 @@ pub fn refund(
         "amount": sales_model::format_minor(amount, 2),
     });
     if let Some(sku) = sku {
-        body["items"] = json!([{"sku": sku, "quantity": 1, "amount": sales_model::format_minor(amount, 2)}]);
+        body["items"] =
+            json!([{"sku": sku, "quantity": 1, "amount": sales_model::format_minor(amount, 2)}]);
     }
     let refund = sales_model::parse_refund_json(
         body.to_string().as_bytes(),

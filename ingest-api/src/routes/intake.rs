@@ -11,9 +11,9 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use sales_model::{Envelope, Event, FieldError, ParseError};
+use serde::Serialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
-use serde::Serialize;
 use service_runtime::problem::{with_retry_after, Problem};
 
 use crate::producer::ProduceError;

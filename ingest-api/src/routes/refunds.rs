@@ -194,9 +194,8 @@ pub async fn post_void(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), Problem> {
     let freshness = app.config.freshness;
-    let parse = |body: &[u8], now| {
-        parse_void_json(&order_id, body, now, freshness).map(Event::Void)
-    };
+    let parse =
+        |body: &[u8], now| parse_void_json(&order_id, body, now, freshness).map(Event::Void);
     let placed = accept_one(&app, "/v1/orders/{order_id}/void", &headers, body, &parse).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -128,7 +128,8 @@ pub fn refund_bucket(refund_id: &str) -> i32 {
 }
 
 /// Every column of `refunds_by_id`, in [`StoredRefund`]'s order.
-pub const REFUND_COLUMNS: &str = "refund_id, order_id, store_id, channel, sale_known, currency, created_at, day, \
+pub const REFUND_COLUMNS: &str =
+    "refund_id, order_id, store_id, channel, sale_known, currency, created_at, day, \
      line_skus, line_quantities, line_amounts_minor, amount_minor, reason, ingest_id, ingested_at";
 
 /// A `refunds_by_id` row (read with [`REFUND_COLUMNS`]).

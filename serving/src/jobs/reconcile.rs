@@ -247,8 +247,16 @@ impl Reconciler {
                 }
                 let refunds: Vec<RefundDayRow> =
                     self.partition(&self.refunds_by_day, (*day, bucket)).await?;
-                for (store, channel, currency, amount, created_at, sale_known, refund_id, order_id) in
-                    refunds
+                for (
+                    store,
+                    channel,
+                    currency,
+                    amount,
+                    created_at,
+                    sale_known,
+                    refund_id,
+                    order_id,
+                ) in refunds
                 {
                     if created_at >= cutoff {
                         continue;

@@ -331,7 +331,14 @@ impl CassandraSink {
             &["day", "bucket", "store_id", "order_id", "voided"],
         )
         .await?;
-        let refund_by_id = prepare("refunds_by_id", &REFUND_COLUMNS.split(", ").map(str::trim).collect::<Vec<_>>()).await?;
+        let refund_by_id = prepare(
+            "refunds_by_id",
+            &REFUND_COLUMNS
+                .split(", ")
+                .map(str::trim)
+                .collect::<Vec<_>>(),
+        )
+        .await?;
         let refund_by_order = prepare(
             "refunds_by_order",
             &[
@@ -517,8 +524,11 @@ impl CassandraSink {
             void_ingest_id: entry.void.ingest_id,
             void_ingested_at: entry.void.ingested_at,
         };
-        let mut writes: Vec<BoxFuture<'_, anyhow::Result<()>>> =
-            vec![Box::pin(self.execute(&self.void_by_id, row, "orders_by_id"))];
+        let mut writes: Vec<BoxFuture<'_, anyhow::Result<()>>> = vec![Box::pin(self.execute(
+            &self.void_by_id,
+            row,
+            "orders_by_id",
+        ))];
         if let Some(sale) = &entry.sale {
             let day = self.business_zone.day_of(sale.created_at);
             let store_id = sale.store_id.as_str();
@@ -661,18 +671,26 @@ impl CassandraSink {
             .context("reading refunds_by_order")?
             .into_rows_result()
             .context("reading refunds_by_order")?;
-        Ok(result
+        result
             .rows::<(String, i64)>()
             .context("reading refunds_by_order")?
             .collect::<Result<_, _>>()
-            .context("reading refunds_by_order")?)
+            .context("reading refunds_by_order")
     }
 
     async fn read_known(&self, wanted: &Wanted) -> anyhow::Result<Known> {
         // The reads are made before they are streamed, and `buffered` keeps the answers in the
         // order of the ids.
-        let orders: Vec<_> = wanted.orders.iter().map(|id| self.stored_order(id)).collect();
-        let refunds: Vec<_> = wanted.refunds.iter().map(|id| self.stored_refund(id)).collect();
+        let orders: Vec<_> = wanted
+            .orders
+            .iter()
+            .map(|id| self.stored_order(id))
+            .collect();
+        let refunds: Vec<_> = wanted
+            .refunds
+            .iter()
+            .map(|id| self.stored_refund(id))
+            .collect();
         let refunded: Vec<_> = wanted
             .refunded_orders
             .iter()

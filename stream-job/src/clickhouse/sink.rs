@@ -183,121 +183,137 @@ impl ClickHouseSink {
         let zone = self.config.business_zone;
         let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
         let exponent = |currency: &Currency| currency.exponent() as u8;
-        let sales = || batch.sales.iter().map(|entry| (&entry.sale, &entry.sale.event));
+        let sales = || {
+            batch
+                .sales
+                .iter()
+                .map(|entry| (&entry.sale, &entry.sale.event))
+        };
         self.insert(
             "order_facts",
-            sales().map(|(received, order)| OrderFact {
-                created_at: epoch_seconds(order.created_at()),
-                day: day(order.created_at()),
-                order_id: order.order_id().to_string(),
-                store_id: order.store_id().to_string(),
-                channel: order.channel().as_str().to_string(),
-                currency: order.currency().to_string(),
-                currency_exponent: exponent(order.currency()),
-                customer_id: order
-                    .customer_id()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                payment_method: order
-                    .payment_method()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default(),
-                item_count: order.item_count(),
-                discount_minor: order.discount().minor(),
-                tax_minor: order.tax().minor(),
-                total_minor: order.total().minor(),
-                ingested_at: epoch_seconds(received.ingested_at),
-            })
-            .collect(),
+            sales()
+                .map(|(received, order)| OrderFact {
+                    created_at: epoch_seconds(order.created_at()),
+                    day: day(order.created_at()),
+                    order_id: order.order_id().to_string(),
+                    store_id: order.store_id().to_string(),
+                    channel: order.channel().as_str().to_string(),
+                    currency: order.currency().to_string(),
+                    currency_exponent: exponent(order.currency()),
+                    customer_id: order
+                        .customer_id()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    payment_method: order
+                        .payment_method()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_default(),
+                    item_count: order.item_count(),
+                    discount_minor: order.discount().minor(),
+                    tax_minor: order.tax().minor(),
+                    total_minor: order.total().minor(),
+                    ingested_at: epoch_seconds(received.ingested_at),
+                })
+                .collect(),
         )
         .await?;
         self.insert(
             "order_line_facts",
-            sales().flat_map(|(_, order)| {
-                order
-                    .lines()
-                    .iter()
-                    .enumerate()
-                    .map(move |(line_no, line)| LineFact {
-                        created_at: epoch_seconds(order.created_at()),
-                        day: day(order.created_at()),
-                        order_id: order.order_id().to_string(),
-                        line_no: line_no as u32,
-                        store_id: order.store_id().to_string(),
-                        currency: order.currency().to_string(),
-                        currency_exponent: exponent(order.currency()),
-                        sku: line.sku().to_string(),
-                        name: line.name().to_string(),
-                        quantity: u64::from(line.quantity()),
-                        unit_price_minor: line.unit_price().minor(),
-                        amount_minor: line.amount().minor(),
-                    })
-            })
-            .collect(),
+            sales()
+                .flat_map(|(_, order)| {
+                    order
+                        .lines()
+                        .iter()
+                        .enumerate()
+                        .map(move |(line_no, line)| LineFact {
+                            created_at: epoch_seconds(order.created_at()),
+                            day: day(order.created_at()),
+                            order_id: order.order_id().to_string(),
+                            line_no: line_no as u32,
+                            store_id: order.store_id().to_string(),
+                            currency: order.currency().to_string(),
+                            currency_exponent: exponent(order.currency()),
+                            sku: line.sku().to_string(),
+                            name: line.name().to_string(),
+                            quantity: u64::from(line.quantity()),
+                            unit_price_minor: line.unit_price().minor(),
+                            amount_minor: line.amount().minor(),
+                        })
+                })
+                .collect(),
         )
         .await?;
         self.insert(
             "refund_facts",
-            batch.refunds.iter().map(|entry| {
-                let refund = &entry.refund.event;
-                RefundFact {
-                    created_at: epoch_seconds(refund.created_at()),
-                    day: day(refund.created_at()),
-                    refund_id: refund.refund_id().to_string(),
-                    order_id: refund.order_id().to_string(),
-                    store_id: refund.store_id().to_string(),
-                    channel: entry
-                        .channel
-                        .map_or(UNKNOWN_CHANNEL, Channel::as_str)
-                        .to_string(),
-                    sale_known: u8::from(entry.channel.is_some()),
-                    currency: refund.currency().to_string(),
-                    currency_exponent: exponent(refund.currency()),
-                    amount_minor: refund.amount().minor(),
-                    ingested_at: epoch_seconds(entry.refund.ingested_at),
-                }
-            })
-            .collect(),
+            batch
+                .refunds
+                .iter()
+                .map(|entry| {
+                    let refund = &entry.refund.event;
+                    RefundFact {
+                        created_at: epoch_seconds(refund.created_at()),
+                        day: day(refund.created_at()),
+                        refund_id: refund.refund_id().to_string(),
+                        order_id: refund.order_id().to_string(),
+                        store_id: refund.store_id().to_string(),
+                        channel: entry
+                            .channel
+                            .map_or(UNKNOWN_CHANNEL, Channel::as_str)
+                            .to_string(),
+                        sale_known: u8::from(entry.channel.is_some()),
+                        currency: refund.currency().to_string(),
+                        currency_exponent: exponent(refund.currency()),
+                        amount_minor: refund.amount().minor(),
+                        ingested_at: epoch_seconds(entry.refund.ingested_at),
+                    }
+                })
+                .collect(),
         )
         .await?;
         self.insert(
             "refund_line_facts",
-            batch.refunds.iter().flat_map(|entry| {
-                let refund = &entry.refund.event;
-                refund
-                    .lines()
-                    .iter()
-                    .enumerate()
-                    .map(move |(line_no, line)| RefundLineFact {
-                        created_at: epoch_seconds(refund.created_at()),
-                        day: day(refund.created_at()),
-                        refund_id: refund.refund_id().to_string(),
-                        line_no: line_no as u32,
-                        store_id: refund.store_id().to_string(),
-                        currency: refund.currency().to_string(),
-                        currency_exponent: exponent(refund.currency()),
-                        sku: line.sku().to_string(),
-                        quantity: u64::from(line.quantity()),
-                        amount_minor: line.amount().minor(),
-                    })
-            })
-            .collect(),
+            batch
+                .refunds
+                .iter()
+                .flat_map(|entry| {
+                    let refund = &entry.refund.event;
+                    refund
+                        .lines()
+                        .iter()
+                        .enumerate()
+                        .map(move |(line_no, line)| RefundLineFact {
+                            created_at: epoch_seconds(refund.created_at()),
+                            day: day(refund.created_at()),
+                            refund_id: refund.refund_id().to_string(),
+                            line_no: line_no as u32,
+                            store_id: refund.store_id().to_string(),
+                            currency: refund.currency().to_string(),
+                            currency_exponent: exponent(refund.currency()),
+                            sku: line.sku().to_string(),
+                            quantity: u64::from(line.quantity()),
+                            amount_minor: line.amount().minor(),
+                        })
+                })
+                .collect(),
         )
         .await?;
         self.insert(
             "order_voids",
-            batch.voids.iter().map(|entry| {
-                let void = &entry.void.event;
-                VoidFact {
-                    order_id: void.order_id().to_string(),
-                    voided_at: epoch_seconds(void.created_at()),
-                    day: day(void.created_at()),
-                    store_id: void.store_id().to_string(),
-                    reason: void.reason().unwrap_or_default().to_string(),
-                    ingested_at: epoch_seconds(entry.void.ingested_at),
-                }
-            })
-            .collect(),
+            batch
+                .voids
+                .iter()
+                .map(|entry| {
+                    let void = &entry.void.event;
+                    VoidFact {
+                        order_id: void.order_id().to_string(),
+                        voided_at: epoch_seconds(void.created_at()),
+                        day: day(void.created_at()),
+                        store_id: void.store_id().to_string(),
+                        reason: void.reason().unwrap_or_default().to_string(),
+                        ingested_at: epoch_seconds(entry.void.ingested_at),
+                    }
+                })
+                .collect(),
         )
         .await
     }
@@ -405,7 +421,11 @@ impl Sink for ClickHouseSink {
             // recomputed as voided.
             for entry in &batch.voids {
                 if let Some(sale) = &entry.sale {
-                    touch(sale.created_at, sale.store_id.as_str(), entry.void.ingested_at);
+                    touch(
+                        sale.created_at,
+                        sale.store_id.as_str(),
+                        entry.void.ingested_at,
+                    );
                 }
             }
             Ok(())
