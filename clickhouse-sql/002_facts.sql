@@ -86,7 +86,7 @@ ORDER BY (created_at, refund_id, line_no);
 
 -- One row per voided sale: a sale whose order_id is here counts in no window. Sorted by the
 -- sale's id (the recompute asks "is this sale voided?"); `day` is the business day of the void,
--- which is never before its sale's, so retention drops a void no earlier than its sale.
+-- which follows its sale's, so retention drops a void with or after the sale it cancels.
 CREATE TABLE IF NOT EXISTS sales.order_voids
 (
     order_id String,

@@ -9,10 +9,14 @@ use clickhouse::{Client, Row};
 use sales_stores::clickhouse::within;
 use serde::{Deserialize, Serialize};
 
-/// The partitioned tables retention prunes.
-pub const TABLES: [&str; 4] = [
+/// The partitioned tables retention prunes. Voids are partitioned by the void's own day, which
+/// follows its sale's, so a void goes with or after the sale it cancels.
+pub const TABLES: [&str; 7] = [
     "order_facts",
     "order_line_facts",
+    "refund_facts",
+    "refund_line_facts",
+    "order_voids",
     "sales_by_window",
     "product_sales_by_window",
 ];
