@@ -323,7 +323,10 @@ def main():
 
         def void_row(offset, order_id, store):
             at = DAY_START + offset
-            return f"({quote(order_id)}, toDateTime({at}), {business_day(at)}, {quote(store)}, 'mistaken ring-up', toDateTime({at}))"
+            return (
+                f"({quote(order_id)}, toDateTime({at}), {business_day(at)}, {quote(store)}, 'mistaken ring-up', "
+                f"toDateTime({at}))"
+            )
 
         fact_columns = (
             "created_at, day, order_id, store_id, channel, currency, currency_exponent, customer_id, "
@@ -337,7 +340,9 @@ def main():
             "created_at, day, refund_id, order_id, store_id, channel, sale_known, currency, currency_exponent, "
             "amount_minor, ingested_at"
         )
-        refund_line_columns = "created_at, day, refund_id, line_no, store_id, currency, currency_exponent, sku, quantity, amount_minor"
+        refund_line_columns = (
+            "created_at, day, refund_id, line_no, store_id, currency, currency_exponent, sku, quantity, amount_minor"
+        )
         void_columns = "order_id, voided_at, day, store_id, reason, ingested_at"
         # Every sale, refund and void inserted twice, as a replay would: the facts must collapse.
         for _ in range(2):

@@ -4,25 +4,31 @@ It starts the pipeline with Superset on the stand-ins (`scripts/run-local` on fr
 Superset home, RUN_LOCAL_PROFILE=debug unless set, BUSINESS_TIME_ZONE=Asia/Kolkata unless set),
 posts orders in EUR, USD, JPY and KWD to ingest-api across four stores in four regions and every
 channel — in the last few minutes, earlier today, either side of the business day's midnight, and
-on the same weekday a week earlier — then drives Debian's Chromium (headless, through Playwright)
-as a person would: logs in through Superset's login form, opens the dashboard, waits until every
-chart has rendered, and saves a full-page screenshot to target/dashboard.png.
+on the same weekday a week earlier — then refunds in every currency (of a recent sale, at another
+store than the sale's, of a sale the pipeline never saw, just before today's business midnight,
+and a week earlier before and after the same time of day) and a void per currency (of a sale with
+a refund, which still counts), and drives Debian's Chromium (headless, through Playwright) as a
+person would: logs in through Superset's login form, opens the dashboard, waits until every chart
+has rendered, and saves a full-page screenshot to target/dashboard.png.
 
 Then it asks Superset's own chart-data API, as that logged-in user (the browser's session cookie
 and the CSRF token the page fetches), the very queries the dashboard sent, and checks that every
 chart returns data, the per-minute charts include the last minutes, no chart adds two currencies
-together, today's orders and revenue per currency (and a week earlier) equal what it posted on the
-business day in BUSINESS_TIME_ZONE (the orders either side of its midnight tell it from the UTC
-day), the 10-second auto-refresh reads through Superset's cache instead of forcing fresh queries,
-and no chart shows a scroll bar. Last, it reads the page as a person does: every amount at its
-currency's scale (JPY without decimals, KWD with three, EUR with two) in the Today by currency
-table, and on the Revenue today card with JPY and then KWD chosen in the Currency filter. Closes
-with `N passed, M failed`; exit status 0 when all pass.
+together, today's orders, net revenue (gross - refunds, voided sales left out), average order
+value (gross / orders), refunds and refund rate per currency (and a week earlier) equal what it
+posted on the business day in BUSINESS_TIME_ZONE (the events either side of its midnight tell it
+from the UTC day), net revenue, orders and refunds per minute and the top products equal it too,
+the 10-second auto-refresh reads through Superset's cache instead of forcing fresh queries, and no
+chart shows a scroll bar. Last, it reads the page as a person does: every amount at its currency's
+scale (JPY without decimals, KWD with three, EUR with two) in the Today by currency table, and on
+the Net revenue today card with JPY and then KWD chosen in the Currency filter, and the Refund rate
+today card's rate and amounts. Closes with `N passed, M failed`; exit status 0 when all pass.
 
 usage: target/superset-venv/bin/python superset/check_dashboard.py
 """
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -38,7 +44,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zoneinfo
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from playwright.sync_api import sync_playwright
 
@@ -62,8 +68,12 @@ CHROMIUM_FLAGS = [
 VIEWPORT = {"width": 1600, "height": 2200}
 # Every chart of the dashboard, as the import check expects them.
 CHARTS = sorted(EXPECTED_CHARTS)
-PER_MINUTE = ["Revenue per minute", "Orders per minute"]
-KPI = {"Revenue today": "revenue", "Orders today": "orders"}
+# Per-minute chart: what it shows of a minute's totals (a Totals below).
+PER_MINUTE = {
+    "Net revenue per minute": lambda t: t.net,
+    "Orders per minute": lambda t: t.orders,
+    "Refunds per minute": lambda t: t.refunds,
+}
 STORES = [("store-001", "East"), ("store-003", "North"), ("store-005", "South"), ("store-007", "West")]
 CHANNELS = ["in_store", "online", "delivery", "takeaway"]
 PRODUCTS = [("sku-latte", "Latte"), ("sku-bagel", "Bagel"), ("sku-tea", "Tea")]
@@ -79,7 +89,7 @@ PRICES = {
 CURRENCIES = list(PRICES)
 EXPONENT = {"EUR": 2, "USD": 2, "JPY": 0, "KWD": 3}
 DEFAULT_CURRENCY = "EUR"
-# Shown on the Revenue today card with each chosen in the Currency filter.
+# Shown on the Net revenue today card with each chosen in the Currency filter.
 SCALE_SHOWCASE = ["JPY", "KWD"]
 WEEK = dt.timedelta(days=7)
 # The shops' zone. Asia/Kolkata (UTC+05:30) unless set: its midnight is never UTC's, so orders
@@ -209,30 +219,32 @@ def business_midnight(at, days_back=0, zone=ZONE):
     return dt.datetime.combine(day, dt.time(), zone).astimezone(UTC).replace(tzinfo=None)
 
 
-def make_orders(now):
+def make_orders(now, run):
     """Orders of this run: in the last few minutes, earlier in the hour and the day, either side of
     today's business midnight, and a week earlier (before and after the same time of day, and
     either side of that day's midnight), in every currency, across four stores (four regions) and
     every channel. Times before today's midnight are moved to just after it, so "today" holds what
-    the test means by it."""
-    run = uuid.uuid4().hex[:10]
+    the test means by it. Returns the orders and, per (currency, moment), the first order of that
+    moment (the refunds and voids pick their sales by it)."""
     midnight = business_midnight(now)
     week_midnight = business_midnight(now, days_back=7)
     just_after = dt.timedelta(seconds=5)
-    moments = [now - dt.timedelta(seconds=20 + 60 * k) for k in range(5)]  # the last few minutes
-    moments += [now - dt.timedelta(minutes=m) for m in (25, 45)]  # earlier in the last hour
-    moments += [now - dt.timedelta(minutes=m) for m in (75, 150, 240)]  # earlier today
-    moments = [max(m, midnight + just_after) for m in moments]
+    moments = [(f"recent-{k}", now - dt.timedelta(seconds=20 + 60 * k)) for k in range(5)]  # the last few minutes
+    moments += [(f"hour-{m}", now - dt.timedelta(minutes=m)) for m in (25, 45)]  # earlier in the last hour
+    moments += [(f"today-{m}", now - dt.timedelta(minutes=m)) for m in (75, 150, 240)]  # earlier today
+    moments = [(label, max(m, midnight + just_after)) for label, m in moments]
     # Yesterday's last minutes and today's first: the business day, not the UTC one, decides.
-    moments += [midnight - dt.timedelta(minutes=10), min(midnight + just_after, now)]
-    last_week = [max(now - WEEK - dt.timedelta(minutes=m), week_midnight + just_after) for m in (30, 95)]
+    moments += [("yesterday", midnight - dt.timedelta(minutes=10)), ("midnight", min(midnight + just_after, now))]
+    last_week = [(f"week-{m}", max(now - WEEK - dt.timedelta(minutes=m), week_midnight + just_after)) for m in (30, 95)]
     # Later in the day a week earlier (not "up to the same time of day"), and the day before it.
-    last_week += [now - WEEK + dt.timedelta(minutes=20), week_midnight - dt.timedelta(minutes=10)]
+    last_week += [("week-later", now - WEEK + dt.timedelta(minutes=20)), ("week-day-before", week_midnight - dt.timedelta(minutes=10))]
+    twice = {label for label, _ in moments[:3]}
     orders = []
+    sale = {}
     n = 0
     for currency in CURRENCIES:
-        for when in moments + last_week:
-            for copy in range(2 if when in moments[:3] else 1):
+        for label, when in moments + last_week:
+            for copy in range(2 if label in twice else 1):
                 store, _region = STORES[n % len(STORES)]
                 sku, name = PRODUCTS[n % len(PRODUCTS)]
                 price = Decimal(PRICES[currency][n % len(PRODUCTS)])
@@ -250,64 +262,173 @@ def make_orders(now):
                         "payment_method": "card",
                     }
                 )
+                sale.setdefault((currency, label), orders[-1])
                 n += 1
-    return orders
+    return orders, sale
 
 
-def post_orders(ingest_url, api_key, orders):
+def make_refunds(now, run, sale):
+    """Refunds and voids of this run, in every currency. Refunds: one item of a sale of the last
+    minutes, at its store; part of a sale 25 minutes ago at the next store (then that sale is
+    voided: the refund still counts, the sale not); a sale the pipeline never saw (the window has
+    refunds only); just before today's business midnight (yesterday); and a week earlier before
+    and after the same time of day. Returns the refunds and the voids as (order_id, body)."""
+    midnight = business_midnight(now)
+    week_midnight = business_midnight(now, days_back=7)
+    just_after = dt.timedelta(seconds=5)
+    refunds = []
+    voids = []
+    stores = [s for s, _ in STORES]
+    bagel_sku, _ = PRODUCTS[1]
+    for currency in CURRENCIES:
+        recent = sale[(currency, "recent-0")]
+        item = recent["items"][0]
+        voided = sale[(currency, "hour-25")]
+        # (label, sale's order_id, store, time, amount, items)
+        plan = [
+            ("recent", recent["order_id"], recent["store_id"], max(now - dt.timedelta(seconds=10), midnight + just_after),
+             item["unit_price"], [{"sku": item["sku"], "quantity": 1, "amount": item["unit_price"]}]),
+            ("other-store", voided["order_id"], stores[(stores.index(voided["store_id"]) + 1) % len(stores)],
+             max(now - dt.timedelta(minutes=15), midnight + just_after), PRICES[currency][2], None),
+            ("unknown-sale", f"dash-{run}-never-posted-{currency}", stores[3], max(now - dt.timedelta(minutes=35), midnight + just_after),
+             PRICES[currency][1], [{"sku": bagel_sku, "quantity": 1, "amount": PRICES[currency][1]}]),
+            ("yesterday", sale[(currency, "yesterday")]["order_id"], sale[(currency, "yesterday")]["store_id"],
+             midnight - dt.timedelta(minutes=5), PRICES[currency][0], None),
+            ("week", sale[(currency, "week-30")]["order_id"], sale[(currency, "week-30")]["store_id"],
+             max(now - WEEK - dt.timedelta(minutes=20), week_midnight + just_after), PRICES[currency][2], None),
+            ("week-later", sale[(currency, "week-later")]["order_id"], sale[(currency, "week-later")]["store_id"],
+             now - WEEK + dt.timedelta(minutes=25), PRICES[currency][2], None),
+        ]
+        for label, order_id, store, when, amount, items in plan:
+            refund = {
+                "refund_id": f"dash-{run}-r-{currency}-{label}",
+                "order_id": order_id,
+                "store_id": store,
+                "currency": currency,
+                "created_at": rfc3339(when),
+                "amount": amount,
+                "reason": "check_dashboard",
+            }
+            if items:
+                refund["items"] = items
+            refunds.append(refund)
+        voids.append((voided["order_id"], {"store_id": voided["store_id"], "created_at": rfc3339(now), "reason": "rung up by mistake"}))
+    return refunds, voids
+
+
+def post_json(url, api_key, body):
     request = urllib.request.Request(
-        f"{ingest_url}/v1/orders/batch",
-        data=json.dumps(orders).encode(),
+        url,
+        data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        reply = json.load(response)
+        return response.status, json.load(response)
+
+
+def post_batch(ingest_url, api_key, path, elements):
+    """POST a batch; (how many were accepted, the results of those that were not)."""
+    _status, reply = post_json(f"{ingest_url}{path}", api_key, elements)
     return reply["accepted"], [r for r in reply["results"] if r["status"] != "accepted"]
 
 
+@dataclasses.dataclass(frozen=True)
+class Totals:
+    """What the dashboard adds up: orders (sales not voided), their gross, and the refunds."""
+
+    orders: int = 0
+    gross: Decimal = Decimal(0)
+    refunds: Decimal = Decimal(0)
+
+    def __add__(self, other):
+        return Totals(self.orders + other.orders, self.gross + other.gross, self.refunds + other.refunds)
+
+    @property
+    def net(self):
+        return self.gross - self.refunds
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """A sale or a refund as the windows count it: at its own time and currency; a voided sale
+    still makes its window's row, with nothing in it. Lines: (sku, name, sold, returned, net)."""
+
+    at: dt.datetime
+    currency: str
+    totals: Totals
+    lines: tuple
+
+
+def parse_time(text):
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def minor(amount, currency):
+    """An amount in the currency's minor units (cents, whole yen, fils)."""
+    return int(amount.scaleb(EXPONENT[currency]))
+
+
 class Expected:
-    """What the dashboard must show for the posted orders, computed from them alone."""
+    """What the dashboard must show for the posted sales, refunds and voids, computed from them
+    alone (DESIGN.md §3b: a sale counts as gross in its window, a refund as refunds in its own
+    window, net = gross - refunds, a voided sale in no total)."""
 
-    def __init__(self, orders):
-        self.orders = [dict(o, at=dt.datetime.strptime(o["created_at"], "%Y-%m-%dT%H:%M:%SZ")) for o in orders]
+    def __init__(self, orders, refunds, voided):
+        self.events = []
+        for o in orders:
+            void = o["order_id"] in voided
+            lines = tuple(
+                (i["sku"], i["name"], 0 if void else i["quantity"], 0, Decimal(0) if void else i["quantity"] * Decimal(i["unit_price"]))
+                for i in o["items"]
+            )
+            totals = Totals() if void else Totals(1, Decimal(o["total"]))
+            self.events.append(Event(parse_time(o["created_at"]), o["currency"], totals, lines))
+        for r in refunds:
+            lines = tuple((i["sku"], "", 0, i["quantity"], -Decimal(i["amount"])) for i in r.get("items", []))
+            self.events.append(Event(parse_time(r["created_at"]), r["currency"], Totals(refunds=Decimal(r["amount"])), lines))
 
-    @staticmethod
-    def _totals(picked):
-        return len(picked), sum((Decimal(o["total"]) for o in picked), Decimal(0))
+    def _today(self, now, currency, zone=ZONE):
+        day = business_day(now, zone)
+        return [e for e in self.events if e.currency == currency and business_day(e.at, zone) == day and window_start(e.at) <= now]
 
     def today(self, now, currency, zone=ZONE):
-        """Orders and revenue of today's business day in `zone`, windows started by `now`."""
-        day = business_day(now, zone)
-        return self._totals(
-            [o for o in self.orders if o["currency"] == currency and business_day(o["at"], zone) == day and window_start(o["at"]) <= now]
-        )
+        """Totals of today's business day in `zone`, windows started by `now`."""
+        return sum((e.totals for e in self._today(now, currency, zone)), Totals())
 
     def week_earlier(self, now, currency):
         """The same weekday a week earlier, up to the same time of day on the business clock."""
         day = business_day(now) - WEEK
         until = wall_clock(now).time()
-        return self._totals(
-            [
-                o
-                for o in self.orders
-                if o["currency"] == currency and business_day(o["at"]) == day and wall_clock(window_start(o["at"])).time() <= until
-            ]
-        )
+        picked = [
+            e.totals
+            for e in self.events
+            if e.currency == currency and business_day(e.at) == day and wall_clock(window_start(e.at)).time() <= until
+        ]
+        return sum(picked, Totals())
 
     def per_minute(self, now, currency):
-        """{window start on the business clock: (orders, revenue)} of the windows in [now - 60 min, now)."""
-        series = collections.defaultdict(lambda: [0, Decimal(0)])
-        for o in self.orders:
-            start = window_start(o["at"])
-            if o["currency"] == currency and now - dt.timedelta(minutes=60) <= start < now:
-                series[wall_clock(start)][0] += 1
-                series[wall_clock(start)][1] += Decimal(o["total"])
-        return {k: tuple(v) for k, v in series.items()}
+        """{window start on the business clock: Totals} of the windows in [now - 60 min, now) that
+        hold anything (a window of a voided sale or of refunds only has a row too)."""
+        series = collections.defaultdict(Totals)
+        for e in self.events:
+            start = window_start(e.at)
+            if e.currency == currency and now - dt.timedelta(minutes=60) <= start < now:
+                series[wall_clock(start)] += e.totals
+        return dict(series)
 
-    def latest_window(self):
+    def products_today(self, now, currency):
+        """{sku: (name, sold, returned, net line revenue)} of today's business day."""
+        products = {}
+        for e in self._today(now, currency):
+            for sku, name, sold, returned, net in e.lines:
+                was = products.get(sku, ("", 0, 0, Decimal(0)))
+                products[sku] = (was[0] or name, was[1] + sold, was[2] + returned, was[3] + net)
+        return products
+
+    def latest_window(self, currency):
         """The newest window's start on the business clock."""
-        return wall_clock(max(window_start(o["at"]) for o in self.orders))
+        return wall_clock(max(window_start(e.at) for e in self.events if e.currency == currency))
 
 
 class Checks:
@@ -336,6 +457,34 @@ def money(value):
 def shown(amount, currency):
     """An amount as the dashboard must show it: thousands grouped, the currency's own decimals."""
     return f"{amount:,.{EXPONENT[currency]}f}"
+
+
+def average_order_value(totals):
+    """Gross / orders as ClickHouse divides a Decimal(38, 3) by a count: three digits, truncated."""
+    return (totals.gross / totals.orders).quantize(Decimal("0.001"), rounding=ROUND_DOWN) if totals.orders else None
+
+
+def refund_rate(totals, currency):
+    """Refunds / gross as the dashboard computes it: a Float64 of the two sums in minor units
+    (both correctly rounded divisions of the same integers, so equal to the last bit)."""
+    gross = minor(totals.gross, currency)
+    return minor(totals.refunds, currency) / gross if gross else None
+
+
+def fixed(value, digits, sign=False):
+    """A float as the Handlebars cards print it (sprintf-js, JavaScript's toFixed: the exact
+    binary value, ties away from zero)."""
+    text = str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+    return "+" + text if sign and not text.startswith("-") else text
+
+
+# The KPI cards: the metric's name, and what it must equal for a day's totals in a currency.
+KPI = {
+    "Net revenue today": ("revenue", lambda t, c: money(t.net)),
+    "Orders today": ("orders", lambda t, c: t.orders),
+    "Average order value today": ("average_order_value", lambda t, c: average_order_value(t)),
+    "Refund rate today": ("refund_rate", refund_rate),
+}
 
 
 class Browser:
@@ -504,12 +653,20 @@ def main():
         pipeline = Pipeline(workdir)
         try:
             pipeline.wait_ready()
-            log(f"ready after {time.monotonic() - started:.0f} s; posting orders")
+            log(f"ready after {time.monotonic() - started:.0f} s; posting orders, refunds and voids")
             now = dt.datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-            orders = make_orders(now)
-            accepted, refused = post_orders(pipeline.ingest_url, pipeline.api_key, orders)
+            run = uuid.uuid4().hex[:10]
+            orders, sale = make_orders(now, run)
+            refunds, voids = make_refunds(now, run, sale)
+            # Sales first: a refund and a void are keyed by their sale's order_id, so they follow it
+            # in its partition.
+            accepted, refused = post_batch(pipeline.ingest_url, pipeline.api_key, "/v1/orders/batch", orders)
             checks.equal("ingest-api accepts every posted order", (accepted, refused), (len(orders), []))
-            expected = Expected(orders)
+            accepted, refused = post_batch(pipeline.ingest_url, pipeline.api_key, "/v1/refunds/batch", refunds)
+            checks.equal("ingest-api accepts every posted refund", (accepted, refused), (len(refunds), []))
+            answers = [post_json(f"{pipeline.ingest_url}/v1/orders/{order_id}/void", pipeline.api_key, body) for order_id, body in voids]
+            checks.equal("ingest-api accepts every void (202)", [(s, r["status"]) for s, r in answers], [(202, "accepted")] * len(voids))
+            expected = Expected(orders, refunds, {order_id for order_id, _ in voids})
             with sync_playwright() as playwright:
                 browser = Browser(playwright, str(pathlib.Path(workdir) / "chromium-profile"), pipeline.superset_url)
                 try:
@@ -531,7 +688,7 @@ def run_browser_checks(checks, browser, pipeline, expected):
     names = {k: v for k, v in slice_names(browser).items() if v in CHARTS}
     checks.equal("the dashboard's charts exist", sorted(names.values()), sorted(CHARTS))
 
-    log("opening the dashboard; waiting for the posted orders to arrive")
+    log("opening the dashboard; waiting for the posted orders, refunds and voids to arrive")
     browser.open_dashboard()
     browser.wait_rendered()
     csrf = browser.csrf_token()
@@ -544,10 +701,12 @@ def run_browser_checks(checks, browser, pipeline, expected):
             if status == 200:
                 rows = reply["result"][0]["data"]
                 now = dt.datetime.now(UTC).replace(tzinfo=None)
-                arrived = all(any(r["currency"] == c and r["orders"] == expected.today(now, c)[0] for r in rows) for c in CURRENCIES)
+                got = {r["currency"]: (r["orders"], money(r["revenue"])) for r in rows}
+                want = {c: (t.orders, money(t.net)) for c, t in ((c, expected.today(now, c)) for c in CURRENCIES)}
+                arrived = all(got.get(c) == want[c] for c in CURRENCIES)
         if not arrived:
             time.sleep(2)
-    checks.check("the posted orders reach the dashboard's data within 2 minutes", arrived)
+    checks.check("the posted orders, refunds and voids reach the dashboard's data within 2 minutes", arrived)
 
     log("reloading the dashboard as a person would see it")
     browser.open_dashboard()
@@ -579,29 +738,33 @@ def run_browser_checks(checks, browser, pipeline, expected):
         checks.check(f"{name}: never adds two currencies (grouped by or filtered to one)", all(currency_safe(q) for q in queries), json.dumps(queries)[:400])
 
     # A second viewer within 10 s gets the first one's result from the cache.
-    status, again = browser.chart_data(loaded["Revenue by store"], csrf)
+    status, again = browser.chart_data(loaded["Net revenue by store"], csrf)
     checks.check("a second viewer's identical query is served from Superset's cache", status == 200 and again["result"][0].get("is_cached"), str(again)[:200])
 
     today = {c: expected.today(now, c) for c in CURRENCIES}
+    week = {c: expected.week_earlier(now, c) for c in CURRENCIES}
+    log("today as posted: " + "; ".join(f"{c} {t.orders} orders, {t.gross} - {t.refunds} = {t.net}" for c, t in today.items()))
     if business_midnight(now) != business_midnight(now, zone=UTC):
         utc_day = {c: expected.today(now, c, zone=UTC) for c in CURRENCIES}
-        checks.check(f"the posted orders tell today's business day ({ZONE_NAME}) from the UTC day", today != utc_day, f"both {today}")
+        checks.check(f"the posted events tell today's business day ({ZONE_NAME}) from the UTC day", today != utc_day, f"both {today}")
     table = replies["Today by currency"]
     if table:
-        rows = {r["currency"]: (r["orders"], money(r["revenue"])) for r in table["result"][0]["data"]}
+        data = table["result"][0]["data"]
+        rows = {r["currency"]: (r["orders"], money(r["revenue"]), money(r["average_order_value"])) for r in data}
         checks.equal(
-            f"Today by currency: orders and revenue per currency equal what was posted on today's business day ({ZONE_NAME})",
+            "Today by currency: orders, net revenue (gross - refunds, voided sales left out) and average order value "
+            f"(gross / orders) per currency equal what was posted on today's business day ({ZONE_NAME})",
             rows,
-            {c: (n, money(v)) for c, (n, v) in today.items()},
+            {c: (t.orders, money(t.net), average_order_value(t)) for c, t in today.items()},
         )
-        formats = {r["currency"]: r["amount_format"] for r in table["result"][0]["data"]}
+        formats = {r["currency"]: r["amount_format"] for r in data}
         checks.equal(
             "Today by currency: each currency's amounts are formatted at its ISO 4217 scale (amount_format)",
             formats,
             {c: "#,##0" + ("." + "0" * EXPONENT[c] if EXPONENT[c] else "") + " !" for c in CURRENCIES},
         )
 
-    for name, metric in KPI.items():
+    for name, (metric, want_of) in KPI.items():
         for currency in CURRENCIES:
             body = loaded[name] if currency == DEFAULT_CURRENCY else with_currency(loaded[name], currency)
             status, reply = browser.chart_data(body, csrf)
@@ -611,43 +774,81 @@ def run_browser_checks(checks, browser, pipeline, expected):
             data = reply["result"][0]["data"]
             row = data[0] if data else {}
             got, got_prev = row.get(f"{metric}_today"), row.get(f"{metric}_week_earlier")
-            n, revenue = today[currency]
-            week_n, week_revenue = expected.week_earlier(now, currency)
-            if metric == "orders":
-                want, want_prev = n, week_n
-            else:
-                got, want, got_prev, want_prev = money(got or 0), money(revenue), money(got_prev or 0), money(week_revenue)
-            checks.equal(f"{name} ({currency}): today equals what was posted", got, want)
-            checks.equal(f"{name} ({currency}): the same weekday a week earlier, up to the same time of day, equals what was posted", got_prev, want_prev)
+            if metric in ("revenue", "average_order_value"):
+                got, got_prev = (None if v is None else money(v) for v in (got, got_prev))
+            checks.equal(f"{name} ({currency}): today equals what was posted", got, want_of(today[currency], currency))
+            checks.equal(
+                f"{name} ({currency}): the same weekday a week earlier, up to the same time of day, equals what was posted",
+                got_prev,
+                want_of(week[currency], currency),
+            )
+            if metric == "refund_rate":
+                checks.equal(
+                    f"{name} ({currency}): today's refunds and gross sales equal what was posted",
+                    (money(row.get("refunds_today") or 0), money(row.get("gross_today") or 0)),
+                    (money(today[currency].refunds), money(today[currency].gross)),
+                )
 
-    for name in PER_MINUTE:
-        reply = replies[name]
-        if not reply:
-            continue
-        points = timeseries_points(reply["result"][0], DEFAULT_CURRENCY)
-        series = expected.per_minute(now, DEFAULT_CURRENCY)
-        latest = expected.latest_window()
-        checks.check(f"{name}: includes the last minutes (the window of {latest:%H:%M})", latest in points, f"latest point {max(points) if points else None}")
-        position = 0 if name == "Orders per minute" else 1
-        got = {k: (money(v) if position else v) for k, v in points.items()}
-        want = {k: (money(v[position]) if position else v[position]) for k, v in series.items()}
-        checks.equal(f"{name}: every minute of the last hour equals what was posted ({DEFAULT_CURRENCY}, on the {ZONE_NAME} clock)", got, want)
+    products = replies["Top products today"]
+    if products:
+        got = {
+            r["sku"]: (r["product_name"], r["quantity"], r["refunded_quantity"], money(r["revenue"]))
+            for r in products["result"][0]["data"]
+            if r["currency"] == DEFAULT_CURRENCY
+        }
+        want = {sku: (name, sold, returned, money(net)) for sku, (name, sold, returned, net) in expected.products_today(now, DEFAULT_CURRENCY).items()}
+        checks.equal(
+            f"Top products today ({DEFAULT_CURRENCY}): each product's name, quantity sold and returned, and net line revenue equal what was posted",
+            got,
+            want,
+        )
 
-    check_scales(checks, browser, today)
+    for name, value in PER_MINUTE.items():
+        counts = name == "Orders per minute"
+        for currency in CURRENCIES:
+            reply = replies[name]
+            if currency != DEFAULT_CURRENCY:
+                status, reply = browser.chart_data(with_currency(loaded[name], currency), csrf)
+                reply = reply if status == 200 else None
+            if not reply:
+                checks.check(f"{name} ({currency}): answers", False)
+                continue
+            points = timeseries_points(reply["result"][0], currency)
+            latest = expected.latest_window(currency)
+            checks.check(
+                f"{name} ({currency}): includes the last minutes (the window of {latest:%H:%M})",
+                latest in points,
+                f"latest point {max(points) if points else None}",
+            )
+            got = {k: (v if counts else money(v)) for k, v in points.items()}
+            want = {k: (value(t) if counts else money(value(t))) for k, t in expected.per_minute(now, currency).items()}
+            checks.equal(f"{name} ({currency}): every minute of the last hour equals what was posted (on the {ZONE_NAME} clock)", got, want)
+
+    check_scales(checks, browser, today, week)
 
 
-def check_scales(checks, browser, today):
+def check_scales(checks, browser, today, week):
     """What a person reads: every amount at its currency's scale, in the table of all currencies
-    and on the Revenue today card with a zero- and a three-decimal currency chosen."""
-    want = {c: shown(today[c][1], c) for c in CURRENCIES}
+    and on the Net revenue today card with a zero- and a three-decimal currency chosen; and the
+    Refund rate today card of the default currency."""
+    want = {c: shown(today[c].net, c) for c in CURRENCIES}
     got = settled(browser, lambda: {r[0]: r[2] for r in browser.chart_text("Today by currency") or [] if len(r) >= 3}, want)
-    checks.equal("Today by currency shows each revenue at its currency's scale (JPY no decimals, KWD three, EUR two)", got, want)
+    checks.equal("Today by currency shows each net revenue at its currency's scale (JPY no decimals, KWD three, EUR two)", got, want)
+    currency = DEFAULT_CURRENCY
+    rate, rate_before = refund_rate(today[currency], currency), refund_rate(week[currency], currency)
+    want = [
+        f"{fixed(rate * 100, 1)}%",
+        f"{shown(today[currency].refunds, currency)} {currency} refunded of {shown(today[currency].gross, currency)} {currency} sold",
+        f"vs. same weekday last week: {fixed(rate_before * 100, 1)}% {fixed((rate - rate_before) * 100, 1, sign=True)} pp",
+    ]
+    got = settled(browser, lambda: browser.chart_text("Refund rate today"), want)
+    checks.equal(f"Refund rate today ({currency}) reads the rate, the refunds and gross sales at the currency's scale, and last week's rate", got, want)
     for currency in SCALE_SHOWCASE:
         log(f"choosing {currency} in the Currency filter")
         browser.open_dashboard(currency)
-        want = f"{shown(today[currency][1], currency)} {currency}"
-        got = settled(browser, lambda: (browser.chart_text("Revenue today") or [None])[0], want)
-        checks.equal(f"Revenue today with {currency} chosen shows {currency} at its scale", got, want)
+        want = f"{shown(today[currency].net, currency)} {currency}"
+        got = settled(browser, lambda: (browser.chart_text("Net revenue today") or [None])[0], want)
+        checks.equal(f"Net revenue today with {currency} chosen shows {currency} at its scale", got, want)
 
 
 def settled(browser, read, want, timeout=20):
