@@ -53,6 +53,7 @@ fn decimal(minor: i64) -> String {
 struct Sale {
     order_id: String,
     store_id: String,
+    /// What is left to refund, in cents.
     total_minor: i64,
 }
 
@@ -213,7 +214,9 @@ async fn main() -> anyhow::Result<()> {
             back_dated = Some(sale_of(&old));
             batch.push(old);
         }
-        // About one order in fifty is a POS retry of one already sent: it must count once.
+        // About one order in fifty is a POS retry of one already sent: it must count once (and
+        // is remembered once, so it is never voided twice).
+        let fresh = batch.len();
         if let Some(retry) = previous.get(rng.below(50) as usize) {
             batch.push(retry.clone());
         }
@@ -228,7 +231,7 @@ async fn main() -> anyhow::Result<()> {
             continue;
         };
         tracing::info!(accepted = %reply["accepted"], rejected = %reply["rejected"], "batch posted");
-        for (order, result) in batch
+        for (order, result) in batch[..fresh]
             .iter()
             .zip(reply["results"].as_array().into_iter().flatten())
         {
@@ -239,6 +242,7 @@ async fn main() -> anyhow::Result<()> {
         while sold.len() > REMEMBERED {
             sold.pop_front();
         }
+        batch.truncate(fresh);
         previous = batch;
 
         let mut given_back: Vec<Value> = Vec::new();
@@ -246,13 +250,19 @@ async fn main() -> anyhow::Result<()> {
             n += 1;
             given_back.push(refund(&mut rng, n, &old));
         }
+        // Refunds take back at most what is left of a sale; a sale refunded in full is forgotten.
         for _ in 0..refunds.take(rate) {
             if sold.is_empty() {
                 break;
             }
-            let sale = sold[rng.below(sold.len() as u64) as usize].clone();
+            let i = rng.below(sold.len() as u64) as usize;
             n += 1;
-            given_back.push(refund(&mut rng, n, &sale));
+            let body = refund(&mut rng, n, &sold[i]);
+            sold[i].total_minor -= sale_of(&json!({"total": body["amount"]})).total_minor;
+            if sold[i].total_minor <= 0 {
+                sold.remove(i);
+            }
+            given_back.push(body);
         }
         if !given_back.is_empty() {
             if let Some(reply) = post(
