@@ -317,6 +317,21 @@ async fn with_the_broker_down_refunds_and_voids_get_503_with_retry_after() {
     let reply: Value = response.json().await.unwrap();
     assert_eq!(reply["results"][0]["status"], "unavailable");
     assert_eq!(reply["results"][0]["refund_id"], "r-2");
+
+    // Once the broker is back, the same refund is accepted (the POS retries it).
     mock.broker_up(-1).unwrap();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app
+            .post("/v1/refunds", &refund("r-1", "o-1"))
+            .await
+            .status()
+            .as_u16();
+        if status == 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 202);
     app.stop().await.unwrap();
 }
