@@ -671,13 +671,13 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             >= 5,
         "voided sales with refunds"
     );
+    let other_day = refunds
+        .iter()
+        .filter(|r| r.sale_day.is_some_and(|d| d != r.key.3))
+        .count();
     assert!(
-        refunds
-            .iter()
-            .filter(|r| r.sale_day.is_some_and(|d| d != r.key.3))
-            .count()
-            >= 50,
-        "refunds on another business day than their sale"
+        other_day >= 20,
+        "refunds on another business day than their sale: {other_day}"
     );
     assert!(
         refunded_sales
@@ -969,11 +969,12 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         "ClickHouse products vs the accepted events",
     );
     eprintln!(
-        "invariant: {} sales ({} voided), {} refunds ({} of unknown sales), {} voids of unknown sales, {} conflicting duplicates, {} groups, {} kills",
+        "invariant: {} sales ({} voided), {} refunds ({} of unknown sales, {} on another day than their sale), {} voids of unknown sales, {} conflicting duplicates, {} groups, {} kills",
         accepted_sales.len(),
         voided.iter().filter(|id| accepted_sales.contains(*id)).count(),
         refunds.len(),
         refunds.iter().filter(|r| r.sale_day.is_none()).count(),
+        other_day,
         voids.len() - voided.iter().filter(|id| accepted_sales.contains(*id)).count(),
         dead_letters,
         expected.len(),
