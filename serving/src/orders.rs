@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use sales_stores::cassandra::{StoredOrder, ORDER_COLUMNS};
+use sales_stores::cassandra::{customer_month, StoredOrder, ORDER_COLUMNS};
 
 use crate::paging::{page, Cursor};
 
@@ -149,6 +149,7 @@ pub struct OrderReads {
     refunds: PreparedStatement,
     store_day: PreparedStatement,
     customer: PreparedStatement,
+    customer_months: PreparedStatement,
 }
 
 impl OrderReads {
@@ -176,7 +177,11 @@ impl OrderReads {
         let customer_columns =
             "order_id, created_at, store_id, channel, currency, item_count, total_minor";
         let customer = prepare(format!(
-            "SELECT {customer_columns} FROM {keyspace}.orders_by_customer WHERE customer_id = ?"
+            "SELECT {customer_columns} FROM {keyspace}.orders_by_customer_month WHERE customer_id = ? AND month = ?"
+        ))
+        .await?;
+        let customer_months = prepare(format!(
+            "SELECT month FROM {keyspace}.customer_months WHERE customer_id = ?"
         ))
         .await?;
         Ok(Self {
@@ -185,6 +190,7 @@ impl OrderReads {
             refunds,
             store_day,
             customer,
+            customer_months,
         })
     }
 
@@ -285,14 +291,39 @@ impl OrderReads {
         Ok(OrderPage { orders, next_page })
     }
 
-    /// A customer's orders, newest first.
+    /// A customer's orders, newest first, read month by month (`orders_by_customer_month`), so a
+    /// page costs the months it spans, whatever the customer's history.
     pub async fn customer(
         &self,
         customer_id: &str,
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> anyhow::Result<OrderPage> {
-        let rows: Vec<CustomerRow> = self.all(&self.customer, (customer_id,)).await?;
+        // Months newest first, from the cursor's month on; each month's orders are all older than
+        // the months before it, so once a page and one more row are in hand the rest is unread.
+        let mut months: Vec<i32> = self
+            .all::<(i32,)>(&self.customer_months, (customer_id,))
+            .await?
+            .into_iter()
+            .map(|(month,)| month)
+            .collect();
+        months.sort_unstable_by(|a, b| b.cmp(a));
+        months.dedup();
+        let from = cursor.map(|c| customer_month(c.created_at()));
+        let mut rows: Vec<CustomerRow> = Vec::new();
+        for month in months
+            .into_iter()
+            .filter(|m| from.is_none_or(|from| *m <= from))
+        {
+            let mut part: Vec<CustomerRow> = self.all(&self.customer, (customer_id, month)).await?;
+            if let Some(cursor) = cursor {
+                part.retain(|r| cursor.precedes(r.created_at, &r.order_id));
+            }
+            rows.extend(part);
+            if rows.len() > limit {
+                break;
+            }
+        }
         let (rows, next_page) = page(rows, |r| (r.created_at, r.order_id.as_str()), cursor, limit);
         let orders = rows
             .into_iter()
@@ -311,8 +342,9 @@ impl OrderReads {
     }
 
     /// Every row of one partition, read page by page from the driver. Partitions here are one
-    /// store's day or one customer's history, so reading one whole is cheap, and ordering and
-    /// paging in the service keeps pages right whatever order the server returns rows in.
+    /// store's day, one customer's month or one sale's refunds, none of which grows without
+    /// bound, so reading one whole is bounded; ordering and paging in the service keeps pages
+    /// right whatever order the server returns rows in.
     async fn all<R>(
         &self,
         statement: &PreparedStatement,

@@ -41,8 +41,13 @@ impl Cursor {
         serde_json::from_slice(&bytes).map_err(|_| BadToken)
     }
 
+    /// When the previous page ended.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.t).unwrap_or_default()
+    }
+
     /// True when a row with this key comes after the cursor.
-    fn precedes(&self, created_at: DateTime<Utc>, order_id: &str) -> bool {
+    pub fn precedes(&self, created_at: DateTime<Utc>, order_id: &str) -> bool {
         let t = created_at.timestamp_millis();
         t < self.t || (t == self.t && order_id > self.o.as_str())
     }

@@ -415,6 +415,61 @@ fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_history_over_months_pages_newest_first_across_month_partitions() {
+    // 25 orders four days apart: about a hundred days, over four or five monthly partitions.
+    let now = Utc::now();
+    let envelopes: Vec<Envelope> = (0..25)
+        .map(|k| {
+            let at = now - chrono::Duration::days(4 * k) - chrono::Duration::minutes(5);
+            SampleOrder::new(&format!("h-{k:02}"), "store-001", at)
+                .customer(Some("c-long"))
+                .envelope_at(at + chrono::Duration::minutes(1))
+        })
+        .chain(std::iter::once(order(
+            "other-customer",
+            "store-001",
+            Some("c-other"),
+            "online",
+            now - chrono::Duration::minutes(3),
+            ("sku-1", 1, 100),
+        )))
+        .collect();
+    let served = serve(&envelopes, &[]).await;
+    let months: std::collections::BTreeSet<i32> = served
+        .stores
+        .scan::<(i32,)>("SELECT month FROM sales.customer_months WHERE customer_id = 'c-long'")
+        .await
+        .into_iter()
+        .map(|(m,)| m)
+        .collect();
+    assert!(months.len() >= 4, "{months:?}");
+
+    let mut seen = Vec::new();
+    let mut path = "/v1/customers/c-long/orders?limit=10".to_string();
+    for expected in [10, 10, 5] {
+        let (status, body) = served.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+        let ids: Vec<String> = body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), expected, "{body}");
+        seen.extend(ids);
+        match body["next_page"].as_str() {
+            Some(token) => path = format!("/v1/customers/c-long/orders?limit=10&page={token}"),
+            None => assert_eq!(expected, 5, "only the last page has no token"),
+        }
+    }
+    let newest_first: Vec<String> = (0..25).map(|k| format!("h-{k:02}")).collect();
+    assert_eq!(
+        seen, newest_first,
+        "every order once, newest first, across months"
+    );
+}
+
 /// (key, orders, gross, refunds, net) of a summary's rows.
 fn money_rows(body: &Value) -> Vec<(String, u64, String, String, String)> {
     body["rows"]

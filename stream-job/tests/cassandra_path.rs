@@ -37,7 +37,7 @@ async fn orders_land_in_every_table_with_exact_values_and_a_redelivery_adds_no_r
         );
     }
     assert_eq!(
-        world.rows_per_order("orders_by_customer").await,
+        world.rows_per_order("orders_by_customer_month").await,
         HashMap::from([("o-1".to_string(), 1)])
     );
 
@@ -92,10 +92,18 @@ async fn orders_land_in_every_table_with_exact_values_and_a_redelivery_adds_no_r
         ("o-1", 1000, 3, Some("c-7"))
     );
 
+    // The customer's orders are kept per month; the month is listed for the customer.
+    let (month,): (i32,) = world
+        .one_row(
+            "SELECT month FROM sales.customer_months WHERE customer_id = ?",
+            ("c-7",),
+        )
+        .await;
+    assert_eq!(month, sales_stores::cassandra::customer_month(at));
     let (store, total): (String, i64) = world
         .one_row(
-            "SELECT store_id, total_minor FROM sales.orders_by_customer WHERE customer_id = ?",
-            ("c-7",),
+            "SELECT store_id, total_minor FROM sales.orders_by_customer_month WHERE customer_id = ? AND month = ?",
+            ("c-7", month),
         )
         .await;
     assert_eq!((store.as_str(), total), ("store-1", 1000));
@@ -222,7 +230,7 @@ async fn a_job_killed_mid_stream_and_restarted_stores_every_order_exactly_once()
     for table in [
         "orders_by_id",
         "orders_by_store_day",
-        "orders_by_customer",
+        "orders_by_customer_month",
         "orders_by_day",
     ] {
         let rows = world.rows_per_order(table).await;

@@ -122,6 +122,12 @@ impl StoredOrder {
     }
 }
 
+/// The `orders_by_customer_month` partition month of an order: yyyymm of `created_at` in UTC.
+pub fn customer_month(created_at: DateTime<Utc>) -> i32 {
+    use chrono::Datelike;
+    created_at.year() * 100 + created_at.month() as i32
+}
+
 /// The `refunds_by_day` bucket of a refund, as [`day_bucket`] for orders.
 pub fn refund_bucket(refund_id: &str) -> i32 {
     day_bucket(refund_id)

@@ -83,8 +83,13 @@ mod tests {
         for table in [
             "orders_by_id",
             "orders_by_store_day",
-            "orders_by_customer",
+            "orders_by_customer_month",
+            "customer_months",
             "orders_by_day",
+            "refunds_by_id",
+            "refunds_by_order",
+            "refunds_by_store_day",
+            "refunds_by_day",
         ] {
             let create = format!("CREATE TABLE IF NOT EXISTS sales.{table} (");
             assert!(statements.iter().any(|s| s.starts_with(&create)), "{table}");

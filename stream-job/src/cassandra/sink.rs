@@ -16,8 +16,8 @@ use scylla::SerializeRow;
 use uuid::Uuid;
 
 use sales_stores::cassandra::{
-    connect, day_bucket, refund_bucket, CassandraConfig, StoredOrder, StoredRefund as RefundRow,
-    ORDER_COLUMNS, REFUND_COLUMNS,
+    connect, customer_month, day_bucket, refund_bucket, CassandraConfig, StoredOrder,
+    StoredRefund as RefundRow, ORDER_COLUMNS, REFUND_COLUMNS,
 };
 
 use crate::metrics::Metrics;
@@ -38,6 +38,7 @@ pub struct CassandraSink {
     void_by_id: PreparedStatement,
     voided_by_store_day: PreparedStatement,
     voided_by_customer: PreparedStatement,
+    customer_months: PreparedStatement,
     voided_by_day: PreparedStatement,
     refund_by_id: PreparedStatement,
     refund_by_order: PreparedStatement,
@@ -94,6 +95,7 @@ struct StoreDayRow<'a> {
 #[derive(SerializeRow)]
 struct CustomerRow<'a> {
     customer_id: &'a str,
+    month: i32,
     created_at: DateTime<Utc>,
     order_id: &'a str,
     store_id: &'a str,
@@ -274,9 +276,10 @@ impl CassandraSink {
         )
         .await?;
         let by_customer = prepare(
-            "orders_by_customer",
+            "orders_by_customer_month",
             &[
                 "customer_id",
+                "month",
                 "created_at",
                 "order_id",
                 "store_id",
@@ -322,10 +325,11 @@ impl CassandraSink {
         )
         .await?;
         let voided_by_customer = prepare(
-            "orders_by_customer",
-            &["customer_id", "created_at", "order_id", "voided"],
+            "orders_by_customer_month",
+            &["customer_id", "month", "created_at", "order_id", "voided"],
         )
         .await?;
+        let customer_months = prepare("customer_months", &["customer_id", "month"]).await?;
         let voided_by_day = prepare(
             "orders_by_day",
             &["day", "bucket", "store_id", "order_id", "voided"],
@@ -409,6 +413,7 @@ impl CassandraSink {
             void_by_id,
             voided_by_store_day,
             voided_by_customer,
+            customer_months,
             voided_by_day,
             refund_by_id,
             refund_by_order,
@@ -490,8 +495,10 @@ impl CassandraSink {
             Box::pin(self.execute(&self.by_day, by_day, "orders_by_day")),
         ];
         if let Some(customer_id) = customer_id {
+            let month = customer_month(created_at);
             let row = CustomerRow {
                 customer_id,
+                month,
                 created_at,
                 order_id,
                 store_id,
@@ -504,7 +511,12 @@ impl CassandraSink {
             writes.push(Box::pin(self.execute(
                 &self.by_customer,
                 row,
-                "orders_by_customer",
+                "orders_by_customer_month",
+            )));
+            writes.push(Box::pin(self.execute(
+                &self.customer_months,
+                (customer_id, month),
+                "customer_months",
             )));
         }
         try_join_all(writes).await?;
@@ -545,8 +557,14 @@ impl CassandraSink {
             if let Some(customer_id) = &sale.customer_id {
                 writes.push(Box::pin(self.execute(
                     &self.voided_by_customer,
-                    (customer_id.as_str(), sale.created_at, order_id, true),
-                    "orders_by_customer",
+                    (
+                        customer_id.as_str(),
+                        customer_month(sale.created_at),
+                        sale.created_at,
+                        order_id,
+                        true,
+                    ),
+                    "orders_by_customer_month",
                 )));
             }
         }
