@@ -65,10 +65,6 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.sales.is_empty() && self.refunds.is_empty() && self.voids.is_empty()
     }
-
-    pub fn len(&self) -> usize {
-        self.sales.len() + self.refunds.len() + self.voids.len()
-    }
 }
 
 /// Which stored records the pipeline needs for a batch.
