@@ -1,7 +1,10 @@
-//! serving-bench: latency of the order look-up and the sales summary under a steady request
-//! rate. Loads `BENCH_ORDERS` orders (default 5000) through stream-job into the stand-ins, starts
-//! serving, then sends `BENCH_RATE` requests per second (default 200) of each kind for
-//! `BENCH_SECONDS` (default 10) and prints client-side p50/p99.
+//! serving-bench: latency of serving's reads under a steady request rate. Loads `BENCH_ORDERS`
+//! orders (default 5000) through stream-job into the stand-ins, plus long histories: a customer
+//! with `BENCH_CUSTOMER_HISTORY` orders (default 50,000) over two years and a store-day with
+//! `BENCH_STORE_DAY` orders (default 20,000). Then sends `BENCH_RATE` requests per second
+//! (default 200) of each kind for `BENCH_SECONDS` (default 10) and prints client-side p50/p99:
+//! order look-ups, summaries, and store-day and customer pages for a short and for the long
+//! history, first pages and pages deep into it, so whether a page's cost depends on history shows.
 //! Run with `cargo run --release -p bench --bin serving-bench`.
 
 use std::time::{Duration, Instant};
@@ -49,10 +52,14 @@ fn print(name: &str, latencies: &[Duration]) {
             * 1e3
     };
     println!(
-        "{name:<28} {:>6} requests   p50 {:>7.2} ms   p99 {:>7.2} ms",
+        "{name:<44} {:>6} requests   p50 {:>7.2} ms   p99 {:>7.2} ms",
         latencies.len(),
         pct(0.50),
         pct(0.99)
+    );
+    println!(
+        "RESULT {}",
+        serde_json::json!({"read": name, "p50_ms": pct(0.50), "p99_ms": pct(0.99)})
     );
 }
 
@@ -62,13 +69,25 @@ async fn main() -> anyhow::Result<()> {
     let orders = settings.bounded("BENCH_ORDERS", 5_000, 10, 1_000_000)? as usize;
     let rate = settings.bounded("BENCH_RATE", 200, 1, 10_000)? as usize;
     let seconds = settings.bounded("BENCH_SECONDS", 10, 1, 600)?;
+    let customer_history =
+        settings.bounded("BENCH_CUSTOMER_HISTORY", 50_000, 0, 1_000_000)? as usize;
+    let store_day = settings.bounded("BENCH_STORE_DAY", 20_000, 0, 1_000_000)? as usize;
     let stores = bench::stores().await;
     bench::preload(&stores, orders).await?;
+    bench::preload_history(
+        &stores,
+        "c-history",
+        customer_history,
+        "store-history",
+        store_day,
+    )
+    .await?;
+    let total = orders + customer_history + store_day;
     let now = Utc::now();
     let group = test_support::unique_name("serving-bench");
     let job = StreamJob::start(bench::job_config(&stores, &group, &[])?).await?;
     let deadline = Instant::now() + Duration::from_secs(300);
-    while stores.kafka.committed_total(&group, &stores.topic) < orders as i64 {
+    while stores.kafka.committed_total(&group, &stores.topic) < total as i64 {
         ensure!(
             Instant::now() < deadline,
             "stream-job did not load the orders"
@@ -101,10 +120,66 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|g| format!("{base}/v1/sales/summary?from={from}&to={to}&group_by={g}"))
         .collect();
-    let lookup = steady(&client, lookups, rate, seconds).await?;
-    let summary = steady(&client, summaries, rate, seconds).await?;
-    println!("serving-bench: {orders} orders loaded; {rate} requests/s of each kind for {seconds} s (kassandra, clickhouse-server 18.16)");
-    print("GET /v1/orders/{id}", &lookup);
-    print("GET /v1/sales/summary", &summary);
+    let today = now.date_naive();
+    let history_day = today - chrono::Duration::days(7);
+    let store_page = |store: &str, day: chrono::NaiveDate| {
+        format!("{base}/v1/stores/{store}/orders?date={day}&limit=50")
+    };
+    let customer_page = |customer: &str| format!("{base}/v1/customers/{customer}/orders?limit=50");
+    let depth = (store_day.min(customer_history) / 50 / 2).clamp(1, 100);
+    let deep_store = deep(&client, &store_page("store-history", history_day), depth).await?;
+    let deep_customer = deep(&client, &customer_page("c-history"), depth).await?;
+    let kinds: Vec<(String, Vec<String>)> = vec![
+        ("GET /v1/orders/{id}".into(), lookups),
+        ("GET /v1/sales/summary".into(), summaries),
+        (
+            format!("store-day page, {} orders", orders / 50),
+            vec![store_page("store-001", today)],
+        ),
+        (
+            format!("store-day page, {store_day} orders"),
+            vec![store_page("store-history", history_day)],
+        ),
+        (
+            format!("store-day page {depth} deep, {store_day} orders"),
+            vec![deep_store],
+        ),
+        (
+            format!("customer page, {} orders", orders / 1000),
+            vec![customer_page("c-1")],
+        ),
+        (
+            format!("customer page, {customer_history} orders"),
+            vec![customer_page("c-history")],
+        ),
+        (
+            format!("customer page {depth} deep, {customer_history} orders"),
+            vec![deep_customer],
+        ),
+    ];
+    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} requests/s of each kind for {seconds} s (kassandra, {})", stores.clickhouse.engine().describe());
+    for (name, urls) in kinds {
+        let latencies = steady(&client, urls, rate, seconds).await?;
+        print(&name, &latencies);
+    }
     Ok(())
+}
+
+/// The URL of page `pages` of a paged listing (following `next_page` tokens).
+async fn deep(client: &reqwest::Client, first: &str, pages: usize) -> anyhow::Result<String> {
+    let mut url = first.to_string();
+    for _ in 0..pages {
+        let body: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(KEY)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = body["next_page"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{url} has fewer than {pages} pages"))?;
+        url = format!("{first}&page={token}");
+    }
+    Ok(url)
 }

@@ -2,22 +2,34 @@
 //! orders, ClickHouse facts and recomputed windows), through the stand-ins unless the environment
 //! names real services. Run with `cargo run --release -p bench --bin stream-bench`.
 //!
-//! Pre-loads `BENCH_ORDERS` envelopes spread over the last hour, starts the job, and times from
-//! its first write until the last offset is committed (which happens only once every order is in
-//! both stores and its windows are recomputed).
+//! Pre-loads `BENCH_ORDERS` envelopes spread over the last hour, starts the job's pipeline, and
+//! times from its first write until the last offset is committed (which happens only once every
+//! order is in the sinks and its windows are recomputed). `BENCH_SINKS` picks the sinks: `both`
+//! (the job as it runs), `cassandra` or `clickhouse` alone, so each store's share of the time is
+//! visible. The last line is the result as JSON, for `bench-run`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use bench::metric;
 use service_runtime::settings::{ProcessEnv, Settings};
-use stream_job::startup::StreamJob;
+use stream_job::cassandra::sink::CassandraSink;
+use stream_job::clickhouse::sink::ClickHouseSink;
+use stream_job::dead_letter::DeadLetters;
+use stream_job::health::Health;
+use stream_job::metrics::Metrics;
+use stream_job::pipeline::Pipeline;
+use stream_job::sink::Sink;
+use stream_job::source::OrderSource;
+use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::new(&ProcessEnv);
     let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
     let concurrency = settings.string("CASSANDRA_CONCURRENCY", "64");
+    let sinks = settings.choice("BENCH_SINKS", "both", &["both", "cassandra", "clickhouse"])?;
 
     let stores = bench::stores().await;
     bench::preload(&stores, orders)
@@ -25,19 +37,49 @@ async fn main() -> anyhow::Result<()> {
         .context("pre-load the topic")?;
 
     let group = test_support::unique_name("stream-bench");
-    let job = StreamJob::start(bench::job_config(
+    let config = bench::job_config(
         &stores,
         &group,
         &[("CASSANDRA_CONCURRENCY", concurrency.as_str())],
-    )?)
-    .await?;
-    let metrics_url = format!("http://{}/metrics", job.admin_addr());
+    )?;
+    let metrics = Arc::new(Metrics::default());
+    let health = Health::default();
+    let mut chosen: Vec<Arc<dyn Sink>> = Vec::new();
+    if sinks != "clickhouse" {
+        chosen.push(Arc::new(
+            CassandraSink::connect(&config.cassandra, metrics.clone()).await?,
+        ));
+    }
+    if sinks != "cassandra" {
+        chosen.push(Arc::new(ClickHouseSink::new(
+            &config.clickhouse,
+            metrics.clone(),
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let admin = listener.local_addr()?;
+    let router = stream_job::admin::router(metrics.clone(), health.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let stop = CancellationToken::new();
+    let pipeline = Pipeline {
+        source: OrderSource::new(&config.kafka, metrics.clone())?,
+        dead_letters: DeadLetters::new(&config.kafka, metrics.clone())?,
+        sinks: chosen,
+        metrics,
+        health,
+        flush_interval: config.flush_interval,
+        max_backoff: config.max_backoff,
+    };
+    let job = tokio::spawn(pipeline.run(stop.clone()));
+    let metrics_url = format!("http://{admin}/metrics");
+    let first_write = if sinks == "clickhouse" {
+        "stream_job_written_total{table=\"order_facts\"}"
+    } else {
+        "stream_job_written_total{table=\"orders_by_id\"}"
+    };
     let written = || async {
         let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
-        Some(metric(
-            &text,
-            "stream_job_written_total{table=\"orders_by_id\"}",
-        ))
+        Some(metric(&text, first_write))
     };
     let deadline = Instant::now() + Duration::from_secs(600);
     while written().await.unwrap_or(0.0) == 0.0 {
@@ -51,12 +93,27 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let text = reqwest::get(&metrics_url).await?.text().await?;
-    job.shutdown().await?;
-    println!("stream-bench: {orders} orders over 60 windows x 50 stores, Cassandra concurrency {concurrency}");
+    stop.cancel();
+    job.await?;
+    let per_second = orders as f64 / elapsed.as_secs_f64();
+    let mean_flush_ms =
+        1e3 * metric(
+            &text,
+            "stream_job_flush_latency_seconds_sum{sink=\"clickhouse\"}",
+        ) / metric(
+            &text,
+            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"}",
+        )
+        .max(1.0);
+    println!("stream-bench: {orders} orders over 60 windows x 50 stores, Cassandra concurrency {concurrency}, sinks: {sinks}");
     println!(
-        "Kafka -> Cassandra (4 tables) + ClickHouse (facts, lines, windows): {:.2} s = {:.0} orders/s",
+        "Kafka -> {}: {:.2} s = {per_second:.0} orders/s",
+        match sinks.as_str() {
+            "cassandra" => "Cassandra (4 tables)",
+            "clickhouse" => "ClickHouse (facts, lines, windows)",
+            _ => "Cassandra (4 tables) + ClickHouse (facts, lines, windows)",
+        },
         elapsed.as_secs_f64(),
-        orders as f64 / elapsed.as_secs_f64()
     );
     println!(
         "windows recomputed: {}, flushes: {}, mean flush {:.1} ms",
@@ -65,14 +122,7 @@ async fn main() -> anyhow::Result<()> {
             &text,
             "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"}"
         ),
-        1e3 * metric(
-            &text,
-            "stream_job_flush_latency_seconds_sum{sink=\"clickhouse\"}"
-        ) / metric(
-            &text,
-            "stream_job_flush_latency_seconds_count{sink=\"clickhouse\"}"
-        )
-        .max(1.0)
+        mean_flush_ms
     );
     let checking = metric(&text, "stream_job_conflict_check_seconds_sum");
     let writing = metric(
@@ -98,6 +148,15 @@ async fn main() -> anyhow::Result<()> {
             "real"
         },
         stores.clickhouse.engine().describe()
+    );
+    println!(
+        "RESULT {}",
+        serde_json::json!({
+            "sinks": sinks,
+            "orders": orders,
+            "orders_per_second": per_second,
+            "mean_flush_ms": (sinks != "cassandra").then_some(mean_flush_ms),
+        })
     );
     Ok(())
 }

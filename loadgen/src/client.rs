@@ -70,7 +70,7 @@ impl Poster {
     }
 
     /// POSTs `body` to `route` until it gets an answer that decides it.
-    pub async fn post(&self, route: &str, body: &Value) -> Answer {
+    pub async fn post(&self, route: &str, body: &(impl serde::Serialize + ?Sized)) -> Answer {
         let url = format!("{}{route}", self.base);
         let mut backoff = Self::backoff();
         loop {

@@ -259,9 +259,7 @@ impl Sender {
     }
 
     fn rejected(&self, codes: &[String]) {
-        for code in codes {
-            self.stats.rejected(code);
-        }
+        self.stats.rejected(codes);
     }
 
     /// Posts one event; whether it was accepted.
@@ -299,7 +297,7 @@ impl Sender {
         let mut repeats: Vec<&Event> = repeats.to_vec();
         while !events.is_empty() || !repeats.is_empty() {
             let bodies: Vec<&Value> = events.iter().chain(&repeats).map(|e| &e.body).collect();
-            let reply = match self.poster.post(route, &serde_json::json!(bodies)).await {
+            let reply = match self.poster.post(route, &bodies).await {
                 Answer::Accepted(reply) => reply,
                 Answer::Rejected(codes) => {
                     tracing::warn!(?codes, elements = bodies.len(), "a whole batch was refused");

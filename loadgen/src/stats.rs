@@ -20,6 +20,8 @@ pub struct Stats {
     pub voids_accepted: AtomicU64,
     /// Retries and in-batch duplicates accepted (counted once in the stores).
     pub repeats_accepted: AtomicU64,
+    /// Events refused (each once, whatever codes it got).
+    pub events_rejected: AtomicU64,
     pub requests: AtomicU64,
     pub unavailable: AtomicU64,
     pub throttled: AtomicU64,
@@ -38,6 +40,8 @@ pub struct Summary {
     pub refunds_accepted: u64,
     pub voids_accepted: u64,
     pub repeats_accepted: u64,
+    pub events_rejected: u64,
+    /// Refusals by error code (an event can carry several).
     pub rejected: BTreeMap<String, u64>,
     pub requests: u64,
     pub unavailable_503: u64,
@@ -60,6 +64,7 @@ impl Default for Stats {
             refunds_accepted: AtomicU64::new(0),
             voids_accepted: AtomicU64::new(0),
             repeats_accepted: AtomicU64::new(0),
+            events_rejected: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -95,9 +100,13 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn rejected(&self, code: &str) {
+    /// An event refused with these codes.
+    pub fn rejected(&self, codes: &[String]) {
+        self.events_rejected.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut rejected) = self.rejected.lock() {
-            *rejected.entry(code.to_string()).or_default() += 1;
+            for code in codes {
+                *rejected.entry(code.clone()).or_default() += 1;
+            }
         }
     }
 
@@ -155,6 +164,7 @@ impl Stats {
             refunds_accepted: count(&self.refunds_accepted),
             voids_accepted: count(&self.voids_accepted),
             repeats_accepted: count(&self.repeats_accepted),
+            events_rejected: count(&self.events_rejected),
             rejected: self.rejected.lock().map(|r| r.clone()).unwrap_or_default(),
             requests: count(&self.requests),
             unavailable_503: count(&self.unavailable),
@@ -193,7 +203,8 @@ impl std::fmt::Display for Summary {
             .collect();
         writeln!(
             f,
-            "  rejected: {}",
+            "  rejected: {} events ({})",
+            self.events_rejected,
             if rejected.is_empty() {
                 "none".to_string()
             } else {

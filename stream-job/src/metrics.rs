@@ -69,8 +69,8 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
         let windows_recomputed = Counter::default();
-        // 10 ms .. ~180 s in steps of 25%, fine enough to read percentiles from.
-        let freshness = Histogram::new(exponential_buckets(0.01, 1.25, 45));
+        // 10 ms .. ~6 min in steps of 10%, so a percentile read from it is within 10%.
+        let freshness = Histogram::new(exponential_buckets(0.01, 1.1, 110));
         registry.register(
             "consumed",
             "Messages read from the order topic",

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod orders;
 pub mod process;
 pub mod proxy;
+pub mod service;
 pub mod stores;
 
 /// Blocks until SIGTERM or Ctrl-C: what a stand-in launcher does once it printed its address.
