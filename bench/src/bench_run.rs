@@ -728,16 +728,27 @@ async fn main() -> anyhow::Result<()> {
     // 8: serving.
     report.line("## serving");
     report.line("");
-    let serving_env: &[(&str, &str)] = if quick {
-        &[
-            ("BENCH_CUSTOMER_HISTORY", "5000"),
-            ("BENCH_STORE_DAY", "2000"),
-            ("BENCH_SECONDS", "3"),
-        ]
+    // One long history per run: kassandra loses rows past about 65,000 in one table.
+    let (customer, store_day) = if quick {
+        ("5000", "2000")
     } else {
-        &[]
+        ("50000", "20000")
     };
-    let (text, results) = run_bench("serving-bench", serving_env)?;
+    let seconds = if quick { "3" } else { "10" };
+    let mut text = String::new();
+    let mut results = Vec::new();
+    for (customer, store_day) in [(customer, "0"), ("0", store_day)] {
+        let (out, found) = run_bench(
+            "serving-bench",
+            &[
+                ("BENCH_CUSTOMER_HISTORY", customer),
+                ("BENCH_STORE_DAY", store_day),
+                ("BENCH_SECONDS", seconds),
+            ],
+        )?;
+        text.push_str(&out);
+        results.extend(found);
+    }
     let p99 = |prefix: &str| {
         results
             .iter()
@@ -763,6 +774,8 @@ async fn main() -> anyhow::Result<()> {
         report.line(line);
     }
     report.line("```");
+    report.line("");
+    report.line("The stand-in kassandra can neither restrict nor reverse clustering columns, so there a store-day page reads the whole day and sorts it; on Cassandra serving reads a page on the server in clustering order from the cursor (not measured here: no Cassandra on this machine). A customer page reads the months it spans.");
     report.line("");
     report.line(format!(
         "The whole run took {:.0} s.",

@@ -23,43 +23,50 @@ async fn steady(
     urls: Vec<String>,
     rate: usize,
     seconds: u64,
-) -> anyhow::Result<Vec<Duration>> {
+) -> anyhow::Result<(Vec<Duration>, usize)> {
     let tick = Duration::from_secs(1) / rate as u32;
     let mut interval = tokio::time::interval(tick);
     let mut handles = Vec::new();
     for n in 0..rate * seconds as usize {
         interval.tick().await;
-        let request = client.get(&urls[n % urls.len()]).bearer_auth(KEY).send();
+        let url = urls[n % urls.len()].clone();
+        let request = client.get(&url).bearer_auth(KEY).send();
         handles.push(tokio::spawn(async move {
             let started = Instant::now();
             let status = request.await.map(|r| r.status().as_u16()).unwrap_or(0);
-            (status, started.elapsed())
+            (status, started.elapsed(), url)
         }));
     }
     let mut latencies = Vec::new();
+    let mut failed = 0usize;
     for handle in handles {
-        let (status, latency) = handle.await?;
-        ensure!(status == 200, "a request answered {status}");
+        let (status, latency, url) = handle.await?;
+        if status != 200 {
+            failed += 1;
+            if failed == 1 {
+                eprintln!("serving-bench: {url} answered {status}");
+            }
+        }
         latencies.push(latency);
     }
     latencies.sort();
-    Ok(latencies)
+    Ok((latencies, failed))
 }
 
-fn print(name: &str, latencies: &[Duration]) {
+fn print(name: &str, latencies: &[Duration], failed: usize) {
     let pct = |p: f64| {
         latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
             * 1e3
     };
     println!(
-        "{name:<44} {:>6} requests   p50 {:>7.2} ms   p99 {:>7.2} ms",
+        "{name:<44} {:>6} requests   p50 {:>8.2} ms   p99 {:>8.2} ms   not 200: {failed}",
         latencies.len(),
         pct(0.50),
         pct(0.99)
     );
     println!(
         "RESULT {}",
-        serde_json::json!({"read": name, "p50_ms": pct(0.50), "p99_ms": pct(0.99)})
+        serde_json::json!({"read": name, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "failed": failed})
     );
 }
 
@@ -126,10 +133,7 @@ async fn main() -> anyhow::Result<()> {
         format!("{base}/v1/stores/{store}/orders?date={day}&limit=50")
     };
     let customer_page = |customer: &str| format!("{base}/v1/customers/{customer}/orders?limit=50");
-    let depth = (store_day.min(customer_history) / 50 / 2).clamp(1, 100);
-    let deep_store = deep(&client, &store_page("store-history", history_day), depth).await?;
-    let deep_customer = deep(&client, &customer_page("c-history"), depth).await?;
-    let kinds: Vec<(String, Vec<String>)> = vec![
+    let mut kinds: Vec<(String, Vec<String>)> = vec![
         ("GET /v1/orders/{id}".into(), lookups),
         ("GET /v1/sales/summary".into(), summaries),
         (
@@ -137,30 +141,37 @@ async fn main() -> anyhow::Result<()> {
             vec![store_page("store-001", today)],
         ),
         (
-            format!("store-day page, {store_day} orders"),
-            vec![store_page("store-history", history_day)],
-        ),
-        (
-            format!("store-day page {depth} deep, {store_day} orders"),
-            vec![deep_store],
-        ),
-        (
             format!("customer page, {} orders", orders / 1000),
             vec![customer_page("c-1")],
         ),
-        (
-            format!("customer page, {customer_history} orders"),
-            vec![customer_page("c-history")],
-        ),
-        (
-            format!("customer page {depth} deep, {customer_history} orders"),
-            vec![deep_customer],
-        ),
     ];
-    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} requests/s of each kind for {seconds} s (kassandra, {})", stores.clickhouse.engine().describe());
-    for (name, urls) in kinds {
-        let latencies = steady(&client, urls, rate, seconds).await?;
-        print(&name, &latencies);
+    for (history, first) in [
+        (store_day, store_page("store-history", history_day)),
+        (customer_history, customer_page("c-history")),
+    ] {
+        if history == 0 {
+            continue;
+        }
+        let what = if first.contains("/stores/") {
+            "store-day"
+        } else {
+            "customer"
+        };
+        let depth = (history / 50 / 2).clamp(1, 100);
+        let deep_page = deep(&client, &first, depth).await?;
+        kinds.push((format!("{what} page, {history} orders"), vec![first]));
+        kinds.push((
+            format!("{what} page {depth} deep, {history} orders"),
+            vec![deep_page],
+        ));
+    }
+    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups and summaries/s, {} pages/s of each kind, for {seconds} s (kassandra, {})", (rate / 10).max(1), stores.clickhouse.engine().describe());
+    // Pages at a tenth of the rate: a page of a long history read whole (the stand-in's way)
+    // takes long enough that the full rate would only measure the queue.
+    for (n, (name, urls)) in kinds.into_iter().enumerate() {
+        let rate = if n < 2 { rate } else { (rate / 10).max(1) };
+        let (latencies, failed) = steady(&client, urls, rate, seconds).await?;
+        print(&name, &latencies, failed);
     }
     Ok(())
 }

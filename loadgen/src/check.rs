@@ -187,21 +187,9 @@ pub async fn check(
         Option<i64>,
         Option<String>,
     );
-    let stored_sales: Vec<(&Fact, Option<SaleRow>)> = stream::iter(&sales)
-        .map(|fact| {
-            let (session, query) = (&session, &sale_query);
-            async move {
-                let row = session
-                    .execute_unpaged(query, (fact.order_id.as_str(),))
-                    .await?
-                    .into_rows_result()?
-                    .maybe_first_row::<SaleRow>()?;
-                anyhow::Ok((*fact, row))
-            }
-        })
-        .buffer_unordered(cassandra.concurrency.max(1))
-        .try_collect()
-        .await?;
+    let concurrency = cassandra.concurrency.max(1);
+    let stored_sales: Vec<(&Fact, Option<SaleRow>)> =
+        look_up(&session, &sale_query, &sales, |f| &f.order_id, concurrency).await?;
     for (fact, row) in stored_sales {
         match row {
             Some((Some(store), Some(currency), Some(day), Some(total), void)) => {
@@ -232,21 +220,8 @@ pub async fn check(
         }
     }
     type RefundRow = (String, String, NaiveDate, i64);
-    let stored_refunds: Vec<(&Fact, Option<RefundRow>)> = stream::iter(&refunds)
-        .map(|fact| {
-            let (session, query) = (&session, &refund_query);
-            async move {
-                let row = session
-                    .execute_unpaged(query, (fact.id.as_str(),))
-                    .await?
-                    .into_rows_result()?
-                    .maybe_first_row::<RefundRow>()?;
-                anyhow::Ok((*fact, row))
-            }
-        })
-        .buffer_unordered(cassandra.concurrency.max(1))
-        .try_collect()
-        .await?;
+    let stored_refunds: Vec<(&Fact, Option<RefundRow>)> =
+        look_up(&session, &refund_query, &refunds, |f| &f.id, concurrency).await?;
     for (fact, row) in stored_refunds {
         match row {
             Some(row) => {
@@ -366,6 +341,31 @@ pub async fn check(
         }
     }
     Ok(report)
+}
+
+/// Each fact's row, found by the id `id` picks, `concurrency` queries at a time.
+async fn look_up<'f, R>(
+    session: &scylla::client::session::Session,
+    query: &scylla::statement::prepared::PreparedStatement,
+    facts: &[&'f Fact],
+    id: fn(&Fact) -> &String,
+    concurrency: usize,
+) -> anyhow::Result<Vec<(&'f Fact, Option<R>)>>
+where
+    R: for<'a, 'b> scylla::deserialize::row::DeserializeRow<'a, 'b>,
+{
+    stream::iter(facts)
+        .map(|fact| async move {
+            let row = session
+                .execute_unpaged(query, (id(fact).as_str(),))
+                .await?
+                .into_rows_result()?
+                .maybe_first_row::<R>()?;
+            anyhow::Ok((*fact, row))
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await
 }
 
 #[cfg(test)]
