@@ -181,8 +181,8 @@ impl Stack {
         self.stores.kafka.committed_total(GROUP, &self.stores.topic)
     }
 
-    /// `facts` against the stores (found counts), and every record so far against ClickHouse's
-    /// totals exactly: the suite is the only traffic these stores saw.
+    /// `facts` against the stores (found counts), and every record of this stack against
+    /// ClickHouse's totals exactly: it is the only traffic these stores saw.
     pub async fn check(&mut self, facts: &[Fact]) -> anyhow::Result<(Report, Report)> {
         self.facts.extend_from_slice(facts);
         let env = self.stores.env(&[("BUSINESS_TIME_ZONE", ZONE)]);
