@@ -29,22 +29,13 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use service_runtime::SecretString;
 use test_support::kafka::TestKafka;
-use test_support::service::{peak_rss_mib, sibling, Service};
+use test_support::service::{free_local_addr, peak_rss_mib, sibling, Service};
 use test_support::stores::{repository_root, TestStores};
 use tokio_util::sync::CancellationToken;
 
 const KEY: &str = "bench-key-0123456789";
 /// Requests in flight during saturation and fixed-rate runs.
 const SATURATION_CONCURRENCY: usize = 128;
-
-fn free_addr() -> anyhow::Result<String> {
-    Ok(format!(
-        "127.0.0.1:{}",
-        std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port()
-    ))
-}
 
 /// Only valid, on-time sales: the ingest benchmark measures the accept path, the same for both.
 fn plain_traffic(seed: u64) -> anyhow::Result<Arc<Traffic>> {
@@ -363,7 +354,7 @@ async fn main() -> anyhow::Result<()> {
     let kafka = TestKafka::start();
     kafka.create_topic("Order", 6);
     kafka.create_topic("Order.dlq", 1);
-    let ingest_addr = free_addr()?;
+    let ingest_addr = free_local_addr()?;
     let mut ingest = Service::new(
         "ingest-api",
         &[],
@@ -392,7 +383,7 @@ async fn main() -> anyhow::Result<()> {
     }
     ingest.terminate(Duration::from_secs(30)).await?;
 
-    let reference_addr = free_addr()?;
+    let reference_addr = free_local_addr()?;
     let mut reference = Service::at(
         "reference-ingest",
         repository_root().join("bench/reference-ingest/run"),
@@ -534,9 +525,9 @@ async fn main() -> anyhow::Result<()> {
 
     // 6–7: freshness and memory at a steady 1,000 orders/s through the whole pipeline.
     let stores = TestStores::start(6).await;
-    let ingest_addr = free_addr()?;
-    let admin_addr = free_addr()?;
-    let serving_addr = free_addr()?;
+    let ingest_addr = free_local_addr()?;
+    let admin_addr = free_local_addr()?;
+    let serving_addr = free_local_addr()?;
     let mut ingest_env = stores.env(&[("RUST_LOG", "warn")]);
     ingest_env.extend([
         ("INGEST_LISTEN_ADDR".into(), ingest_addr.clone()),
@@ -665,7 +656,7 @@ async fn main() -> anyhow::Result<()> {
     ));
     // The same load with the other flush interval: fresher windows for more ClickHouse work.
     job.terminate(Duration::from_secs(30)).await?;
-    let other_admin = free_addr()?;
+    let other_admin = free_local_addr()?;
     let mut other_job = Service::new(
         "stream-job",
         &["run"],
@@ -794,16 +785,11 @@ async fn main() -> anyhow::Result<()> {
 /// group and connected to both stores before the measured load starts.
 async fn warm_up(ingest: &str, stores: &TestStores, seed: u64) -> anyhow::Result<()> {
     load(ingest, seed, 100.0, Some(200), None, 8, 1).await?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while stores.kafka.committed_total("bench-run", &stores.topic)
-        < stores.kafka.end_offsets_total(&stores.topic)
-    {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "stream-job did not catch up with the warm-up"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    stores
+        .kafka
+        .wait_caught_up("bench-run", &stores.topic, Duration::from_secs(120))
+        .await
+        .map_err(|e| anyhow::anyhow!("stream-job did not catch up with the warm-up: {e}"))?;
     Ok(())
 }
 

@@ -5,9 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
 use loadgen::catalog::{Catalog, PRICE_LIST, SEED_STORES};
 use loadgen::check::Report;
 use loadgen::run::{Curve, RunConfig};
@@ -20,7 +19,7 @@ use test_support::proxy::TcpProxy;
 use test_support::stores::TestStores;
 use tokio_util::sync::CancellationToken;
 
-use test_support::service::Service;
+use test_support::service::{free_local_addr, Service};
 
 pub const KEY: &str = "fault-suite-key-0123456789";
 pub const GROUP: &str = "fault-suite";
@@ -41,13 +40,6 @@ pub struct Stack {
     runs: usize,
 }
 
-/// A free 127.0.0.1 port, kept by a service over its restarts.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn authority(url: &str) -> &str {
     url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
 }
@@ -58,8 +50,8 @@ impl Stack {
         let stores = TestStores::start(6).await;
         let cassandra_proxy = TcpProxy::start(stores.cassandra.contact_point()).await;
         let clickhouse_proxy = TcpProxy::start(authority(stores.clickhouse.url())).await;
-        let ingest_addr = format!("127.0.0.1:{}", free_port()?);
-        let admin_addr = format!("127.0.0.1:{}", free_port()?);
+        let ingest_addr = free_local_addr()?;
+        let admin_addr = free_local_addr()?;
         let common = [("BUSINESS_TIME_ZONE", ZONE), ("RUST_LOG", "info")];
         let mut ingest_env = stores.env(&common);
         ingest_env.extend([
@@ -160,21 +152,11 @@ impl Stack {
 
     /// Waits until the job has committed everything on the topic (lag zero); how long it took.
     pub async fn settle(&self, within: Duration) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        loop {
-            let (kafka, topic) = (&self.stores.kafka, &self.stores.topic);
-            if kafka.committed_total(GROUP, topic) == kafka.end_offsets_total(topic) {
-                return Ok(started.elapsed());
-            }
-            if started.elapsed() > within {
-                bail!(
-                    "stream-job did not catch up within {within:?}: {} of {} messages committed",
-                    kafka.committed_total(GROUP, topic),
-                    kafka.end_offsets_total(topic)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        self.stores
+            .kafka
+            .wait_caught_up(GROUP, &self.stores.topic, within)
+            .await
+            .map_err(|e| anyhow::anyhow!("stream-job: {e}"))
     }
 
     pub fn committed(&self) -> i64 {

@@ -123,15 +123,7 @@ impl Stats {
 
     /// `range 3, total_mismatch 1`, or `none`.
     pub fn rejected_text(&self) -> String {
-        let rejected = self.rejected.lock().map(|r| r.clone()).unwrap_or_default();
-        if rejected.is_empty() {
-            return "none".into();
-        }
-        rejected
-            .iter()
-            .map(|(code, n)| format!("{code} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        codes_text(&self.rejected.lock().map(|r| r.clone()).unwrap_or_default())
     }
 
     /// One line of live figures.
@@ -180,6 +172,18 @@ impl Stats {
     }
 }
 
+/// Refusals by code as `range 3, total_mismatch 1`, or `none`.
+fn codes_text(rejected: &BTreeMap<String, u64>) -> String {
+    if rejected.is_empty() {
+        return "none".into();
+    }
+    rejected
+        .iter()
+        .map(|(code, n)| format!("{code} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
@@ -196,20 +200,11 @@ impl std::fmt::Display for Summary {
             self.voids_accepted,
             self.repeats_accepted
         )?;
-        let rejected: Vec<String> = self
-            .rejected
-            .iter()
-            .map(|(code, n)| format!("{code} {n}"))
-            .collect();
         writeln!(
             f,
             "  rejected: {} events ({})",
             self.events_rejected,
-            if rejected.is_empty() {
-                "none".to_string()
-            } else {
-                rejected.join(", ")
-            }
+            codes_text(&self.rejected)
         )?;
         writeln!(
             f,

@@ -125,6 +125,32 @@ impl TestKafka {
             .sum()
     }
 
+    /// Waits until `group` has committed everything `topic` holds (lag zero); how long that took,
+    /// or what was still missing after `within`.
+    pub async fn wait_caught_up(
+        &self,
+        group: &str,
+        topic: &str,
+        within: Duration,
+    ) -> Result<Duration, String> {
+        let started = Instant::now();
+        loop {
+            let (committed, end) = (
+                self.committed_total(group, topic),
+                self.end_offsets_total(topic),
+            );
+            if committed >= end {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > within {
+                return Err(format!(
+                    "group {group} did not catch up within {within:?}: {committed} of {end} messages committed"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Sum over the partitions of `topic` of their high watermarks: how many messages it holds.
     pub fn end_offsets_total(&self, topic: &str) -> i64 {
         let consumer = self.reader(None);

@@ -21,6 +21,14 @@ pub struct Service {
     pub starts: usize,
 }
 
+/// A free `127.0.0.1:port`, for a service that keeps its address over restarts.
+pub fn free_local_addr() -> anyhow::Result<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    Ok(format!("127.0.0.1:{port}"))
+}
+
 /// The binary `name` built beside this one (same profile).
 pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let here = std::env::current_exe()?;
