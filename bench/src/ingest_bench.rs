@@ -127,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
     let batch = settings.bounded("BENCH_BATCH", 500, 1, 1000)? as usize;
 
     let kafka = TestKafka::start();
-    kafka.create_topic("Order", 6);
+    kafka.create_topic("Order", 6).await;
     let bootstrap = kafka.bootstrap_servers().to_string();
     let env = vec![
         ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),

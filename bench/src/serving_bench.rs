@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
             vec![deep_page],
         ));
     }
-    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups and summaries/s, {} pages/s of each kind, for {seconds} s (kassandra, {})", (rate / 10).max(1), stores.clickhouse.engine().describe());
+    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups and summaries/s, {} pages/s of each kind, for {seconds} s (Cassandra {}, {})", (rate / 10).max(1), stores.cassandra.contact_point(), stores.clickhouse.engine().describe());
     // Pages at a tenth of the rate: a page of a long history read whole (the stand-in's way)
     // takes long enough that the full rate would only measure the queue.
     for (n, (name, urls)) in kinds.into_iter().enumerate() {

@@ -137,16 +137,8 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "stores: Kafka {}, Cassandra {}, ClickHouse {}",
-        if stores.kafka.mock().is_some() {
-            "mock cluster"
-        } else {
-            "real"
-        },
-        if stores.cassandra.is_standin() {
-            "kassandra"
-        } else {
-            "real"
-        },
+        stores.kafka.bootstrap_servers(),
+        stores.cassandra.contact_point(),
         stores.clickhouse.engine().describe()
     );
     println!(

@@ -116,7 +116,7 @@ fn malformed(i: usize, valid: &Value) -> (&'static str, Vec<u8>, bool) {
 async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_answering() {
     let kafka = TestKafka::start();
     let topic = test_support::unique_name("Order");
-    kafka.create_topic(&topic, 3);
+    kafka.create_topic(&topic, 3).await;
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_ingest-api"))

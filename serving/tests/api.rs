@@ -826,16 +826,10 @@ async fn a_hung_clickhouse_cannot_hold_the_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serving_answers_while_cassandra_is_down_and_recovers_when_it_is_up() {
     let stores = TestStores::start(1).await;
-    if !stores.cassandra.is_standin() {
-        eprintln!("skipped: cannot stop a real cluster");
-        return;
-    }
-    // A free port where no Cassandra listens yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let contact = format!("127.0.0.1:{port}");
+    // Cassandra behind a proxy that refuses every connection until it is restored.
+    let proxy = test_support::proxy::TcpProxy::start(stores.cassandra.contact_point()).await;
+    proxy.cut();
+    let contact = proxy.addr();
     let env = stores.env(&[
         ("CASSANDRA_CONTACT_POINTS", &contact),
         ("SERVING_LISTEN_ADDR", "127.0.0.1:0"),
@@ -860,33 +854,14 @@ async fn serving_answers_while_cassandra_is_down_and_recovers_when_it_is_up() {
     assert_eq!(read.status(), 503);
     assert_eq!(read.headers()["retry-after"], "5");
 
-    // Cassandra comes up on that port, with the schema.
-    let late = test_support::cassandra::TestCassandra::standin_on(&contact);
-    let session_env = vec![
-        ("CASSANDRA_CONTACT_POINTS", contact.as_str()),
-        ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-    ];
-    let config =
-        sales_stores::cassandra::CassandraConfig::from_settings(&Settings::new(&session_env))
-            .expect("settings");
-    let session = sales_stores::cassandra::connect(&config)
-        .await
-        .expect("connect");
-    sales_stores::cassandra::schema::apply(
-        &session,
-        &test_support::stores::repository_root().join("cql"),
-        &stores.keyspace,
-        None,
-    )
-    .await
-    .expect("schema");
+    // Cassandra becomes reachable.
+    proxy.restore();
     assert!(
         cassandra.reached_within(Duration::from_secs(30)).await,
         "serving did not connect once Cassandra was up"
     );
     assert_eq!(get("/v1/orders/o-1").await.unwrap().status(), 404);
     assert_eq!(get("/ready").await.unwrap().status(), 200);
-    drop(late);
 }
 
 /// A key past its request rate gets 429 with `Retry-After`; other keys and later requests do not.

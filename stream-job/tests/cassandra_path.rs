@@ -305,14 +305,12 @@ async fn a_graceful_stop_commits_what_is_written_and_the_other_member_takes_over
 }
 
 /// A dead letter Kafka refuses shows on `/health`, naming the step, while the job retries it; once
-/// Kafka takes it, the job is healthy again and the message is committed.
+/// Kafka takes it, the job is healthy again and the message is committed. On the mock cluster: a
+/// real broker can't be told to refuse the next six produce requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_that_cannot_be_sent_shows_on_health_until_it_is() {
-    let world = World::new().await;
-    let Some(mock) = world.kafka.mock() else {
-        eprintln!("skipped: cannot make a real broker refuse produce requests");
-        return;
-    };
+    let world = World::with_injected_errors().await;
+    let mock = world.kafka.mock().expect("the mock cluster");
     world.kafka.produce(&world.topic, "garbage", b"{oops").await;
     // The next produce requests (the job's dead letters) are refused, then Kafka recovers.
     mock.request_errors(

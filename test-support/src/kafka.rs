@@ -1,11 +1,16 @@
-//! Kafka for tests: librdkafka's mock cluster, or the broker named by `KAFKA_BOOTSTRAP_SERVERS`.
+//! Kafka for tests: the run's Apache Kafka broker (started once by `test-servers`, or any broker
+//! `KAFKA_BOOTSTRAP_SERVERS` names), or, for the few tests that need produce and fetch errors a
+//! real broker can't give on demand, librdkafka's mock cluster (DESIGN.md §8).
 
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 /// A Kafka cluster for one test.
@@ -15,21 +20,22 @@ pub struct TestKafka {
 }
 
 impl TestKafka {
-    /// Uses `KAFKA_BOOTSTRAP_SERVERS` when set, else starts a one-broker mock cluster on
-    /// 127.0.0.1 that lives as long as the returned value.
+    /// The test run's broker: `KAFKA_BOOTSTRAP_SERVERS`, or the running `test-servers`' broker.
     pub fn start() -> TestKafka {
-        match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-            Ok(servers) if !servers.trim().is_empty() => TestKafka {
-                bootstrap_servers: servers,
-                mock: None,
-            },
-            _ => {
-                let mock = MockCluster::new(1).expect("start the librdkafka mock cluster");
-                TestKafka {
-                    bootstrap_servers: mock.bootstrap_servers(),
-                    mock: Some(mock),
-                }
-            }
+        TestKafka {
+            bootstrap_servers: crate::servers::endpoints::required("KAFKA_BOOTSTRAP_SERVERS"),
+            mock: None,
+        }
+    }
+
+    /// librdkafka's mock cluster (one broker on 127.0.0.1, living as long as the value), for a
+    /// test that injects broker outages or round-trip delays. Only such tests use it; say why
+    /// at the test.
+    pub fn with_injected_errors() -> TestKafka {
+        let mock = MockCluster::new(1).expect("start the librdkafka mock cluster");
+        TestKafka {
+            bootstrap_servers: mock.bootstrap_servers(),
+            mock: Some(mock),
         }
     }
 
@@ -37,19 +43,44 @@ impl TestKafka {
         &self.bootstrap_servers
     }
 
-    /// The mock cluster, for fault injection; `None` against a real broker, where such tests
-    /// cannot cut the broker and skip that part.
+    /// The mock cluster of [`TestKafka::with_injected_errors`], for injecting its errors.
     pub fn mock(&self) -> Option<&MockCluster<'static, DefaultProducerContext>> {
         self.mock.as_ref()
     }
 
-    /// Creates `topic` on the mock cluster, as the compose init step does on a real broker (the
-    /// mock does not implement CreateTopics). Against a real broker this does nothing: the
-    /// service under test creates its topic itself.
-    pub fn create_topic(&self, topic: &str, partitions: i32) {
+    /// Creates `topic` (replication 1) unless it exists, as compose's init step does.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) {
         if let Some(mock) = &self.mock {
             mock.create_topic(topic, partitions, 1)
                 .expect("create a topic on the mock cluster");
+            return;
+        }
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .create()
+            .expect("create a Kafka admin client");
+        let results = admin
+            .create_topics(
+                [&NewTopic::new(
+                    topic,
+                    partitions,
+                    TopicReplication::Fixed(1),
+                )],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .expect("create topics");
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => panic!("cannot create topic {name}: {code}"),
+            }
+        }
+        // The new topic's leader is known to every client once metadata shows its partitions.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.partition_count(topic) < partitions as usize {
+            assert!(Instant::now() < deadline, "topic {topic} did not appear");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

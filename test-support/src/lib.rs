@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod orders;
 pub mod process;
 pub mod proxy;
+pub mod servers;
 pub mod service;
 pub mod stores;
 

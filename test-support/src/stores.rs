@@ -1,10 +1,10 @@
 //! The test world every integration test and benchmark starts from: Kafka, Cassandra and
-//! ClickHouse (the stand-ins, or the services the environment names), with the order topic and
+//! ClickHouse (the run's servers, or the services the environment names), with the order topic and
 //! its dead-letter topic created, Cassandra's schema applied, ClickHouse's schema and store seed
 //! loaded, and the settings every binary reads to reach them.
 //!
-//! Where the services are shared (a real broker, cluster or server), the topic, keyspace and
-//! database get fresh names, so tests never see each other's data.
+//! The servers are shared by every test of a run, so the topic, keyspace and database get fresh
+//! names and tests never see each other's data.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -42,28 +42,23 @@ impl TestStores {
 
     /// Like [`TestStores::start`] with the given ClickHouse (a real server, say).
     pub async fn with_clickhouse(clickhouse: TestClickHouse, partitions: i32) -> TestStores {
-        let kafka = TestKafka::start();
+        TestStores::with(TestKafka::start(), clickhouse, partitions).await
+    }
+
+    /// With the given Kafka (the mock cluster, for injected errors) and ClickHouse.
+    pub async fn with(kafka: TestKafka, clickhouse: TestClickHouse, partitions: i32) -> TestStores {
         let cassandra = TestCassandra::start();
-        let (topic, keyspace) = if kafka.mock().is_some() && cassandra.is_standin() {
-            ("Order".to_string(), "sales".to_string())
-        } else {
-            (
-                crate::unique_name("Order"),
-                crate::unique_name("sales").replace('-', "_"),
-            )
-        };
-        kafka.create_topic(&topic, partitions);
-        kafka.create_topic(&format!("{topic}.dlq"), 1);
+        let topic = crate::unique_name("Order");
+        let keyspace = crate::unique_name("sales").replace('-', "_");
+        kafka.create_topic(&topic, partitions).await;
+        kafka.create_topic(&format!("{topic}.dlq"), 1).await;
         let root = repository_root();
         clickhouse.apply_schema(&root.join("clickhouse-sql")).await;
         clickhouse
             .load_csv("stores", &root.join("clickhouse-sql/seed/stores.csv"))
             .await;
-        let env = vec![
-            ("CASSANDRA_CONTACT_POINTS", cassandra.contact_point()),
-            ("CASSANDRA_KEYSPACE", keyspace.as_str()),
-            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
-        ];
+        let mut env = cassandra.settings();
+        env.extend([("CASSANDRA_KEYSPACE", keyspace.as_str())]);
         let config =
             CassandraConfig::from_settings(&Settings::new(&env)).expect("Cassandra settings");
         let session = connect(&config).await.expect("connect to Cassandra");
@@ -83,14 +78,13 @@ impl TestStores {
     /// The settings that point a binary (stream-job, serving) at these stores, with `extra`
     /// added or overriding; read them with `Settings::new(&env)`.
     pub fn env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env: HashMap<String, String> = [
+        let dlq = format!("{}.dlq", self.topic);
+        let mut settings = self.cassandra.settings();
+        settings.extend([
             ("KAFKA_BOOTSTRAP_SERVERS", self.kafka.bootstrap_servers()),
             ("KAFKA_TOPIC", self.topic.as_str()),
-            ("KAFKA_DLQ_TOPIC", &format!("{}.dlq", self.topic)),
-            ("CASSANDRA_CONTACT_POINTS", self.cassandra.contact_point()),
+            ("KAFKA_DLQ_TOPIC", dlq.as_str()),
             ("CASSANDRA_KEYSPACE", self.keyspace.as_str()),
-            ("CASSANDRA_CONSISTENCY", "ONE"),
-            ("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", "false"),
             ("CLICKHOUSE_URL", self.clickhouse.url()),
             ("CLICKHOUSE_DATABASE", self.clickhouse.database()),
             (
@@ -101,10 +95,11 @@ impl TestStores {
                     "false"
                 },
             ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
+        let mut env: HashMap<String, String> = settings
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for (k, v) in extra {
             env.insert(k.to_string(), v.to_string());
         }

@@ -51,7 +51,7 @@ pub async fn spawn_app(kafka: &TestKafka, extra: &[(&str, &str)]) -> TestApp {
         .rev()
         .find(|(k, _)| *k == "KAFKA_TOPIC_PARTITIONS")
         .map_or(6, |(_, v)| v.parse().expect("partitions"));
-    kafka.create_topic(&topic, partitions);
+    kafka.create_topic(&topic, partitions).await;
     let config = IngestConfig::from_settings(&Settings::new(&env)).expect("test configuration");
     let app = Application::build(config).await.expect("build the app");
     let base = format!("http://{}", app.local_addr());

@@ -12,6 +12,7 @@ use service_runtime::settings::Settings;
 use stream_job::configuration::StreamConfig;
 use stream_job::startup::StreamJob;
 use test_support::clickhouse::TestClickHouse;
+use test_support::kafka::TestKafka;
 use test_support::orders::SampleOrder;
 use test_support::stores::TestStores;
 
@@ -41,6 +42,19 @@ impl World {
 
     /// A world whose ClickHouse is `clickhouse`.
     pub async fn on(clickhouse: TestClickHouse) -> World {
+        World::with(TestKafka::start(), clickhouse).await
+    }
+
+    /// A world on librdkafka's mock cluster, for a test that injects Kafka errors.
+    pub async fn with_injected_errors() -> World {
+        World::with(
+            TestKafka::with_injected_errors(),
+            TestClickHouse::start().await,
+        )
+        .await
+    }
+
+    async fn with(kafka: TestKafka, clickhouse: TestClickHouse) -> World {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -49,7 +63,7 @@ impl World {
             .with_test_writer()
             .try_init();
         World {
-            stores: TestStores::with_clickhouse(clickhouse, 3).await,
+            stores: TestStores::with(kafka, clickhouse, 3).await,
             group: test_support::unique_name("stream-job"),
             settings: Vec::new(),
         }

@@ -1,0 +1,76 @@
+//! `test-servers`: Apache Kafka and Apache Cassandra from Maven Central (DESIGN.md §8), started
+//! once for a test run, `scripts/run-local` or a benchmark. It fetches their class paths when
+//! missing, starts one broker and one node on loopback, waits until each answers its protocol,
+//! prints the endpoints and writes them as `export` lines to the endpoints file, and stops both by
+//! PID on SIGTERM or Ctrl-C (and they die with it if it is killed).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use test_support::servers::{self, Ports, TestServers};
+
+/// Starts Apache Kafka and Apache Cassandra from Maven Central on loopback and writes their
+/// endpoints to a file until stopped.
+#[derive(Parser)]
+#[command(name = "test-servers")]
+struct Cli {
+    /// Where the servers keep their data (reused when there).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Empty DIR first.
+    #[arg(long)]
+    fresh: bool,
+    /// The broker's plain listener (default: a free port).
+    #[arg(long)]
+    kafka_port: Option<u16>,
+    /// Cassandra's native port (default: a free port).
+    #[arg(long)]
+    cassandra_port: Option<u16>,
+    /// The file of `export` lines (default: target/test-servers/run/endpoints.env).
+    #[arg(long)]
+    endpoints: Option<PathBuf>,
+    /// Only fetch the class paths from Maven Central.
+    #[arg(long)]
+    fetch_only: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let dir = cli
+        .dir
+        .unwrap_or_else(|| servers::target_dir().join("test-servers/run"));
+    let endpoints_file = cli
+        .endpoints
+        .unwrap_or_else(servers::endpoints::default_file);
+    let ports = Ports {
+        kafka: cli.kafka_port,
+        cassandra: cli.cassandra_port,
+    };
+    servers::maven::class_path("kafka")?;
+    servers::maven::class_path("cassandra")?;
+    if cli.fetch_only {
+        return Ok(());
+    }
+    if cli.fresh && dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let _ = std::fs::remove_file(&endpoints_file);
+    let servers = TestServers::start(&dir, &ports).await?;
+    let endpoints = servers.endpoints();
+    print!("{}", endpoints.to_shell());
+    // Written whole, then renamed, so a reader never sees half of it.
+    let partial = endpoints_file.with_extension("partial");
+    if let Some(parent) = endpoints_file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&partial, endpoints.to_shell())?;
+    std::fs::rename(&partial, &endpoints_file)?;
+    service_runtime::shutdown::signal().await;
+    let _ = std::fs::remove_file(&endpoints_file);
+    eprintln!("stopping the test servers");
+    drop(servers);
+    Ok(())
+}
