@@ -135,7 +135,11 @@ class Pipeline:
             # older than the default 7-day limit (up to 8 days and some minutes).
             INGEST_MAX_AGE_SECS=str(9 * 86400),
             STREAM_JOB_ADMIN_ADDR=f"127.0.0.1:{free_port()}",
-            CASSANDRA_STANDIN_ADDR=f"127.0.0.1:{free_port()}",
+            # The run's Kafka and Cassandra (exported by the test command) with a topic and a
+            # keyspace of this check's own; run-local starts both itself when they are not set.
+            KAFKA_TOPIC=f"Order-dashboard-{secrets.token_hex(6)}",
+            CASSANDRA_KEYSPACE=f"sales_dashboard_{secrets.token_hex(6)}",
+            SERVING_LISTEN_ADDR=f"127.0.0.1:{free_port()}",
             SUPERSET_PORT=str(self.superset_port),
             SUPERSET_HOME=str(pathlib.Path(workdir) / "superset-home"),
             SUPERSET_ADMIN_USER=self.admin[0],

@@ -149,9 +149,8 @@ pub struct OrderReads {
     by_id: PreparedStatement,
     refunds: PreparedStatement,
     store_day_first: PreparedStatement,
-    /// `None` where the store cannot restrict clustering columns.
-    store_day_ties: Option<PreparedStatement>,
-    store_day_before: Option<PreparedStatement>,
+    store_day_ties: PreparedStatement,
+    store_day_before: PreparedStatement,
     customer: PreparedStatement,
     customer_months: PreparedStatement,
 }
@@ -184,18 +183,10 @@ impl OrderReads {
             "SELECT {store_columns} FROM {keyspace}.orders_by_store_day WHERE store_id = ? AND day = ?"
         );
         let store_day_first = prepare(store_day.clone()).await?;
-        // On Cassandra a page is read in the table's clustering order and later pages start at
-        // the cursor, on the server. The kassandra stand-in can neither restrict clustering
-        // columns (it describes such a statement with fewer bind variables than it has) nor
-        // return rows in descending clustering order, so there the day is read whole and paged
-        // here, as before.
-        let ranged = |statement: anyhow::Result<PreparedStatement>| {
-            statement
-                .ok()
-                .filter(|s| s.get_variable_col_specs().len() == 3)
-        };
-        let store_day_ties = ranged(prepare(format!("{store_day} AND created_at = ?")).await);
-        let store_day_before = ranged(prepare(format!("{store_day} AND created_at < ?")).await);
+        // A later page starts at the cursor, on the server: the rest of the cursor's
+        // millisecond, then what is older, each in clustering order.
+        let store_day_ties = prepare(format!("{store_day} AND created_at = ?")).await?;
+        let store_day_before = prepare(format!("{store_day} AND created_at < ?")).await?;
         let customer_columns =
             "order_id, created_at, store_id, channel, currency, item_count, total_minor";
         let customer = prepare(format!(
@@ -299,28 +290,31 @@ impl OrderReads {
     ) -> anyhow::Result<OrderPage> {
         // One row past the page tells whether another page follows.
         let want = limit.saturating_add(1);
-        let rows: Vec<StoreDayRow> = match (&self.store_day_ties, &self.store_day_before, cursor) {
-            (Some(_), Some(_), None) => {
+        let rows: Vec<StoreDayRow> = match cursor {
+            None => {
                 self.first_rows(&self.store_day_first, (store_id, day), want)
                     .await?
             }
-            (Some(ties), Some(before), Some(cursor)) => {
+            Some(cursor) => {
                 // The rest of the cursor's millisecond (the orders of one millisecond are few; those
                 // already shown are dropped), then what is older.
                 let at = cursor.created_at();
-                let mut rows: Vec<StoreDayRow> = self.all(ties, (store_id, day, at)).await?;
+                let mut rows: Vec<StoreDayRow> =
+                    self.all(&self.store_day_ties, (store_id, day, at)).await?;
                 rows.retain(|r| cursor.precedes(r.created_at, &r.order_id));
                 if rows.len() < want {
                     let left = want - rows.len();
                     rows.extend(
-                        self.first_rows::<StoreDayRow>(before, (store_id, day, at), left)
-                            .await?,
+                        self.first_rows::<StoreDayRow>(
+                            &self.store_day_before,
+                            (store_id, day, at),
+                            left,
+                        )
+                        .await?,
                     );
                 }
                 rows
             }
-            // The stand-in: the whole day, ordered and paged here.
-            _ => self.all(&self.store_day_first, (store_id, day)).await?,
         };
         let (rows, next_page) = page(rows, |r| (r.created_at, r.order_id.as_str()), cursor, limit);
         let orders = rows

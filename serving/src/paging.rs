@@ -2,9 +2,9 @@
 //!
 //! A token names the last order of the previous page by its clustering key, `(created_at,
 //! order_id)`; the next page holds the rows strictly after it in the order the tables define
-//! (created_at descending, then order_id ascending). The rows are ordered here, in the service,
-//! so a page never depends on the server honouring clustering order or `LIMIT` (the test
-//! stand-in honours neither).
+//! (created_at descending, then order_id ascending). A store-day page arrives from Cassandra in that
+//! order already, read from the cursor on; a customer page merges months, so the rows are put in
+//! order here before the page is cut.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -65,16 +65,11 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
     let settings = Settings::new(&env);
     let job_config = StreamConfig::from_settings(&settings).expect("job config");
 
-    for envelope in orders {
-        stores
-            .kafka
-            .produce(
-                &stores.topic,
-                envelope.event.order_id().as_str(),
-                &envelope.to_json(),
-            )
-            .await;
-    }
+    let messages: Vec<(String, Vec<u8>)> = orders
+        .iter()
+        .map(|e| (e.event.order_id().as_str().to_string(), e.to_json()))
+        .collect();
+    stores.kafka.produce_all(&stores.topic, &messages).await;
     let job = StreamJob::start(job_config)
         .await
         .expect("start stream-job");
@@ -467,6 +462,74 @@ async fn a_customers_history_over_months_pages_newest_first_across_month_partiti
     assert_eq!(
         seen, newest_first,
         "every order once, newest first, across months"
+    );
+}
+
+/// Every order id of a paged listing, page by page from `first` (a path with `limit`), with the
+/// number of pages it took; each page at most `limit` long.
+async fn walk(served: &Served, first: &str, limit: usize) -> (Vec<String>, usize) {
+    let (mut seen, mut pages, mut path) = (Vec::new(), 0, first.to_string());
+    loop {
+        let (status, body) = served.get(&path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let ids = test_support::texts(&body["orders"], "order_id");
+        assert!(ids.len() <= limit, "{path}: {} orders", ids.len());
+        seen.extend(ids.into_iter().map(str::to_string));
+        pages += 1;
+        match body["next_page"].as_str() {
+            Some(token) => path = format!("{first}&page={token}"),
+            None => return (seen, pages),
+        }
+    }
+}
+
+/// A busy store-day and a long customer history, paged on Cassandra from the cursor: 100 pages
+/// each, three orders in every millisecond, every order exactly once, newest first (ties by
+/// order id), from the first page to the last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_store_days_and_customer_histories_page_from_the_cursor_on_the_server() {
+    // Yesterday noon (UTC, the tests' business zone), then back one millisecond every three
+    // orders: 1,000 orders of one store-day, 1,000 of one customer over about 100 days.
+    let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let noon = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let tie = |i: i64| chrono::Duration::milliseconds(i / 3);
+    let (mut envelopes, mut busy_day, mut loyal) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..1_000i64 {
+        let (id, at) = (format!("d-{i:04}"), noon - tie(i));
+        envelopes.push(SampleOrder::new(&id, "store-busy", at).envelope_at(noon));
+        busy_day.push((at, id));
+        let (id, at) = (
+            format!("c-{i:04}"),
+            noon - chrono::Duration::days(i / 10) - tie(i),
+        );
+        // Ingested a minute after it was made (older than today's freshness limit allows).
+        envelopes.push(
+            SampleOrder::new(&id, "store-001", at)
+                .customer(Some("c-loyal"))
+                .envelope_at(at + chrono::Duration::minutes(1)),
+        );
+        loyal.push((at, id));
+    }
+    let newest_first = |mut orders: Vec<(chrono::DateTime<Utc>, String)>| {
+        orders.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        orders.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+    };
+    let (busy_day, loyal) = (newest_first(busy_day), newest_first(loyal));
+    let served = serve(&envelopes, &[]).await;
+
+    let (seen, pages) = walk(
+        &served,
+        &format!("/v1/stores/store-busy/orders?date={day}&limit=10"),
+        10,
+    )
+    .await;
+    assert_eq!(pages, 100);
+    assert_eq!(seen, busy_day, "every order of the day once, newest first");
+    let (seen, pages) = walk(&served, "/v1/customers/c-loyal/orders?limit=10", 10).await;
+    assert_eq!(pages, 100);
+    assert_eq!(
+        seen, loyal,
+        "every order of the customer once, newest first"
     );
 }
 

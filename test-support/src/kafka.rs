@@ -110,6 +110,28 @@ impl TestKafka {
         messages
     }
 
+    /// Produces `(key, payload)` messages in order through one producer and waits for every
+    /// acknowledgement.
+    pub async fn produce_all(&self, topic: &str, messages: &[(String, Vec<u8>)]) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("linger.ms", "5")
+            .create()
+            .expect("create a test producer");
+        let sends: Vec<_> = messages
+            .iter()
+            .map(|(key, payload)| {
+                producer.send(
+                    FutureRecord::to(topic).key(key).payload(payload),
+                    Duration::from_secs(30),
+                )
+            })
+            .collect();
+        for send in futures::future::join_all(sends).await {
+            send.expect("produce a test message");
+        }
+    }
+
     /// Produces one message and waits for the acknowledgement.
     pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) {
         let producer: FutureProducer = ClientConfig::new()

@@ -33,6 +33,29 @@ struct Cli {
     /// Only fetch the class paths from Maven Central.
     #[arg(long)]
     fetch_only: bool,
+    /// A topic to create once the broker answers, as NAME:PARTITIONS (repeatable).
+    #[arg(long = "topic", value_parser = topic)]
+    topics: Vec<(String, i32)>,
+    /// Start nothing: create the --topic topics on the broker KAFKA_BOOTSTRAP_SERVERS names.
+    #[arg(long)]
+    topics_only: bool,
+}
+
+fn topic(text: &str) -> Result<(String, i32), String> {
+    let (name, partitions) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{text:?} is not NAME:PARTITIONS"))?;
+    let partitions = partitions
+        .parse()
+        .map_err(|_| format!("{partitions:?} is not a partition count"))?;
+    Ok((name.to_string(), partitions))
+}
+
+async fn create_topics(topics: &[(String, i32)]) {
+    let kafka = test_support::kafka::TestKafka::start();
+    for (name, partitions) in topics {
+        kafka.create_topic(name, *partitions).await;
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -48,6 +71,10 @@ async fn main() -> anyhow::Result<()> {
         kafka: cli.kafka_port,
         cassandra: cli.cassandra_port,
     };
+    if cli.topics_only {
+        create_topics(&cli.topics).await;
+        return Ok(());
+    }
     servers::maven::class_path("kafka")?;
     servers::maven::class_path("cassandra")?;
     if cli.fetch_only {
@@ -60,6 +87,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&endpoints_file);
     let servers = TestServers::start(&dir, &ports).await?;
     let endpoints = servers.endpoints();
+    std::env::set_var("KAFKA_BOOTSTRAP_SERVERS", servers.kafka.bootstrap());
+    create_topics(&cli.topics).await;
     print!("{}", endpoints.to_shell());
     // Written whole, then renamed, so a reader never sees half of it.
     let partial = endpoints_file.with_extension("partial");
