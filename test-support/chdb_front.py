@@ -28,7 +28,9 @@ query setting, applied to that one query and then restored. Responses are buffer
 a Content-Length and an error never follows data. Deliberate differences, each a clear error
 rather than a silently different answer: one engine session serves every request, so `SET` and
 `USE` statements (which would leak into other requests) and roles are refused; `session_id` is
-accepted but gives no session state; responses are never HTTP-compressed (which HTTP allows).
+accepted but gives no session state; responses are never HTTP-compressed (which HTTP allows);
+`X-ClickHouse-Summary` counts written rows only for inserts that carry data (`INSERT ... FORMAT X`
+and its data), since chdb-core 26.3 counts none for an `INSERT ... VALUES`/`SELECT` statement.
 """
 
 import argparse
@@ -343,6 +345,28 @@ def sql_string(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def from_infile(insert_sql, path, input_format):
+    """`INSERT INTO t (cols) [SETTINGS ...]` and its data's format -> `INSERT INTO t (cols) FROM
+    INFILE 'path' COMPRESSION 'none' [SETTINGS ...] FORMAT X`: FROM INFILE goes before a top-level
+    SETTINGS clause, if there is one."""
+    depth = 0
+    at = len(insert_sql)
+    for token in TOKEN.finditer(insert_sql):
+        value = token.group()
+        if value == "(":
+            depth += 1
+        elif value == ")":
+            depth -= 1
+        elif token.lastgroup == "word" and depth == 0 and value.upper() == "SETTINGS":
+            at = token.start()
+            break
+    name = "`" + input_format.replace("\\", "\\\\").replace("`", "\\`") + "`"
+    # One clause a line: a `--` comment ending either part cannot swallow what follows.
+    parts = [insert_sql[:at].rstrip(), f"FROM INFILE {sql_string(path)} COMPRESSION 'none'",
+             insert_sql[at:].strip(), f"FORMAT {name}"]
+    return "\n".join(part for part in parts if part)
+
+
 class Engine:
     """The one chDB session of this process, and the lock that makes each request atomic.
 
@@ -355,6 +379,9 @@ class Engine:
     def __init__(self, path):
         self._session = chdb_session.Session(path)
         self._lock = threading.Lock()
+        # An INSERT's data goes to the engine as a file (see _insert); one at a time, under the lock.
+        self._spool = tempfile.mkdtemp(prefix="chdb-front-insert-")
+        self._insert_file = os.path.join(self._spool, "insert.data")
         self._database = "default"
         version, zone = self._session.query("SELECT version(), timezone()", "TSV").bytes() \
             .decode().strip().split("\t")
@@ -364,6 +391,7 @@ class Engine:
     def close(self):
         with self._lock:
             self._session.close()
+            shutil.rmtree(self._spool, ignore_errors=True)
 
     def run(self, statement, database, settings, params, output_format):
         """Runs one statement; returns (body bytes, summary dict)."""
@@ -375,11 +403,13 @@ class Engine:
                     if statement.insert_format is not None:
                         return self._insert(statement, started)
                     result = self._session.query(statement.sql, output_format, params=params)
+                    # chdb-core 26.3 counts no written rows for a statement (INSERT ... VALUES or
+                    # ... SELECT run here): its summary says 0; data inserts (_insert) count them.
                     return result.bytes(), {
                         "read_rows": result.rows_read(),
                         "read_bytes": result.bytes_read(),
-                        "written_rows": result.rows_written(),
-                        "written_bytes": result.bytes_written(),
+                        "written_rows": 0,
+                        "written_bytes": 0,
                         "elapsed_ns": time.monotonic_ns() - started,
                     }
             except ClickHouseError:
@@ -388,22 +418,22 @@ class Engine:
                 raise ClickHouseError.from_engine(error) from None
 
     def _insert(self, statement, started):
-        # chDB runs statements with no input stream, but streams an INSERT's data through
-        # send_insert(), parsing it with the engine's own input format (column lists,
-        # RowBinaryWithNamesAndTypes headers and defaults included).
-        inserter = self._session.send_insert(statement.sql, statement.insert_format)
+        # chDB runs statements with no input stream (chdb-core 26.3 has no streaming insert), but
+        # it is clickhouse-local inside, so `INSERT ... FROM INFILE '<file>' FORMAT X` reads the
+        # data with the engine's own input format (column lists, RowBinaryWithNamesAndTypes
+        # headers and defaults included). The rows read from the file are the rows written.
+        with open(self._insert_file, "wb") as spool:
+            spool.write(statement.data or b"")
         try:
-            if statement.data:
-                inserter.append(statement.data)
-            result = inserter.finish()
-        except Exception:
-            inserter.cancel()
-            raise
+            sql = from_infile(statement.sql, self._insert_file, statement.insert_format)
+            result = self._session.query(sql, "TSV")
+        finally:
+            os.truncate(self._insert_file, 0)
         return b"", {
             "read_rows": 0,
             "read_bytes": 0,
-            "written_rows": result.rows_written,
-            "written_bytes": result.bytes_written,
+            "written_rows": result.rows_read(),
+            "written_bytes": result.bytes_read(),
             "elapsed_ns": time.monotonic_ns() - started,
         }
 

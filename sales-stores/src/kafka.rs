@@ -2,7 +2,12 @@
 //! managed clusters, TLS and SASL — so ingest-api's producer, stream-job's consumer and its
 //! dead-letter producer connect alike.
 
-use rdkafka::ClientConfig;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientConfig, ClientContext};
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::{ExposeSecret, SecretString};
 
@@ -77,7 +82,58 @@ impl KafkaConnection {
         }
         config
     }
+
+    /// Asks the cluster for its metadata (blocking, up to `timeout`): Ok when it answers, else
+    /// librdkafka's own reason (an untrusted certificate, refused credentials, no broker).
+    pub fn check(&self, timeout: Duration) -> anyhow::Result<()> {
+        let client: BaseConsumer<ClientErrors> = self
+            .client_config()
+            .create_with_context(ClientErrors::default())?;
+        match client.fetch_metadata(None, timeout) {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // librdkafka hands its errors over on a poll of the client.
+                for _ in 0..10 {
+                    let _ = client.poll(Duration::from_millis(50));
+                }
+                let reason = client
+                    .context()
+                    .0
+                    .lock()
+                    .map(|r| r.clone())
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "Kafka at {} ({}) did not answer: {error}{}",
+                    self.bootstrap_servers,
+                    self.security_protocol,
+                    reason.map(|r| format!(": {r}")).unwrap_or_default()
+                )
+            }
+        }
+    }
 }
+
+/// The errors librdkafka reported, each once, for [`KafkaConnection::check`].
+#[derive(Default)]
+struct ClientErrors(Mutex<Option<String>>);
+
+impl ClientContext for ClientErrors {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if let Ok(mut last) = self.0.lock() {
+            let error = format!("{error}: {reason}");
+            match last.as_mut() {
+                Some(errors) if !errors.contains(&error) => {
+                    errors.push_str("; ");
+                    errors.push_str(&error);
+                }
+                Some(_) => {}
+                None => *last = Some(error),
+            }
+        }
+    }
+}
+
+impl ConsumerContext for ClientErrors {}
 
 #[cfg(test)]
 mod tests {

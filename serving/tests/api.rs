@@ -1,5 +1,5 @@
-//! serving over real HTTP, against stores loaded by the real stream-job (stand-ins, or the services
-//! the environment names).
+//! serving over real HTTP, against stores loaded by the real stream-job (on the run's Kafka and
+//! Cassandra, or the services the environment names).
 
 use std::time::{Duration, Instant};
 
