@@ -47,6 +47,18 @@ impl TestStores {
 
     /// With the given Kafka (the mock cluster, for injected errors) and ClickHouse.
     pub async fn with(kafka: TestKafka, clickhouse: TestClickHouse, partitions: i32) -> TestStores {
+        let cql = repository_root().join("cql");
+        TestStores::with_schema(kafka, clickhouse, partitions, &cql).await
+    }
+
+    /// With Cassandra's keyspace made by the `.cql` files in `cql` (an earlier release's schema,
+    /// for an upgrade test) instead of `cql/`.
+    pub async fn with_schema(
+        kafka: TestKafka,
+        clickhouse: TestClickHouse,
+        partitions: i32,
+        cql: &Path,
+    ) -> TestStores {
         let cassandra = TestCassandra::start();
         let topic = crate::unique_name("Order");
         let keyspace = crate::unique_name("sales").replace('-', "_");
@@ -62,7 +74,7 @@ impl TestStores {
         let config =
             CassandraConfig::from_settings(&Settings::new(&env)).expect("Cassandra settings");
         let session = connect(&config).await.expect("connect to Cassandra");
-        schema::apply(&session, &root.join("cql"), &keyspace, None)
+        schema::apply(&session, cql, &keyspace, None)
             .await
             .expect("apply the Cassandra schema");
         TestStores {
