@@ -24,7 +24,7 @@ struct Cli {
     /// The full scale (about 6 minutes with release builds); without it, the short CI run.
     #[arg(long)]
     full: bool,
-    /// Run only these scenarios: broker, kills, outages, poison, sigterm.
+    /// Run only these scenarios: broker, broker-hang, kills, outages, poison, sigterm.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the markdown report goes.
@@ -35,7 +35,14 @@ struct Cli {
     dir: PathBuf,
 }
 
-const SCENARIOS: [&str; 5] = ["broker", "kills", "outages", "poison", "sigterm"];
+const SCENARIOS: [&str; 6] = [
+    "broker",
+    "broker-hang",
+    "kills",
+    "outages",
+    "poison",
+    "sigterm",
+];
 
 fn table(outcomes: &[Outcome], scale: &str, seconds: f64) -> String {
     let mut text = format!(
@@ -70,7 +77,7 @@ fn table(outcomes: &[Outcome], scale: &str, seconds: f64) -> String {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if std::env::var_os("RUST_LOG").is_none() {
-        // The Cassandra driver's complaints about the stand-in's system tables are noise here.
+        // The Cassandra driver's reconnection warnings while a proxy is cut are noise here.
         std::env::set_var("RUST_LOG", "info,scylla=off");
     }
     service_runtime::telemetry::init("text");
@@ -91,12 +98,14 @@ async fn main() -> anyhow::Result<()> {
         if !cli.only.is_empty() && !cli.only.iter().any(|o| o == scenario) {
             continue;
         }
-        // Fresh stores and processes for each scenario, so its invariant is about its own traffic
-        // (and the kassandra stand-in never holds more than one scenario's orders).
-        let mut stack = Stack::start(&cli.dir.join(scenario)).await?;
+        // Fresh stores and processes for each scenario, so its invariant is about its own traffic;
+        // the broker scenarios start a broker of their own to kill or hang.
+        let own_broker = scenario.starts_with("broker");
+        let mut stack = Stack::start(&cli.dir.join(scenario), own_broker).await?;
         tracing::info!(scenario, "starting");
         let outcome = match scenario {
-            "broker" => scenarios::broker_down(&mut stack, scale).await,
+            "broker" => scenarios::broker_killed(&mut stack, scale).await,
+            "broker-hang" => scenarios::broker_hung(&mut stack, scale).await,
             "kills" => scenarios::kills(&mut stack, scale).await,
             "outages" => scenarios::store_outages(&mut stack, scale).await,
             "poison" => scenarios::poison(&mut stack, scale).await,

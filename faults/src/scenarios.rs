@@ -124,26 +124,60 @@ fn seconds(rate: f64, orders: u64) -> Duration {
     Duration::from_secs_f64(orders as f64 / rate)
 }
 
-/// The broker gone for a while during ingest load: ingest-api answers 503 (never 2xx without
-/// Kafka's ack), loadgen retries after `Retry-After`, and everything accepted arrives.
-pub async fn broker_down(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
+/// The stack's own broker crashes (SIGKILL) during ingest load and starts again on its data after
+/// a while: ingest-api answers 503 (never 2xx without Kafka's ack), loadgen retries after
+/// `Retry-After`, stream-job reconnects, and everything accepted arrives.
+pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let orders = (scale.rate * (scale.broker_down.as_secs_f64() + 10.0)) as u64;
     let load = stack.load(orders, scale.rate, 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mock =
-        stack.stores.kafka.mock().context(
-            "the broker scenario needs the mock cluster (unset KAFKA_BOOTSTRAP_SERVERS)",
-        )?;
-    mock.broker_down(1)?;
+    let broker = stack
+        .broker
+        .as_mut()
+        .context("the stack has no broker of its own")?;
+    broker.kill();
     tokio::time::sleep(scale.broker_down).await;
-    mock.broker_up(1)?;
+    let back = broker.restart(Duration::from_secs(120)).await?;
     finish(
         stack,
-        "Kafka broker down",
+        "Kafka broker SIGKILLed",
         started,
         load,
-        format!("broker down {} s", scale.broker_down.as_secs()),
+        format!(
+            "broker SIGKILLed, restarted on its data after {} s (answering {:.1} s later)",
+            scale.broker_down.as_secs(),
+            back.as_secs_f64()
+        ),
+        vec![],
+    )
+    .await
+}
+
+/// The stack's own broker hangs (SIGSTOP: its sockets stay open, nothing answers) during ingest
+/// load, then carries on (SIGCONT): requests time out rather than fail fast, and nothing accepted
+/// is lost or counted twice.
+pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let orders = (scale.rate * (scale.broker_down.as_secs_f64() + 10.0)) as u64;
+    let load = stack.load(orders, scale.rate, 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let broker = stack
+        .broker
+        .as_ref()
+        .context("the stack has no broker of its own")?;
+    broker.pause()?;
+    tokio::time::sleep(scale.broker_down).await;
+    broker.resume()?;
+    finish(
+        stack,
+        "Kafka broker hung",
+        started,
+        load,
+        format!(
+            "broker SIGSTOPped for {} s, then SIGCONT",
+            scale.broker_down.as_secs()
+        ),
         vec![],
     )
     .await

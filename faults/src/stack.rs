@@ -1,7 +1,9 @@
-//! The pipeline under test: the stand-ins (or the services the environment names) from
-//! `test_support`, a cuttable TCP proxy in front of Cassandra and of ClickHouse, and ingest-api
-//! and stream-job as child processes reaching the stores through those proxies. It also knows
-//! when the job has caught up and how to check a record against the stores.
+//! The pipeline under test: the run's Cassandra (or the one the environment names) and the current
+//! ClickHouse engine from `test_support`, a cuttable TCP proxy in front of each, ingest-api and
+//! stream-job as child processes reaching the stores through those proxies, and a Kafka broker:
+//! the run's, or one of the stack's own (Apache Kafka from `test-servers`) that a scenario can
+//! SIGKILL, SIGSTOP and restart on its data. It also knows when the job has caught up and how to
+//! check a record against the stores.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +17,10 @@ use loadgen::traffic::{Fact, Mix, Traffic};
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
 use service_runtime::settings::Settings;
+use test_support::clickhouse::TestClickHouse;
+use test_support::kafka::TestKafka;
 use test_support::proxy::TcpProxy;
+use test_support::servers::kafka::{Kafka, KafkaOptions};
 use test_support::stores::TestStores;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +33,8 @@ pub const ZONE: &str = "Asia/Kolkata";
 
 pub struct Stack {
     pub stores: TestStores,
+    /// The stack's own broker, when it was started with one.
+    pub broker: Option<Kafka>,
     pub cassandra_proxy: TcpProxy,
     pub clickhouse_proxy: TcpProxy,
     pub ingest: Service,
@@ -45,9 +52,22 @@ fn authority(url: &str) -> &str {
 }
 
 impl Stack {
-    pub async fn start(dir: &Path) -> anyhow::Result<Stack> {
+    /// With `own_broker`, a broker of its own (data under `dir/kafka`) instead of the run's.
+    pub async fn start(dir: &Path, own_broker: bool) -> anyhow::Result<Stack> {
         std::fs::create_dir_all(dir)?;
-        let stores = TestStores::start(6).await;
+        let broker = if own_broker {
+            let kafka_dir = dir.join("kafka");
+            let _ = std::fs::remove_dir_all(&kafka_dir);
+            let options = KafkaOptions::single(&kafka_dir, "127.0.0.1")?;
+            Some(Kafka::start(options, Duration::from_secs(120)).await?)
+        } else {
+            None
+        };
+        let kafka = match &broker {
+            Some(broker) => TestKafka::at(&broker.bootstrap()),
+            None => TestKafka::start(),
+        };
+        let stores = TestStores::with(kafka, TestClickHouse::start().await, 6).await;
         let cassandra_proxy = TcpProxy::start(stores.cassandra.contact_point()).await;
         let clickhouse_proxy = TcpProxy::start(authority(stores.clickhouse.url())).await;
         let ingest_addr = free_local_addr()?;
@@ -89,6 +109,7 @@ impl Stack {
         job.start().await?;
         Ok(Stack {
             stores,
+            broker,
             cassandra_proxy,
             clickhouse_proxy,
             ingest,

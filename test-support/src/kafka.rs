@@ -28,6 +28,14 @@ impl TestKafka {
         }
     }
 
+    /// The broker at `bootstrap_servers` (one a test started itself, to stop it).
+    pub fn at(bootstrap_servers: &str) -> TestKafka {
+        TestKafka {
+            bootstrap_servers: bootstrap_servers.to_string(),
+            mock: None,
+        }
+    }
+
     /// librdkafka's mock cluster (one broker on 127.0.0.1, living as long as the value), for a
     /// test that injects broker outages or round-trip delays. Only such tests use it; say why
     /// at the test.
