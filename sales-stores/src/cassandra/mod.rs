@@ -204,7 +204,7 @@ pub struct CassandraConfig {
     /// Orders written (or requests served) concurrently.
     pub concurrency: usize,
     pub request_timeout: Duration,
-    /// Wait for schema agreement after DDL (off only for the single-node test stand-in).
+    /// Wait after DDL until every node agrees on the schema (on unless a test turns it off).
     pub await_schema_agreement: bool,
     pub username: Option<String>,
     pub password: Option<SecretString>,
