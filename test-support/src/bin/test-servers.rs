@@ -18,7 +18,7 @@ struct Cli {
     /// Where the servers keep their data (reused when there).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Empty DIR first.
+    /// Start Kafka and Cassandra with no data (their directories under DIR are emptied).
     #[arg(long)]
     fresh: bool,
     /// The broker's plain listener (default: a free port).
@@ -80,8 +80,15 @@ async fn main() -> anyhow::Result<()> {
     if cli.fetch_only {
         return Ok(());
     }
-    if cli.fresh && dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+    if cli.fresh {
+        // The servers' data only: DIR may also hold this launcher's own log.
+        for server in ["kafka", "cassandra"] {
+            let data = dir.join(server);
+            if data.exists() {
+                std::fs::remove_dir_all(&data)
+                    .with_context(|| format!("cannot empty {}", data.display()))?;
+            }
+        }
     }
     std::fs::create_dir_all(&dir)?;
     let _ = std::fs::remove_file(&endpoints_file);
