@@ -4,6 +4,7 @@
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use service_runtime::retry::{until_ok, Stopped};
@@ -54,6 +55,15 @@ impl StreamJob {
         });
         let source = OrderSource::new(&config.kafka, metrics.clone())?;
         let dead_letters = DeadLetters::new(&config.kafka, metrics.clone())?;
+        // A cluster that answers without the dead-letter topic is a deployment mistake to name
+        // now; a cluster that does not answer yet is waited for like the stores.
+        if let Ok(false) = dead_letters.topic_exists(Duration::from_secs(2)).await {
+            anyhow::bail!(
+                "the dead-letter topic {} does not exist: create it (compose's kafka-init does) \
+                 or set KAFKA_DLQ_TOPIC to one that does",
+                dead_letters.topic()
+            );
+        }
         tasks.spawn("pipeline", {
             let stop = stop.clone();
             async move {

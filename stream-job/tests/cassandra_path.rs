@@ -304,6 +304,61 @@ async fn a_graceful_stop_commits_what_is_written_and_the_other_member_takes_over
         .all(|n| *n == 1));
 }
 
+/// stream-job refuses to start on a cluster without its dead-letter topic, naming it: with
+/// automatic topic creation off (as compose and the test broker run) its dead letters could never
+/// be sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_refuses_to_start_without_its_dead_letter_topic() {
+    let world = World::new().await;
+    let missing = test_support::unique_name("missing-dlq");
+    let mut config = world.job_config(world.cassandra.contact_point(), world.clickhouse.url());
+    config.kafka.dlq_topic = missing.clone();
+    let refused = stream_job::startup::StreamJob::start(config)
+        .await
+        .err()
+        .expect("the job must not start without its dead-letter topic");
+    let text = format!("{refused:#}");
+    assert!(text.contains(&missing), "{text}");
+    assert!(text.contains("does not exist"), "{text}");
+}
+
+/// The dead-letter topic deleted while the job runs: the next poison message turns `/health` red
+/// within seconds, naming the topic, nothing past the message is committed, and once the topic is
+/// back the job sends the letter, commits and is healthy by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_dead_letter_topic_shows_on_health_and_holds_commits_until_it_is_back() {
+    let world = World::new().await;
+    let dlq = format!("{}.dlq", world.topic);
+    world
+        .produce(&envelope("before", "store-001", None, Utc::now()))
+        .await;
+    let job = world.start_job().await;
+    world.wait_for_commits(1).await;
+
+    world.kafka.delete_topic(&dlq).await;
+    world.kafka.produce(&world.topic, "garbage", b"{oops").await;
+    world
+        .produce(&envelope("after", "store-001", None, Utc::now()))
+        .await;
+    let started = Instant::now();
+    world.wait_until_unhealthy(&job, &dlq).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "health named the missing topic only after {:?}",
+        started.elapsed()
+    );
+    world.assert_outage_holds_commits(&job, 1).await;
+
+    world.kafka.create_topic(&dlq, 1).await;
+    world.wait_for_commits(3).await;
+    let health = format!("http://{}/health", job.admin_addr());
+    assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
+    let letters = world.kafka.read_topic(&dlq, 1, Duration::from_secs(10));
+    assert_eq!(letters.len(), 1);
+    assert_eq!(test_support::kafka::key_text(&letters[0]), "garbage");
+    job.shutdown().await.expect("the job stopped cleanly");
+}
+
 /// A dead letter Kafka refuses shows on `/health`, naming the step, while the job retries it; once
 /// Kafka takes it, the job is healthy again and the message is committed. On the mock cluster: a
 /// real broker can't be told to refuse the next six produce requests.

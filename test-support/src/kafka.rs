@@ -92,6 +92,31 @@ impl TestKafka {
         }
     }
 
+    /// Deletes `topic` (a real broker only) and waits until metadata no longer shows it.
+    pub async fn delete_topic(&self, topic: &str) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .create()
+            .expect("create a Kafka admin client");
+        let results = admin
+            .delete_topics(
+                &[topic],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .expect("delete topics");
+        for result in results {
+            if let Err((name, code)) = result {
+                panic!("cannot delete topic {name}: {code}");
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.partition_count(topic) > 0 {
+            assert!(Instant::now() < deadline, "topic {topic} did not go away");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Reads every partition of `topic` from the beginning until `count` messages arrived or
     /// `timeout` passed. Partitions are assigned directly, so no group rebalance delays the read.
     pub fn read_topic(&self, topic: &str, count: usize, timeout: Duration) -> Vec<OwnedMessage> {

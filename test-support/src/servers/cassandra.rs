@@ -139,7 +139,9 @@ pub struct Cassandra {
 
 impl Cassandra {
     /// Writes the node's configuration and starts it without waiting.
-    pub fn spawn(options: CassandraOptions) -> anyhow::Result<Cassandra> {
+    pub fn spawn(mut options: CassandraOptions) -> anyhow::Result<Cassandra> {
+        // The configuration names its files by absolute path (`file://` URIs, data directories).
+        options.dir = std::path::absolute(&options.dir)?;
         let lib = super::maven::class_path("cassandra")?;
         let jamm = super::maven::jar(&lib, "jamm-")?;
         let dir = &options.dir;

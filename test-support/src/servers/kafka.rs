@@ -154,7 +154,8 @@ pub struct Kafka {
 
 impl Kafka {
     /// Formats the data directory when it holds none, and starts the broker without waiting.
-    pub fn spawn(options: KafkaOptions) -> anyhow::Result<Kafka> {
+    pub fn spawn(mut options: KafkaOptions) -> anyhow::Result<Kafka> {
+        options.dir = std::path::absolute(&options.dir)?;
         let lib = super::maven::class_path("kafka")?;
         let dir = &options.dir;
         std::fs::create_dir_all(dir)?;
