@@ -241,6 +241,40 @@ async fn a_replay_of_several_days_is_recomputed_exactly() {
     job.shutdown().await.expect("the job stopped cleanly");
 }
 
+/// A replay of history: one batch of orders over 150 business days (ClickHouse refuses one insert
+/// over more than 100 daily partitions) is stored whole, each day with its order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_more_than_a_hundred_days_is_stored_whole() {
+    let mut world = World::new().await;
+    world.settings.push(("STREAM_JOB_BATCH_MAX", "500"));
+    let noon = Utc::now()
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let messages: Vec<(String, Vec<u8>)> = (1..=150)
+        .map(|days| {
+            let at = noon - chrono::Duration::days(days);
+            let id = format!("history-{days}");
+            let order = test_support::orders::SampleOrder::new(&id, "store-005", at)
+                .envelope_at(at + chrono::Duration::minutes(1));
+            (id, order.to_json())
+        })
+        .collect();
+    world.kafka.produce_all(&world.topic, &messages).await;
+    let job = world.start_job().await;
+    world.wait_for_commits(150).await;
+    let days: Vec<(String, u64)> = world
+        .clickhouse
+        .rows(
+            "SELECT toString(day), sum(orders) FROM sales.v_sales_daily GROUP BY day ORDER BY day",
+        )
+        .await;
+    assert_eq!(days.len(), 150, "{days:?}");
+    assert!(days.iter().all(|(_, orders)| *orders == 1), "{days:?}");
+    job.shutdown().await.expect("the job stopped cleanly");
+}
+
 /// A store id that contains the database's name (`eu-sales.1`, database `sales_…`) is recomputed
 /// like any other: the recompute statements bind their values instead of renaming text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,6 +115,46 @@ fn epoch_seconds(t: DateTime<Utc>) -> u32 {
 
 /// A day as ClickHouse `Date` (days since 1970-01-01). Orders' times are checked to lie within
 /// what `DateTime` holds, whose days all fit.
+/// The most business days (partitions) one insert spans: ClickHouse refuses an insert block over
+/// more than `max_partitions_per_insert_block` partitions (100 unless changed), which a replay of
+/// old history would otherwise reach.
+const MAX_DAYS_PER_INSERT: usize = 100;
+
+/// A fact row, partitioned by its business day.
+trait DayPartitioned {
+    fn day(&self) -> u16;
+}
+
+macro_rules! day_partitioned {
+    ($($row:ty),*) => {$(
+        impl DayPartitioned for $row {
+            fn day(&self) -> u16 {
+                self.day
+            }
+        }
+    )*};
+}
+day_partitioned!(OrderFact, LineFact, RefundFact, RefundLineFact, VoidFact);
+
+/// `rows` in groups that each span at most [`MAX_DAYS_PER_INSERT`] days, in day order (a batch of
+/// recent events is one group).
+fn by_days<T: DayPartitioned>(rows: Vec<T>) -> Vec<Vec<T>> {
+    let mut days: std::collections::BTreeMap<u16, Vec<T>> = std::collections::BTreeMap::new();
+    for row in rows {
+        days.entry(row.day()).or_default().push(row);
+    }
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for (n, (_, rows)) in days.into_iter().enumerate() {
+        if n % MAX_DAYS_PER_INSERT == 0 {
+            groups.push(Vec::new());
+        }
+        if let Some(group) = groups.last_mut() {
+            group.extend(rows);
+        }
+    }
+    groups
+}
+
 fn epoch_days(day: NaiveDate) -> u16 {
     u16::try_from((day - NaiveDate::default()).num_days()).unwrap_or(0)
 }
@@ -152,15 +192,24 @@ impl ClickHouseSink {
             .map_err(|error| anyhow::anyhow!("{what}: {error}"))
     }
 
-    /// Inserts `rows` into `table` in one request (nothing when there are none).
-    async fn insert<T: clickhouse::RowOwned + clickhouse::RowWrite>(
+    /// Inserts `rows` into `table`: one request per [`MAX_DAYS_PER_INSERT`] business days
+    /// (nothing when there are none).
+    async fn insert<T>(&self, table: &'static str, rows: Vec<T>) -> anyhow::Result<()>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite + DayPartitioned,
+    {
+        for group in by_days(rows) {
+            self.insert_block(table, group).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts `rows` into `table` in one request.
+    async fn insert_block<T: clickhouse::RowOwned + clickhouse::RowWrite>(
         &self,
         table: &'static str,
         rows: Vec<T>,
     ) -> anyhow::Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let mut insert = self
             .timed(
                 &format!("opening the {table} insert"),
@@ -434,5 +483,41 @@ impl Sink for ClickHouseSink {
 
     fn flush(&self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(self.recompute())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fact(u16);
+
+    impl DayPartitioned for Fact {
+        fn day(&self) -> u16 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn an_insert_spans_at_most_a_hundred_days() {
+        let days = |groups: &[Vec<Fact>]| -> Vec<Vec<u16>> {
+            groups
+                .iter()
+                .map(|g| g.iter().map(|f| f.0).collect())
+                .collect()
+        };
+        // Recent events: one insert, whatever their order.
+        let recent = by_days(vec![Fact(9), Fact(8), Fact(9)]);
+        assert_eq!(days(&recent), [vec![8, 9, 9]]);
+        // 250 days, two rows each: 100 + 100 + 50 days, every row once.
+        let history = by_days((0..500).map(|n| Fact(n % 250)).collect());
+        assert_eq!(
+            history.iter().map(Vec::len).collect::<Vec<_>>(),
+            [200, 200, 100]
+        );
+        let all: Vec<u16> = days(&history).concat();
+        assert_eq!(all.len(), 500);
+        assert!(all.windows(2).all(|w| w[0] <= w[1]));
+        assert!(by_days(Vec::<Fact>::new()).is_empty());
     }
 }
