@@ -1,6 +1,6 @@
 """The sales dashboard, seen: a browser test of the whole path from a till to a person's screen.
 
-It starts the pipeline with Superset on the stand-ins (`scripts/run-local` on free ports, a fresh
+It starts the pipeline with Superset on Apache Kafka and Cassandra (`scripts/run-local` on free ports, a fresh
 Superset home, RUN_LOCAL_PROFILE=debug unless set, BUSINESS_TIME_ZONE=Asia/Kolkata unless set),
 posts orders in EUR, USD, JPY and KWD to ingest-api across four stores in four regions and every
 channel — in the last few minutes, earlier today, either side of the business day's midnight, and

@@ -1,4 +1,4 @@
-//! ingest-bench: throughput and latency of ingest-api against the Kafka stand-in (or the broker
+//! ingest-bench: throughput and latency of ingest-api against the run's Kafka broker (or the broker
 //! named by KAFKA_BOOTSTRAP_SERVERS). Run with `cargo run --release -p bench --bin ingest-bench`.
 //!
 //! Measures, in one run so the ratios are comparable on a noisy machine:

@@ -1,6 +1,6 @@
-//! Shared set-up for the benchmark tools: the stores (`test_support`'s world, stand-ins unless the
-//! environment names real services), stream-job's settings for them, sample orders, and
-//! pre-loading the topic.
+//! Shared set-up for the benchmark tools: the stores (`test_support`'s world, the run's servers
+//! unless the environment names real services), stream-job's settings for them, sample orders,
+//! and pre-loading the topic.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! serving-bench: latency of serving's reads under a steady request rate. Loads `BENCH_ORDERS`
-//! orders (default 5000) through stream-job into the stand-ins, plus long histories: a customer
+//! orders (default 5000) through stream-job into the run's servers, plus long histories: a customer
 //! with `BENCH_CUSTOMER_HISTORY` orders (default 50,000) over two years and a store-day with
 //! `BENCH_STORE_DAY` orders (default 20,000). Then sends `BENCH_RATE` requests per second
 //! (default 200) of each kind for `BENCH_SECONDS` (default 10) and prints client-side p50/p99:
@@ -168,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups and summaries/s, {} pages/s of each kind, for {seconds} s (Cassandra {}, {})", (rate / 10).max(1), stores.cassandra.contact_point(), stores.clickhouse.engine().describe());
-    // Pages at a tenth of the rate: a page of a long history read whole (the stand-in's way)
+    // Pages at a tenth of the rate: a page of a long history
     // takes long enough that the full rate would only measure the queue.
     for (n, (name, urls)) in kinds.into_iter().enumerate() {
         let rate = if n < 2 { rate } else { (rate / 10).max(1) };

@@ -1,5 +1,6 @@
-//! stream-job's Cassandra path against the stand-ins (Kafka mock cluster, kassandra) or the real
-//! services named by KAFKA_BOOTSTRAP_SERVERS / CASSANDRA_CONTACT_POINTS.
+//! stream-job's Cassandra path on the run's Apache Kafka and Apache Cassandra (or the services
+//! KAFKA_BOOTSTRAP_SERVERS / CASSANDRA_CONTACT_POINTS name); one test injects produce errors on
+//! librdkafka's mock cluster.
 
 mod support;
 

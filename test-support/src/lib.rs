@@ -1,8 +1,9 @@
 //! The test harness every integration test shares.
 //!
-//! Each external system is reached through one type here that either starts the stand-in of
-//! DESIGN.md §8 in-process or, when the environment names a real endpoint (for instance the
-//! services of a `docker compose up`), uses that instead. Tests then run unchanged against both.
+//! Each external system is reached through one type here: Kafka and Cassandra are the servers the
+//! test run started once (`servers`, `test-servers`) or the endpoints the environment names (for
+//! instance the services of a `docker compose up`); ClickHouse is the current engine started
+//! per test, or the server `CLICKHOUSE_URL` names. Tests then run unchanged against both.
 //! [`stores::TestStores`] puts the three together with their schemas; [`orders`] makes sample
 //! orders and [`metrics`] reads what a service exposes.
 
@@ -18,7 +19,7 @@ pub mod servers;
 pub mod service;
 pub mod stores;
 
-/// Blocks until SIGTERM or Ctrl-C: what a stand-in launcher does once it printed its address.
+/// Blocks until SIGTERM or Ctrl-C: what a launcher does once it printed its address.
 pub fn wait_for_shutdown() {
     match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,5 +1,5 @@
 //! A TCP proxy a test can cut and restore, to make a dependency unreachable without losing what
-//! it stores (the stand-in behind the proxy keeps running).
+//! it stores (the server behind the proxy keeps running).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
