@@ -71,9 +71,7 @@ async fn finish(
     stack: &mut Stack,
     scenario: &'static str,
     started: Instant,
-    load: tokio::task::JoinHandle<
-        anyhow::Result<(loadgen::stats::Summary, Vec<loadgen::traffic::Fact>)>,
-    >,
+    load: Load,
     faults: String,
     mut notes: Vec<String>,
 ) -> anyhow::Result<Outcome> {
@@ -124,14 +122,24 @@ fn seconds(rate: f64, orders: u64) -> Duration {
     Duration::from_secs_f64(orders as f64 / rate)
 }
 
-/// The stack's own broker crashes (SIGKILL) during ingest load and starts again on its data after
-/// a while: ingest-api answers 503 (never 2xx without Kafka's ack), loadgen retries after
-/// `Retry-After`, stream-job reconnects, and everything accepted arrives.
-pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
+type Load =
+    tokio::task::JoinHandle<anyhow::Result<(loadgen::stats::Summary, Vec<loadgen::traffic::Fact>)>>;
+
+/// The broker scenarios' traffic: single orders for the outage and ten seconds more, three
+/// seconds under way when this returns.
+async fn broker_load(stack: &mut Stack, scale: Scale) -> (Instant, Load) {
     let started = Instant::now();
     let orders = (scale.rate * (scale.broker_down.as_secs_f64() + 10.0)) as u64;
     let load = stack.load(orders, scale.rate, 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
+    (started, load)
+}
+
+/// The stack's own broker crashes (SIGKILL) during ingest load and starts again on its data after
+/// a while: ingest-api answers 503 (never 2xx without Kafka's ack), loadgen retries after
+/// `Retry-After`, stream-job reconnects, and everything accepted arrives.
+pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
+    let (started, load) = broker_load(stack, scale).await;
     let broker = stack
         .broker
         .as_mut()
@@ -158,10 +166,7 @@ pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
 /// load, then carries on (SIGCONT): requests time out rather than fail fast, and nothing accepted
 /// is lost or counted twice.
 pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
-    let started = Instant::now();
-    let orders = (scale.rate * (scale.broker_down.as_secs_f64() + 10.0)) as u64;
-    let load = stack.load(orders, scale.rate, 1);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (started, load) = broker_load(stack, scale).await;
     let broker = stack
         .broker
         .as_ref()

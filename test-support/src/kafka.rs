@@ -198,9 +198,18 @@ impl TestKafka {
         for partition in 0..self.partition_count(topic) {
             list.add_partition(topic, partition as i32);
         }
-        let committed = consumer
-            .committed_offsets(list, Duration::from_secs(5))
-            .expect("read committed offsets");
+        // A fresh broker answers NotCoordinator while it loads the offsets topic: ask again.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let committed = loop {
+            match consumer.committed_offsets(list.clone(), Duration::from_secs(5)) {
+                Ok(committed) => break committed,
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("reading {group}'s committed offsets: {error}; asking again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(error) => panic!("cannot read {group}'s committed offsets: {error}"),
+            }
+        };
         committed
             .elements()
             .iter()

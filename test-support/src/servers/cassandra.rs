@@ -3,9 +3,7 @@
 //! `cassandra.yaml` and logback configuration of ours, and its data in its own directory.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use anyhow::bail;
+use std::time::Duration;
 
 use super::java::JavaProcess;
 use super::tls::Certificates;
@@ -132,6 +130,23 @@ impl CassandraOptions {
     }
 }
 
+/// Whether the node at `contact_point` answers a query as the superuser.
+async fn answers(contact_point: String) -> bool {
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(contact_point)
+        .user(SUPERUSER.0, SUPERUSER.1)
+        .connection_timeout(Duration::from_secs(2))
+        .build()
+        .await;
+    match session {
+        Ok(session) => session
+            .query_unpaged("SELECT release_version FROM system.local", ())
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
 pub struct Cassandra {
     pub options: CassandraOptions,
     process: JavaProcess,
@@ -207,38 +222,15 @@ impl Cassandra {
     /// Waits until the node listens for CQL clients and answers a query as the superuser; the
     /// error carries the end of its log.
     pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        loop {
-            self.process.check_alive()?;
-            if self.process.logged("Starting listening for CQL clients") && self.answers().await {
-                return Ok(started.elapsed());
-            }
-            if started.elapsed() > within {
-                bail!(
-                    "Cassandra at {} did not answer within {within:?}; the end of {}:\n{}",
-                    self.options.contact_point(),
-                    self.process.log().display(),
-                    self.process.log_tail(60)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    async fn answers(&self) -> bool {
-        let session = scylla::client::session_builder::SessionBuilder::new()
-            .known_node(self.options.contact_point())
-            .user(SUPERUSER.0, SUPERUSER.1)
-            .connection_timeout(Duration::from_secs(2))
-            .build()
-            .await;
-        match session {
-            Ok(session) => session
-                .query_unpaged("SELECT release_version FROM system.local", ())
-                .await
-                .is_ok(),
-            Err(_) => false,
-        }
+        let contact_point = self.options.contact_point();
+        self.process
+            .wait_ready(
+                &format!("Cassandra at {contact_point}"),
+                "Starting listening for CQL clients",
+                within,
+                || answers(contact_point.clone()),
+            )
+            .await
     }
 
     pub fn contact_point(&self) -> String {

@@ -1,6 +1,7 @@
 //! One JVM server as a child process: its output in a log file, stopped by PID when dropped (and
 //! when the launcher itself dies), and killed, paused or resumed on request.
 
+use std::future::Future;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -119,6 +120,36 @@ impl JavaProcess {
             }
         }
         Ok(())
+    }
+
+    /// Waits until this start's log has `line` and `answers` (the server's own protocol) says
+    /// yes; how long that took, or an error naming `what` with the end of the log.
+    pub async fn wait_ready<F, Fut>(
+        &mut self,
+        what: &str,
+        line: &str,
+        within: Duration,
+        mut answers: F,
+    ) -> anyhow::Result<Duration>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let started = Instant::now();
+        loop {
+            self.check_alive()?;
+            if self.logged(line) && answers().await {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > within {
+                bail!(
+                    "{what} did not answer within {within:?}; the end of {}:\n{}",
+                    self.log.display(),
+                    self.log_tail(60)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn signal(&self, signal: i32) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 //! `kafka.tools.StorageTool format` once per data directory, then `kafka.Kafka`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use base64::Engine;
@@ -147,6 +147,23 @@ rootLogger.appenderRef.out.ref = out\n\
 logger.state.name = state.change.logger\n\
 logger.state.level = warn\n";
 
+/// Whether a broker at `bootstrap` answers a metadata request with its brokers.
+async fn answers(bootstrap: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .create::<BaseConsumer>()
+            .is_ok_and(|consumer| {
+                consumer
+                    .fetch_metadata(None, Duration::from_secs(2))
+                    .is_ok_and(|metadata| !metadata.brokers().is_empty())
+            })
+    })
+    .await
+    .unwrap_or(false)
+}
+
 pub struct Kafka {
     pub options: KafkaOptions,
     process: JavaProcess,
@@ -229,39 +246,15 @@ impl Kafka {
     /// Waits until the broker has logged that it started and answers a metadata request; the
     /// error carries the end of its log.
     pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        loop {
-            self.process.check_alive()?;
-            if self.process.logged("Kafka Server started") && self.answers().await {
-                return Ok(started.elapsed());
-            }
-            if started.elapsed() > within {
-                bail!(
-                    "Kafka at {} did not answer within {within:?}; the end of {}:\n{}",
-                    self.options.bootstrap(),
-                    self.process.log().display(),
-                    self.process.log_tail(60)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn answers(&self) -> bool {
         let bootstrap = self.options.bootstrap();
-        tokio::task::spawn_blocking(move || {
-            use rdkafka::consumer::{BaseConsumer, Consumer};
-            rdkafka::ClientConfig::new()
-                .set("bootstrap.servers", &bootstrap)
-                .create::<BaseConsumer>()
-                .is_ok_and(|consumer| {
-                    consumer
-                        .fetch_metadata(None, Duration::from_secs(2))
-                        .is_ok_and(|metadata| !metadata.brokers().is_empty())
-                })
-        })
-        .await
-        .unwrap_or(false)
+        self.process
+            .wait_ready(
+                &format!("Kafka at {bootstrap}"),
+                "Kafka Server started",
+                within,
+                || answers(bootstrap.clone()),
+            )
+            .await
     }
 
     pub fn bootstrap(&self) -> String {

@@ -59,6 +59,8 @@ impl TestServers {
     /// each answers its protocol.
     pub async fn start(dir: &std::path::Path, ports: &Ports) -> anyhow::Result<TestServers> {
         const HOST: &str = "127.0.0.1";
+        // Every path handed out (the CA file, say) must hold from any working directory.
+        let dir = &std::path::absolute(dir)?;
         let certificates = tls::make(&dir.join("tls"))?;
         let mut kafka_options = kafka::KafkaOptions::single(&dir.join("kafka"), HOST)?;
         if let Some(port) = ports.kafka {
