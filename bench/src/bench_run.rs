@@ -415,7 +415,7 @@ async fn main() -> anyhow::Result<()> {
     report.line("## Ingest: ours beside the reference");
     report.line("");
     report.line(format!(
-        "Load tools, the same for both: saturation is 10,000 pre-serialised valid orders POSTed over and over with {SATURATION_CONCURRENCY} in flight (as wrk would; the client's cost per order is as small as it gets); the fixed rates are loadgen generating valid orders at 1,000 and 5,000 per second with up to {SATURATION_CONCURRENCY} in flight, all on loopback. The reference is `bench/reference-ingest` (FastAPI + pydantic + kafka-python 2.0.2, float money, `send()` without waiting for the ack, 2 uvicorn workers) on the same mock broker."
+        "Load tools, the same for both: saturation is 10,000 pre-serialised valid orders POSTed over and over with {SATURATION_CONCURRENCY} in flight (as wrk would; the client's cost per order is as small as it gets); the fixed rates are loadgen generating valid orders at 1,000 and 5,000 per second with up to {SATURATION_CONCURRENCY} in flight, all on loopback. The reference is `bench/reference-ingest` (FastAPI + pydantic + kafka-python 2.0.2, float money, `send()` without waiting for the ack, 2 uvicorn workers) on the same broker."
     ));
     report.line("");
     report.line("| ingest | orders | throughput | p50 | p99 | p99 at 1k/s offered (achieved) | p99 at 5k/s offered (achieved) |");
