@@ -231,11 +231,19 @@ pub async fn store_outages(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
             &stack.clickhouse_proxy
         };
         proxy.cut();
+        let cut_at = Instant::now();
+        // /health turns 503 once a write to the store has failed: at once when the connection is
+        // refused, after the request timeout when a request was in flight.
+        let mut health = stack.job_health().await;
+        while health != 503 && cut_at.elapsed() + Duration::from_secs(2) < scale.outage {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            health = stack.job_health().await;
+        }
+        let red_after = cut_at.elapsed();
         // A batch in flight when the store went away may still be committed; after that, none.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let committed = stack.committed();
-        let health = stack.job_health().await;
-        tokio::time::sleep(scale.outage.saturating_sub(Duration::from_secs(3))).await;
+        tokio::time::sleep(scale.outage.saturating_sub(cut_at.elapsed())).await;
         let still = stack.committed();
         proxy.restore();
         ensure!(
@@ -248,7 +256,8 @@ pub async fn store_outages(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
             "stream-job's /health answered {health} while {store} was unreachable"
         );
         notes.push(format!(
-            "{store}: nothing committed while down, /health 503"
+            "{store}: nothing committed while down, /health 503 after {:.1} s",
+            red_after.as_secs_f64()
         ));
     }
     finish(

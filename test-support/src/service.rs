@@ -23,10 +23,10 @@ pub struct Service {
 
 /// A free `127.0.0.1:port`, for a service that keeps its address over restarts.
 pub fn free_local_addr() -> anyhow::Result<String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    Ok(format!("127.0.0.1:{port}"))
+    Ok(format!(
+        "127.0.0.1:{}",
+        crate::servers::free_port("127.0.0.1")?
+    ))
 }
 
 /// The binary `name` built beside this one (same profile).

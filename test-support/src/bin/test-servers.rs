@@ -1,8 +1,8 @@
 //! `test-servers`: Apache Kafka and Apache Cassandra from Maven Central (DESIGN.md §8), started
 //! once for a test run, `scripts/run-local` or a benchmark. It fetches their class paths when
 //! missing, starts one broker and one node on loopback, waits until each answers its protocol,
-//! prints the endpoints and writes them as `export` lines to the endpoints file, and stops both by
-//! PID on SIGTERM or Ctrl-C (and they die with it if it is killed).
+//! writes their settings (login included) as `export` lines to the endpoints file, and stops both
+//! by PID on SIGTERM or Ctrl-C (and they die with it if it is killed).
 
 use std::path::PathBuf;
 
@@ -96,7 +96,13 @@ async fn main() -> anyhow::Result<()> {
     let endpoints = servers.endpoints();
     std::env::set_var("KAFKA_BOOTSTRAP_SERVERS", servers.kafka.bootstrap());
     create_topics(&cli.topics).await;
-    print!("{}", endpoints.to_shell());
+    // The endpoints carry the login, so they go to the file alone, never to the log.
+    println!(
+        "Kafka at {}, Cassandra at {}; settings in {}",
+        servers.kafka.bootstrap(),
+        servers.cassandra.contact_point(),
+        endpoints_file.display()
+    );
     // Written whole, then renamed, so a reader never sees half of it.
     let partial = endpoints_file.with_extension("partial");
     if let Some(parent) = endpoints_file.parent() {
