@@ -240,24 +240,4 @@ impl Cassandra {
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
     }
-
-    /// SIGKILL: the node crashes.
-    pub fn kill(&mut self) {
-        self.process.kill();
-    }
-
-    /// Starts the node again on the same data and ports, and waits until it answers.
-    pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        self.process.kill();
-        self.process.start()?;
-        self.wait_ready(within).await
-    }
-
-    pub fn pause(&self) -> anyhow::Result<()> {
-        self.process.pause()
-    }
-
-    pub fn resume(&self) -> anyhow::Result<()> {
-        self.process.resume()
-    }
 }
