@@ -5,8 +5,8 @@
 //! every sink write is idempotent (keyed by `order_id`), so each order is stored exactly once.
 //!
 //! The data's trip through this crate: `source` (Kafka) → `pipeline` (decode, dead-letter, fan
-//! out, flush, commit) → `cassandra` (raw orders) and `clickhouse` (facts and windowed
-//! aggregates). `admin` serves health and metrics; `health` gathers what is failing.
+//! out, flush, commit; `resolve` decides what a batch writes) → `cassandra` (raw orders) and
+//! `clickhouse` (facts and windowed aggregates). `admin` serves health and metrics; `health` gathers what is failing.
 
 pub mod admin;
 pub mod cassandra;
@@ -16,6 +16,7 @@ pub mod dead_letter;
 pub mod health;
 pub mod metrics;
 pub mod pipeline;
+pub mod resolve;
 pub mod sink;
 pub mod source;
 pub mod startup;

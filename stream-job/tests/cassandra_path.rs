@@ -418,3 +418,82 @@ async fn a_newer_schema_version_pauses_the_job_instead_of_dead_lettering() {
     );
     job.kill();
 }
+
+/// A refund posted before its sale is stored unattributed (`unknown`, sale not known), and a
+/// crash while its batch is written must not change that (issue 24): Cassandra stores a batch's
+/// refunds before its sales, so a replay never finds the sale stored without the refund. The
+/// crash falls between the writes: `refunds_by_day` is dropped, so the refund cannot be stored,
+/// the job is killed while it retries, and the table is back for the next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_keeps_its_attribution_when_the_job_dies_between_the_writes_of_its_batch() {
+    let mut world = World::new().await;
+    // One write at a time, so a store that wrote the batch's sales first would have stored the
+    // sale before it tried the refund.
+    world.settings = vec![("CASSANDRA_CONCURRENCY", "1")];
+    // The job prepares its statements at start; the table goes once it runs.
+    let job = world.start_job().await;
+    world
+        .produce(&envelope("o-first", "store-1", None, minutes_ago(10)))
+        .await;
+    world.wait_for_commits(1).await;
+    let table = format!("{}.refunds_by_day", world.keyspace);
+    world
+        .session
+        .query_unpaged(format!("DROP TABLE {table}"), ())
+        .await
+        .expect("drop refunds_by_day");
+    // Produced together (one partition, the refund first), so the job reads them in one batch.
+    let at = minutes_ago(10);
+    let refund = test_support::orders::refund("r-early", "o-late", "store-1", at, 500, None);
+    let sale = envelope("o-late", "store-1", None, at);
+    world
+        .kafka
+        .produce_all(
+            &world.topic,
+            &[
+                ("o-late".to_string(), refund.to_json()),
+                ("o-late".to_string(), sale.to_json()),
+            ],
+        )
+        .await;
+    world.wait_until_unhealthy(&job, "refunds_by_day").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !world
+            .rows_per_order("orders_by_id")
+            .await
+            .contains_key("o-late"),
+        "the sale was stored while the refund before it was not"
+    );
+    job.kill();
+
+    sales_stores::cassandra::schema::apply(
+        &world.session,
+        &test_support::stores::repository_root().join("cql"),
+        &world.keyspace,
+        None,
+    )
+    .await
+    .expect("create refunds_by_day again");
+    let job = world.start_job().await;
+    world.wait_for_commits(3).await;
+    job.shutdown().await.expect("the job stopped cleanly");
+
+    let stored: (String, bool) = world
+        .one_row(
+            "SELECT channel, sale_known FROM sales.refunds_by_id WHERE refund_id = ?",
+            ("r-early",),
+        )
+        .await;
+    assert_eq!(stored, ("unknown".to_string(), false));
+    let by_day: Vec<(String, bool)> = world
+        .scan("SELECT channel, sale_known FROM sales.refunds_by_day")
+        .await;
+    assert_eq!(by_day, [("unknown".to_string(), false)]);
+    let facts: Vec<(String, u8)> = world
+        .clickhouse
+        .rows("SELECT channel, sale_known FROM sales.refund_facts FINAL")
+        .await;
+    assert_eq!(facts, [("unknown".to_string(), 0)]);
+    assert_eq!(world.rows_per_order("orders_by_id").await.len(), 2);
+}

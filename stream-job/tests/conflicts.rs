@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rdkafka::message::Headers;
 use rdkafka::Message;
+use sales_model::EventRecord;
 use support::{minutes_ago, World, WAIT};
 use test_support::metrics::{metric, scrape};
 use test_support::orders::SampleOrder;
@@ -153,4 +154,49 @@ async fn a_reused_order_id_keeps_its_first_version_everywhere() {
         letters[0].2
     );
     assert!(letters[2].2.contains("store_id differ"), "{}", letters[2].2);
+}
+
+/// A POS that retries what it sent first, after a conflicting version came between (issue 24):
+/// the retry is acknowledged like any retry, and only the conflicting version is a dead letter,
+/// also when the conflicting version and the retry are read in one batch, the conflicting one
+/// first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_the_first_version_after_a_conflicting_one_is_no_dead_letter() {
+    let world = World::new().await;
+    let at = minutes_ago(5);
+    let first = order("retried", "store-1", "delivery", at, 350);
+    world.produce(&first).await;
+    let job = world.start_job().await;
+    world.wait_for_commits(1).await;
+    job.shutdown().await.expect("the job stopped cleanly");
+
+    // Read in one batch by the next run: another body under the id, then the first one again.
+    world
+        .produce(&order("retried", "store-1", "online", at, 999))
+        .await;
+    world.produce(&first).await;
+    let job = world.start_job().await;
+    world.wait_for_commits(3).await;
+    assert_eq!(conflicts_counted(&job).await, 1.0);
+    job.shutdown().await.expect("the job stopped cleanly");
+
+    let dead = world
+        .kafka
+        .read_topic(&format!("{}.dlq", world.topic), 1, WAIT);
+    assert_eq!(dead.len(), 1);
+    let letter: sales_model::Envelope =
+        sales_model::Envelope::from_json(dead[0].payload().unwrap_or_default())
+            .expect("the dead letter carries the original envelope");
+    assert_eq!(
+        EventRecord::from(&letter.event),
+        EventRecord::from(&order("retried", "store-1", "online", at, 999).event),
+        "the dead letter is the conflicting version, not the retry"
+    );
+    let stored: (String, i64) = world
+        .one_row(
+            "SELECT channel, total_minor FROM sales.orders_by_id WHERE order_id = ?",
+            ("retried",),
+        )
+        .await;
+    assert_eq!(stored, ("delivery".to_string(), 350));
 }

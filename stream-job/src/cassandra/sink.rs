@@ -782,23 +782,35 @@ impl Sink for CassandraSink {
     }
 
     fn write<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>> {
-        let sales = batch
-            .sales
-            .iter()
-            .map(|entry| Box::pin(self.write_sale(entry)) as BoxFuture<'_, anyhow::Result<()>>);
-        let refunds = batch
-            .refunds
-            .iter()
-            .map(|entry| Box::pin(self.write_refund(entry)) as BoxFuture<'_, anyhow::Result<()>>);
-        let voids = batch
-            .voids
-            .iter()
-            .map(|entry| Box::pin(self.write_void(entry)) as BoxFuture<'_, anyhow::Result<()>>);
-        let writes = stream::iter(sales.chain(refunds).chain(voids));
-        Box::pin(
-            writes
+        // Refunds and voids are stored before the batch's sales: a sale is never stored while a
+        // refund or void ahead of it in the batch is not. A replay after a crash between the two
+        // then finds such a refund stored with the attribution it was given (its sale unknown),
+        // instead of deriving it anew from the sale (DESIGN.md §3, ARCHITECTURE.md).
+        Box::pin(async move {
+            let first: Vec<BoxFuture<'_, anyhow::Result<()>>> = batch
+                .refunds
+                .iter()
+                .map(|entry| Box::pin(self.write_refund(entry)) as BoxFuture<'_, _>)
+                .chain(
+                    batch
+                        .voids
+                        .iter()
+                        .map(|entry| Box::pin(self.write_void(entry)) as BoxFuture<'_, _>),
+                )
+                .collect();
+            stream::iter(first)
                 .buffer_unordered(self.concurrency)
-                .try_collect::<()>(),
-        )
+                .try_collect::<()>()
+                .await?;
+            let sales: Vec<BoxFuture<'_, anyhow::Result<()>>> = batch
+                .sales
+                .iter()
+                .map(|entry| Box::pin(self.write_sale(entry)) as BoxFuture<'_, _>)
+                .collect();
+            stream::iter(sales)
+                .buffer_unordered(self.concurrency)
+                .try_collect::<()>()
+                .await
+        })
     }
 }
