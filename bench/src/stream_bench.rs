@@ -8,21 +8,11 @@
 //! (the job as it runs), `cassandra` or `clickhouse` alone, so each store's share of the time is
 //! visible. The last line is the result as JSON, for `bench-run`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use bench::metric;
 use service_runtime::settings::{ProcessEnv, Settings};
-use stream_job::cassandra::sink::CassandraSink;
-use stream_job::clickhouse::sink::ClickHouseSink;
-use stream_job::dead_letter::DeadLetters;
-use stream_job::health::Health;
-use stream_job::metrics::Metrics;
-use stream_job::pipeline::Pipeline;
-use stream_job::sink::Sink;
-use stream_job::source::OrderSource;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -42,36 +32,8 @@ async fn main() -> anyhow::Result<()> {
         &group,
         &[("CASSANDRA_CONCURRENCY", concurrency.as_str())],
     )?;
-    let metrics = Arc::new(Metrics::default());
-    let health = Health::default();
-    let mut chosen: Vec<Arc<dyn Sink>> = Vec::new();
-    if sinks != "clickhouse" {
-        chosen.push(Arc::new(
-            CassandraSink::connect(&config.cassandra, metrics.clone()).await?,
-        ));
-    }
-    if sinks != "cassandra" {
-        chosen.push(Arc::new(ClickHouseSink::new(
-            &config.clickhouse,
-            metrics.clone(),
-        )));
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let admin = listener.local_addr()?;
-    let router = stream_job::admin::router(metrics.clone(), health.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let stop = CancellationToken::new();
-    let pipeline = Pipeline {
-        source: OrderSource::new(&config.kafka, metrics.clone())?,
-        dead_letters: DeadLetters::new(&config.kafka, metrics.clone())?,
-        sinks: chosen,
-        metrics,
-        health,
-        flush_interval: config.flush_interval,
-        max_backoff: config.max_backoff,
-    };
-    let job = tokio::spawn(pipeline.run(stop.clone()));
-    let metrics_url = format!("http://{admin}/metrics");
+    let job = bench::SinkJob::start(&config, &sinks).await?;
+    let metrics_url = format!("http://{}/metrics", job.admin);
     let first_write = if sinks == "clickhouse" {
         "stream_job_written_total{table=\"order_facts\"}"
     } else {
@@ -93,8 +55,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     let text = reqwest::get(&metrics_url).await?.text().await?;
-    stop.cancel();
-    job.await?;
+    job.stop().await?;
     let per_second = orders as f64 / elapsed.as_secs_f64();
     let mean_flush_ms =
         1e3 * metric(
