@@ -87,8 +87,26 @@ def in_order(rows):
     return rows if isinstance(rows, str) else sorted(rows)
 
 
+def now_views():
+    """{view: its SELECT} of the views that read now() themselves (the per-minute grid), which
+    pinning a query's own now() cannot reach: at_instant inlines them."""
+    views = {}
+    for path in sorted(HERE.glob("[0-9][0-9][0-9]_*.sql")):
+        for statement in path.read_text().split(";"):
+            found = re.search(r"CREATE VIEW IF NOT EXISTS (\S+) AS\s+(SELECT\b.*)", statement, re.S)
+            if found and "now()" in found.group(2):
+                views[found.group(1)] = found.group(2).strip()
+    return views
+
+
+NOW_VIEWS = now_views()
+
+
 def at_instant(sql, at):
-    """The query with ClickHouse's now() pinned to the epoch second `at`."""
+    """The query with ClickHouse's now() pinned to the epoch second `at`, in the views that read it
+    too (inlined as subqueries under their own names)."""
+    for view, select in NOW_VIEWS.items():
+        sql = re.sub(rf"\b{re.escape(view)}\b(?!\.)", f"({select}) AS {view.split('.')[-1]}", sql)
     return sql.replace("now()", f"toDateTime({at})")
 
 
@@ -597,6 +615,9 @@ def main():
             table = f"{spec['schema']}.{spec['table_name']}"
             columns = ", ".join(column_select(spec, c["column_name"])[0] for c in spec["columns"])
             rows = attempt(f"SELECT {columns} FROM {table}")
+            if table in NOW_VIEWS and rows == []:
+                # The last hour is empty at the real now(); the sample day is not.
+                rows = attempt(at_instant(f"SELECT {columns} FROM {table}", PINNED_NOW))
             check(f"dataset {spec['table_name']}: every column reads", rows if isinstance(rows, str) else len(rows) > 0, True)
             for metric in spec["metrics"]:
                 # At the real now() (today's metrics may be empty then) and at an instant of the
@@ -700,10 +721,11 @@ def main():
                 '"KWD","#,##0.000 !",1,1.229,1.234',
             ],
         )
+        # Every minute of the hour before it, 0 where no order was.
         check(
             "chart Orders per minute at 2026-11-22T00:30:00Z",
             in_order(chart_rows.get("Orders per minute", [])),
-            ['"2026-11-22 05:30:00","EUR",2', '"2026-11-22 05:31:00","EUR",2'],
+            [f'"2026-11-22 05:{m:02d}:00","EUR",{2 if m in (30, 31) else 0}' for m in range(60)],
         )
 
         # Native filters: their values come from their column, and every chart in a filter's scope

@@ -9,7 +9,8 @@ store than the sale's, of a sale the pipeline never saw, just before today's bus
 and a week earlier before and after the same time of day) and a void per currency (of a sale with
 a refund, which still counts), and drives Debian's Chromium (headless, through Playwright) as a
 person would: logs in through Superset's login form, opens the dashboard, waits until every chart
-has rendered, and saves a full-page screenshot to target/dashboard.png.
+has rendered, and saves a full-page screenshot to target/dashboard.png (and the chart-data requests
+the dashboard sent to target/dashboard-requests.json).
 
 Then it asks Superset's own chart-data API, as that logged-in user (the browser's session cookie
 and the CSRF token the page fetches), the very queries the dashboard sent, and checks that every
@@ -17,7 +18,11 @@ chart returns data, the per-minute charts include the last minutes, no chart add
 together, today's orders, net revenue (gross - refunds, voided sales left out), average order
 value (gross / orders), refunds and refund rate per currency (and a week earlier) equal what it
 posted on the business day in BUSINESS_TIME_ZONE (the events either side of its midnight tell it
-from the UTC day), net revenue, orders and refunds per minute and the top products equal it too,
+from the UTC day), net revenue, orders and refunds per minute (every minute up to the current one,
+0 where nothing happened) and the top products equal it too, no text on the drawn ECharts charts
+runs into another (a negative bar's value and its name; time labels), Orders per minute's ticks are
+whole numbers, each chart's saved query context is the query the dashboard sends on opening and
+`GET /api/v1/chart/{id}/data/` answers it with the dashboard's figures,
 the 10-second auto-refresh reads through Superset's cache instead of forcing fresh queries, and no
 chart shows a scroll bar. Last, it reads the page as a person does: every amount at its currency's
 scale (JPY without decimals, KWD with three, EUR with two) in the Today by currency table, and on
@@ -30,6 +35,7 @@ usage: target/superset-venv/bin/python superset/check_dashboard.py
 import collections
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import os
 import pathlib
@@ -74,6 +80,22 @@ PER_MINUTE = {
     "Orders per minute": lambda t: t.orders,
     "Refunds per minute": lambda t: t.refunds,
 }
+# The horizontal bar charts, where a negative bar's value label could cover its category's name.
+HORIZONTAL_BARS = ["Net revenue by store", "Net revenue by region", "Net revenue by channel"]
+# ECharts probes (JavaScript functions of the chart's instance) for Browser.echart: every text
+# drawn outside the legend, as [text, x, y, width, height] on the canvas; the value axis' ticks.
+TEXT_BOXES = """chart => {
+    const box = e => { const r = e.getBoundingRect().clone(); r.applyTransform(e.getComputedTransform()); return r; };
+    const legend = chart.getModel().getComponent('legend');
+    const skip = legend ? box(chart.getViewOfComponentModel(legend).group) : null;
+    return chart.getZr().storage.getDisplayList()
+      .filter(e => e.style && typeof e.style.text === 'string' && e.style.text.trim())
+      .map(e => [e.style.text, box(e)])
+      .filter(([, r]) => !skip || !skip.contain(r.x + r.width / 2, r.y + r.height / 2))
+      .map(([text, r]) => [text, r.x, r.y, r.width, r.height]); }"""
+VALUE_TICKS = """chart => { const model = chart.getModel();
+    const axis = ['yAxis', 'xAxis'].map(a => model.getComponent(a, 0)).find(c => c && c.get('type') === 'value');
+    return axis ? axis.axis.scale.getTicks().map(t => t.value) : null; }"""
 STORES = [("store-001", "East"), ("store-003", "North"), ("store-005", "South"), ("store-007", "West")]
 CHANNELS = ["in_store", "online", "delivery", "takeaway"]
 PRODUCTS = [("sku-latte", "Latte"), ("sku-bagel", "Bagel"), ("sku-tea", "Tea")]
@@ -275,7 +297,7 @@ def make_refunds(now, run, sale):
     """Refunds and voids of this run, in every currency. Refunds: one item of a sale of the last
     minutes, at its store; part of a sale 25 minutes ago at the next store (then that sale is
     voided: the refund still counts, the sale not); a sale the pipeline never saw (the window has
-    refunds only); just before today's business midnight (yesterday); and a week earlier before
+    refunds only), once at a store that sold nothing and is not in the seed (negative bars); just before today's business midnight (yesterday); and a week earlier before
     and after the same time of day. Returns the refunds and the voids as (order_id, body)."""
     midnight = business_midnight(now)
     week_midnight = business_midnight(now, days_back=7)
@@ -296,6 +318,10 @@ def make_refunds(now, run, sale):
              max(now - dt.timedelta(minutes=15), midnight + just_after), PRICES[currency][2], None),
             ("unknown-sale", f"dash-{run}-never-posted-{currency}", stores[3], max(now - dt.timedelta(minutes=35), midnight + just_after),
              PRICES[currency][1], [{"sku": bagel_sku, "quantity": 1, "amount": PRICES[currency][1]}]),
+            # At a store the seed does not know and that sold nothing: its store, its region
+            # ("unknown") and its channel ("unknown") each draw a negative bar.
+            ("unseeded-store", f"dash-{run}-never-posted-b-{currency}", "store-099", max(now - dt.timedelta(minutes=40), midnight + just_after),
+             PRICES[currency][1], None),
             ("yesterday", sale[(currency, "yesterday")]["order_id"], sale[(currency, "yesterday")]["store_id"],
              midnight - dt.timedelta(minutes=5), PRICES[currency][0], None),
             ("week", sale[(currency, "week-30")]["order_id"], sale[(currency, "week-30")]["store_id"],
@@ -411,14 +437,13 @@ class Expected:
         ]
         return sum(picked, Totals())
 
-    def per_minute(self, now, currency):
-        """{window start on the business clock: Totals} of the windows in [now - 60 min, now) that
-        hold anything (a window of a voided sale or of refunds only has a row too)."""
+    def per_minute(self, currency):
+        """{window start on the business clock: Totals} of every window that holds anything of
+        `currency` (a window of a voided sale or of refunds only too)."""
         series = collections.defaultdict(Totals)
         for e in self.events:
-            start = window_start(e.at)
-            if e.currency == currency and now - dt.timedelta(minutes=60) <= start < now:
-                series[wall_clock(start)] += e.totals
+            if e.currency == currency:
+                series[wall_clock(window_start(e.at))] += e.totals
         return dict(series)
 
     def products_today(self, now, currency):
@@ -538,6 +563,28 @@ class Browser:
             title,
         )
 
+    def echart(self, title, probe):
+        """What `probe`, JavaScript source of a function of an ECharts instance, returns for the
+        instance that draws the chart `title` (None when there is none). Superset keeps the
+        instance in a React ref of the component that renders its element, so it is found by
+        walking up that element's React fiber."""
+        return self.page.evaluate(
+            f"""title => {{
+                const h = Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).find(h =>
+                  ((h.querySelector('[data-test=editable-title]') || {{}}).innerText || '').trim() === title);
+                const el = h && h.querySelector('[_echarts_instance_]');
+                if (!el) return null;
+                let fiber = el[Object.keys(el).find(k => k.startsWith('__reactFiber$'))];
+                for (; fiber; fiber = fiber.return) {{
+                  for (let hook = fiber.memoizedState; hook && typeof hook === 'object' && 'next' in hook; hook = hook.next) {{
+                    const ref = hook.memoizedState;
+                    if (ref && ref.current && typeof ref.current.getOption === 'function') return ({probe})(ref.current);
+                  }}
+                }}
+                return null; }}""",
+            title,
+        )
+
     def chart_states(self):
         """Per chart title: rendered, failed or loading, from what the page shows."""
         return self.page.evaluate(
@@ -598,6 +645,15 @@ class Browser:
 
     def close(self):
         self.context.close()
+
+
+def overlap(a, b, gap=3.0):
+    """Whether two [text, x, y, width, height] boxes run into each other: they share more than a
+    pixel of height and stand less than `gap` px apart side by side (or cover each other)."""
+    return (
+        min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]) > -gap
+        and min(a[2] + a[4], b[2] + b[4]) - max(a[2], b[2]) > 1.0
+    )
 
 
 def slice_names(browser):
@@ -721,6 +777,22 @@ def run_browser_checks(checks, browser, pipeline, expected):
     checks.equal("no chart shows a scroll bar", browser.scroll_bars(), [])
     loaded = latest_bodies(browser.chart_requests, names)
     checks.equal("every chart asked Superset for its data", sorted(loaded), sorted(CHARTS))
+    (TARGET / "dashboard-requests.json").write_text(json.dumps(loaded, indent=1, sort_keys=True))
+
+    # What a person reads on the drawn charts (the default currency).
+    for name in [*PER_MINUTE, *HORIZONTAL_BARS]:
+        boxes = browser.echart(name, TEXT_BOXES) or []
+        if name in HORIZONTAL_BARS:
+            negative = [b[0] for b in boxes if b[0].startswith(("-", "\u2212"))]
+            checks.check(f"{name}: draws a negative bar's value", bool(negative), str([b[0] for b in boxes]))
+        checks.check(f"{name}: draws its labels", len(boxes) > 3, str(boxes))
+        checks.equal(
+            f"{name}: no text runs into another (axis labels; a negative bar's value and its name)",
+            [(a[0], b[0]) for a, b in itertools.combinations(boxes, 2) if overlap(a, b)],
+            [],
+        )
+    ticks = browser.echart("Orders per minute", VALUE_TICKS)
+    checks.check("Orders per minute: the count axis has whole-number ticks only", bool(ticks) and all(float(t).is_integer() for t in ticks), str(ticks))
 
     # The dashboard's 10-second auto-refresh: its requests must not bypass the cache.
     refresh_from = time.monotonic()
@@ -818,17 +890,78 @@ def run_browser_checks(checks, browser, pipeline, expected):
                 checks.check(f"{name} ({currency}): answers", False)
                 continue
             points = timeseries_points(reply["result"][0], currency)
+            asked = dt.datetime.now(UTC).replace(tzinfo=None)
+            minutes = sorted(points)
+            # The axis runs to the current minute (the one the query ran in, or the one before it
+            # when a minute began while it ran), an hour of minutes with none missing.
+            current = {wall_clock(window_start(asked - dt.timedelta(seconds=s))) for s in (0, 20)}
+            checks.check(
+                f"{name} ({currency}): the time axis ends at the current minute",
+                bool(minutes) and minutes[-1] in current,
+                f"last point {minutes[-1] if minutes else None}, now {sorted(current)}",
+            )
+            steps = {b - a for a, b in zip(minutes, minutes[1:])}
+            checks.check(
+                f"{name} ({currency}): every minute of the last hour has a point (quiet minutes too)",
+                len(minutes) >= 59 and steps == {dt.timedelta(minutes=1)},
+                f"{len(minutes)} points, steps {sorted(steps)}",
+            )
+            series = expected.per_minute(currency)
             latest = expected.latest_window(currency)
             checks.check(
-                f"{name} ({currency}): includes the last minutes (the window of {latest:%H:%M})",
+                f"{name} ({currency}): includes the last posted minute (the window of {latest:%H:%M})",
                 latest in points,
-                f"latest point {max(points) if points else None}",
+                f"points from {minutes[0] if minutes else None} to {minutes[-1] if minutes else None}",
             )
             got = {k: (v if counts else money(v)) for k, v in points.items()}
-            want = {k: (value(t) if counts else money(value(t))) for k, t in expected.per_minute(now, currency).items()}
-            checks.equal(f"{name} ({currency}): every minute of the last hour equals what was posted (on the {ZONE_NAME} clock)", got, want)
+            want = {k: (value(series.get(k, Totals())) if counts else money(value(series.get(k, Totals())))) for k in points}
+            checks.equal(f"{name} ({currency}): every minute of the last hour equals what was posted, 0 where nothing was (on the {ZONE_NAME} clock)", got, want)
+            checks.check(
+                f"{name} ({currency}): shows a quiet minute as 0",
+                any(v == 0 for v in got.values()),
+                str(sorted(got.items())[:5]),
+            )
 
+    check_saved_queries(checks, browser, names, loaded, replies)
     check_scales(checks, browser, today, week)
+
+
+def check_saved_queries(checks, browser, names, loaded, replies):
+    """Each chart's saved query context (what the API's export, cache warm-up, and alerts and
+    reports run): it is the query the dashboard sends on opening (the Currency filter at its
+    default), and Superset's `GET /api/v1/chart/{id}/data/` answers it with the figures the
+    dashboard shows."""
+    ids = {name: chart_id for chart_id, name in names.items()}
+    for name in CHARTS:
+        response = browser.context.request.get(f"{browser.base}/api/v1/chart/{ids[name]}")
+        saved = json.loads(response.json()["result"].get("query_context") or "null") if response.ok else None
+        checks.equal(
+            f"{name}: its saved query context is the query the dashboard sends on opening",
+            (saved or {}).get("queries", [None])[0],
+            loaded[name]["queries"][0],
+        )
+        response = browser.context.request.get(f"{browser.base}/api/v1/chart/{ids[name]}/data/")
+        exported = response.json() if response.ok else None
+        checks.check(f"{name}: GET /api/v1/chart/{{id}}/data/ answers with data", bool(exported and exported["result"][0]["data"]), f"HTTP {response.status}: {response.text()[:300]}")
+        if not exported or not replies[name]:
+            continue
+        got = {c: figures(exported, c) for c in CURRENCIES}
+        want = {c: figures(replies[name], c) for c in CURRENCIES}
+        for c in CURRENCIES:
+            if isinstance(want[c], dict):
+                # A per-minute chart: the two queries ran moments apart, so compare the minutes both hold.
+                common = set(got[c]) & set(want[c])
+                got[c], want[c] = {k: got[c][k] for k in common}, {k: want[c][k] for k in common}
+        checks.equal(f"{name}: the exported data holds the figures the dashboard shows", got, want)
+
+
+def figures(reply, currency):
+    """One currency's figures in a chart-data reply: its rows (cards and tables, grouped by
+    currency) as sorted JSON, or its series as {x: value} (timeseries, pivoted by currency)."""
+    data = reply["result"][0]["data"]
+    if data and "currency" in data[0]:
+        return sorted(json.dumps(r, sort_keys=True) for r in data if r["currency"] == currency)
+    return {json.dumps(x): r[currency] for r in data for x in [next(v for k, v in r.items() if k not in CURRENCIES)] if r.get(currency) is not None}
 
 
 def check_scales(checks, browser, today, week):

@@ -1,6 +1,6 @@
 """Imports the dashboard bundle into a real Superset (apache-superset from PyPI, SQLite metadata in
 a temporary directory) the way bootstrap.sh and scripts/run-local do (provision.py), twice, and
-checks what a user relies on: the ClickHouse database, both datasets, every chart, the dashboard
+checks what a user relies on: the ClickHouse database, its three datasets, every chart, the dashboard
 with all of them, its native filters (a required Currency filter defaulting to the configured
 currency), a 10-second auto-refresh that reads through a 10-second data cache, "today" in the
 configured business time zone, and that the second import replaced what the first left
@@ -32,7 +32,7 @@ EXPECTED_CHARTS = {
     "Refund rate today",
     "Today by currency",
 }
-EXPECTED_DATASETS = {"v_sales_by_window", "v_product_sales_with_store"}
+EXPECTED_DATASETS = {"v_sales_by_window", "v_sales_per_minute", "v_product_sales_with_store"}
 EXPECTED_FILTERS = ["Currency", "Store", "Region", "Channel"]
 
 
@@ -81,7 +81,7 @@ def main():
     checks = [
         ("the ClickHouse database is imported", found["databases"], ["ClickHouse sales"]),
         ("its URI comes from the environment of the latest import", found["uri_ok"], True),
-        ("both datasets are imported", set(found["datasets"]), EXPECTED_DATASETS),
+        ("every dataset is imported", set(found["datasets"]), EXPECTED_DATASETS),
         ("every chart is imported, once", sorted(found["charts"]), sorted(EXPECTED_CHARTS)),
         ("the dashboard is imported", found["dashboards"], ["Sales"]),
         ("the dashboard holds every chart", set(found["dashboard_charts"]), EXPECTED_CHARTS),
@@ -97,6 +97,7 @@ def main():
         ("the admin password is the latest configured one", found["admin_login"], [False, True]),
         ("the periodic refresh reads through the cache", found["auto_refresh_mode"], "fetch"),
         ("chart data is cached for 10 seconds", found["data_cache"], ["FileSystemCache", 10]),
+        ("every chart is saved with a query context on its own dataset", found["query_contexts"], {c: True for c in EXPECTED_CHARTS}),
     ]
     failed = 0
     for name, got, expected in checks:
@@ -147,6 +148,8 @@ with app.app_context():
         "data_cache": [app.config["DATA_CACHE_CONFIG"]["CACHE_TYPE"], app.config["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"]],
         "currency_columns": {d.table_name: d.currency_code_column for d in datasets},
         "zones": zones,
+        "query_contexts": {c.slice_name: bool(c.query_context) and json.loads(c.query_context)["datasource"] == {"id": c.datasource_id, "type": "table"}
+                           and json.loads(c.query_context)["form_data"]["datasource"] == f"{c.datasource_id}__table" for c in charts},
     }))
 """
 
