@@ -22,7 +22,7 @@ use crate::money::Exact;
 use crate::order::check_line_name;
 use crate::refund::differing;
 use crate::request::Fields;
-use crate::{MoneyError, Order, OrderId, Refund, RefundRecord, Void, VoidRecord};
+use crate::{MoneyError, Order, OrderId, Refund, RefundRecord, StoreId, Void, VoidRecord};
 
 /// The envelope layout this code writes; it reads this one and every earlier one.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -92,6 +92,24 @@ impl Event {
             Event::Sale(order) => order.order_id(),
             Event::Refund(refund) => refund.order_id(),
             Event::Void(void) => void.order_id(),
+        }
+    }
+
+    /// The store the event happened at.
+    pub fn store_id(&self) -> &StoreId {
+        match self {
+            Event::Sale(order) => order.store_id(),
+            Event::Refund(refund) => refund.store_id(),
+            Event::Void(void) => void.store_id(),
+        }
+    }
+
+    /// When the till recorded the event.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        match self {
+            Event::Sale(order) => order.created_at(),
+            Event::Refund(refund) => refund.created_at(),
+            Event::Void(void) => void.created_at(),
         }
     }
 

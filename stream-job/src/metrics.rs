@@ -1,6 +1,12 @@
 //! Prometheus metrics of one stream-job instance, in their own registry.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -28,6 +34,84 @@ pub struct PartitionLabel {
     pub partition: i32,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabel {
+    pub store_id: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LagLabels {
+    partition: i32,
+    /// `event`: the till's `created_at`; `ingest`: when ingest-api accepted it.
+    since: &'static str,
+}
+
+/// The times of the newest committed messages: per partition (event time, ingest time) of the
+/// last one, and per store its newest event.
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub partitions: BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>,
+    pub stores: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl Committed {
+    /// Adds `later`, whose messages come after these in their partitions.
+    pub fn merge(&mut self, later: Committed) {
+        self.partitions.extend(later.partitions);
+        for (store, at) in later.stores {
+            let newest = self.stores.entry(store).or_insert(at);
+            *newest = (*newest).max(at);
+        }
+    }
+}
+
+/// `lag_seconds`, computed when scraped: per partition, now minus the event time and the ingest
+/// time of the last committed message while messages wait behind it (read by the job and not yet
+/// committed, or counted by librdkafka's consumer lag), and 0 once the partition is caught up, so
+/// an idle partition shows no lag.
+#[derive(Debug)]
+struct LagCollector {
+    committed: Arc<Mutex<BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>>>,
+    uncommitted: Arc<Mutex<BTreeSet<i32>>>,
+    consumer_lag: Family<PartitionLabel, Gauge>,
+}
+
+impl Collector for LagCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let lag = Family::<LagLabels, Gauge<f64, AtomicU64>>::default();
+        let now = Utc::now();
+        let committed = self.committed.lock().map(|c| c.clone()).unwrap_or_default();
+        let uncommitted = self
+            .uncommitted
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default();
+        for (partition, (event, ingest)) in committed {
+            let waiting = uncommitted.contains(&partition)
+                || self
+                    .consumer_lag
+                    .get(&PartitionLabel { partition })
+                    .is_some_and(|messages| messages.get() > 0);
+            for (since, at) in [("event", event), ("ingest", ingest)] {
+                let seconds = if waiting {
+                    (now - at).num_milliseconds().max(0) as f64 / 1e3
+                } else {
+                    0.0
+                };
+                lag.get_or_create(&LagLabels { partition, since })
+                    .set(seconds);
+            }
+        }
+        let family = encoder.encode_descriptor(
+            "lag_seconds",
+            "Per partition: now minus the event (since=event) or ingest (since=ingest) time of the last committed message while messages wait behind it, 0 when caught up",
+            None,
+            lag.metric_type(),
+        )?;
+        lag.encode(family)
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub consumed: Counter,
@@ -45,6 +129,10 @@ pub struct Metrics {
     pub flush_latency: Family<SinkLabel, Histogram>,
     pub windows_recomputed: Counter,
     pub freshness: Histogram,
+    pub healthy: Gauge,
+    pub store_last_event: Family<StoreLabel, Gauge<f64, AtomicU64>>,
+    committed: Arc<Mutex<BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>>>,
+    uncommitted: Arc<Mutex<BTreeSet<i32>>>,
 }
 
 impl Default for Metrics {
@@ -71,6 +159,26 @@ impl Default for Metrics {
         let windows_recomputed = Counter::default();
         // 10 ms .. ~6 min in steps of 10%, so a percentile read from it is within 10%.
         let freshness = Histogram::new(exponential_buckets(0.01, 1.1, 110));
+        let healthy = Gauge::default();
+        healthy.set(1);
+        let store_last_event = Family::<StoreLabel, Gauge<f64, AtomicU64>>::default();
+        let committed = Arc::default();
+        let uncommitted = Arc::default();
+        registry.register(
+            "healthy",
+            "1 while nothing fails (what /health answers 200 to), 0 while something does",
+            healthy.clone(),
+        );
+        registry.register(
+            "store_last_event_timestamp_seconds",
+            "Per store: the event time of its newest committed sale, refund or void (Unix seconds)",
+            store_last_event.clone(),
+        );
+        registry.register_collector(Box::new(LagCollector {
+            committed: Arc::clone(&committed),
+            uncommitted: Arc::clone(&uncommitted),
+            consumer_lag: consumer_lag.clone(),
+        }));
         registry.register(
             "consumed",
             "Messages read from the order topic",
@@ -159,11 +267,42 @@ impl Default for Metrics {
             flush_latency,
             windows_recomputed,
             freshness,
+            healthy,
+            store_last_event,
+            committed,
+            uncommitted,
         }
     }
 }
 
 impl Metrics {
+    /// Records what a successful commit made final: the partitions' last messages (for
+    /// `lag_seconds`) and the stores' newest events.
+    pub fn committed(&self, committed: &Committed) {
+        if let Ok(mut partitions) = self.committed.lock() {
+            partitions.extend(committed.partitions.iter().map(|(p, t)| (*p, *t)));
+        }
+        if let Ok(mut uncommitted) = self.uncommitted.lock() {
+            uncommitted.clear();
+        }
+        for (store, at) in &committed.stores {
+            let gauge = self.store_last_event.get_or_create(&StoreLabel {
+                store_id: store.clone(),
+            });
+            let seconds = at.timestamp_millis() as f64 / 1e3;
+            if seconds > gauge.get() {
+                gauge.set(seconds);
+            }
+        }
+    }
+
+    /// Records that messages of `partitions` were read and wait for a commit.
+    pub fn reading(&self, partitions: impl IntoIterator<Item = i32>) {
+        if let Ok(mut uncommitted) = self.uncommitted.lock() {
+            uncommitted.extend(partitions);
+        }
+    }
+
     pub fn wrote(&self, table: &str, rows: u64) {
         self.written
             .get_or_create(&TableLabel {

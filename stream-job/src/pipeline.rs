@@ -23,10 +23,34 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dead_letter::DeadLetters;
 use crate::health::Health;
-use crate::metrics::{Metrics, SinkLabel};
+use crate::metrics::{Committed, Metrics, SinkLabel};
 use crate::resolve::{self, Refusal};
 use crate::sink::{Known, Sink, SinkError, Wanted};
 use crate::source::{Offsets, OrderSource};
+
+/// Per partition, the event and ingest time of the batch's last valid message, and per store its
+/// newest event.
+fn newest_times(decoded: &[(&OwnedMessage, Result<Envelope, EnvelopeError>)]) -> Committed {
+    let mut times = Committed::default();
+    let mut last_offset = std::collections::HashMap::new();
+    for (message, decoded) in decoded {
+        let Ok(envelope) = decoded else { continue };
+        let created_at = envelope.event.created_at();
+        let offset = last_offset.entry(message.partition()).or_insert(i64::MIN);
+        if message.offset() > *offset {
+            *offset = message.offset();
+            times
+                .partitions
+                .insert(message.partition(), (created_at, envelope.ingested_at));
+        }
+        let store = times
+            .stores
+            .entry(envelope.event.store_id().to_string())
+            .or_insert(created_at);
+        *store = (*store).max(created_at);
+    }
+    times
+}
 
 /// What the pipeline asks of every sink.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,6 +89,7 @@ impl Pipeline {
             }
         });
         let mut pending = Offsets::default();
+        let mut progress = Committed::default();
         let mut last_flush = Instant::now();
         while !stop.is_cancelled() {
             let (batch, read_error) = self.source.next_batch(self.flush_interval, &stop).await;
@@ -78,21 +103,30 @@ impl Pipeline {
                 None => self.health.report("kafka source", None),
             }
             if !batch.is_empty() {
-                if self.handle(&batch, &give_up).await.is_err() {
-                    break;
+                self.metrics.reading(batch.iter().map(|m| m.partition()));
+                match self.handle(&batch, &give_up).await {
+                    Ok(times) => progress.merge(times),
+                    Err(_) => break,
                 }
                 pending.record(&batch);
             }
             let due = last_flush.elapsed() >= self.flush_interval || batch.is_empty();
             if !pending.is_empty() && due {
-                if self.flush_and_commit(&mut pending, &give_up).await.is_err() {
+                if self
+                    .flush_and_commit(&mut pending, &mut progress, &give_up)
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 last_flush = Instant::now();
             }
         }
         if !pending.is_empty() {
-            match self.flush_and_commit(&mut pending, &give_up).await {
+            match self
+                .flush_and_commit(&mut pending, &mut progress, &give_up)
+                .await
+            {
                 Ok(()) => tracing::info!("final flush and commit done"),
                 Err(error) => {
                     tracing::warn!(%error, "stopped without the final commit; the last batches will be re-read")
@@ -104,12 +138,13 @@ impl Pipeline {
     }
 
     /// Dead-letters the poison messages and conflicting duplicates, and writes the rest to every
-    /// sink, retrying each failing step until it succeeds.
+    /// sink, retrying each failing step until it succeeds. Returns the times of the batch's
+    /// newest events, which become the job's progress once the batch is committed.
     async fn handle(
         &self,
         batch: &[OwnedMessage],
         stop: &CancellationToken,
-    ) -> Result<(), Stopped> {
+    ) -> Result<Committed, Stopped> {
         self.metrics.consumed.inc_by(batch.len() as u64);
         let decoded: Vec<_> = batch
             .iter()
@@ -130,15 +165,17 @@ impl Pipeline {
                 message.partition(),
                 message.offset()
             );
-            return until_ok(
+            until_ok(
                 "reading a newer schema",
                 self.max_backoff,
                 stop,
                 |problem: &String| self.health.report("schema", Some(problem.clone())),
                 || async { Err::<(), _>(problem.clone()) },
             )
-            .await;
+            .await?;
+            return Ok(Committed::default());
         }
+        let times = newest_times(&decoded);
         // Each distinct content of an id once; which one is the event is decided against the
         // stored first version, which the record store is asked for.
         let (candidates, mut refused) = resolve::versions(decoded);
@@ -174,11 +211,11 @@ impl Pipeline {
             .await?;
             self.health.report("dead letter", None);
         }
-        if events.is_empty() {
-            return Ok(());
+        if !events.is_empty() {
+            self.on_every_sink(Step::Write, stop, |sink| sink.write(&events))
+                .await?;
         }
-        self.on_every_sink(Step::Write, stop, |sink| sink.write(&events))
-            .await
+        Ok(times)
     }
 
     /// What the first sink that keeps a record of every event (Cassandra) holds of the batch's
@@ -270,6 +307,7 @@ impl Pipeline {
     async fn flush_and_commit(
         &self,
         pending: &mut Offsets,
+        progress: &mut Committed,
         stop: &CancellationToken,
     ) -> Result<(), Stopped> {
         self.on_every_sink(Step::Flush, stop, |sink| sink.flush())
@@ -277,6 +315,7 @@ impl Pipeline {
         match self.source.commit(pending) {
             Ok(()) => {
                 self.metrics.commits.inc();
+                self.metrics.committed(&std::mem::take(progress));
                 pending.clear();
             }
             // Kept pending: the next flush commits it together with what follows.

@@ -10,7 +10,6 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::OwnedMessage;
-use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
@@ -24,20 +23,38 @@ pub struct SourceContext {
 }
 
 impl ClientContext for SourceContext {
-    fn stats(&self, statistics: Statistics) {
-        if let Some(topic) = statistics.topics.get(&self.topic) {
-            for (partition, stats) in &topic.partitions {
-                if *partition >= 0 && stats.consumer_lag >= 0 {
+    /// Reads only the figures it needs from librdkafka's statistics JSON: rdkafka's full
+    /// `Statistics` type does not parse what librdkafka reports against Apache Kafka 4, and
+    /// its parse error would leave the gauge empty.
+    fn stats_raw(&self, statistics: &[u8]) {
+        match consumer_lags(statistics, &self.topic) {
+            Ok(lags) => {
+                for (partition, lag) in lags {
                     self.metrics
                         .consumer_lag
-                        .get_or_create(&PartitionLabel {
-                            partition: *partition,
-                        })
-                        .set(stats.consumer_lag);
+                        .get_or_create(&PartitionLabel { partition })
+                        .set(lag);
                 }
             }
+            Err(error) => tracing::warn!(%error, "cannot read librdkafka's statistics"),
         }
     }
+}
+
+/// (partition, consumer lag) of every partition of `topic` whose lag librdkafka knows, from its
+/// statistics JSON (`topics.<topic>.partitions.<n>.consumer_lag`, -1 when unknown).
+fn consumer_lags(statistics: &[u8], topic: &str) -> serde_json::Result<Vec<(i32, i64)>> {
+    let statistics: serde_json::Value = serde_json::from_slice(statistics)?;
+    let partitions = statistics["topics"][topic]["partitions"].as_object();
+    Ok(partitions
+        .into_iter()
+        .flatten()
+        .filter_map(|(partition, stats)| {
+            let partition: i32 = partition.parse().ok().filter(|p| *p >= 0)?;
+            let lag = stats["consumer_lag"].as_i64().filter(|lag| *lag >= 0)?;
+            Some((partition, lag))
+        })
+        .collect())
 }
 
 impl ConsumerContext for SourceContext {
@@ -184,6 +201,23 @@ mod tests {
             offset,
             None,
         )
+    }
+
+    #[test]
+    fn consumer_lag_is_read_from_librdkafkas_statistics() {
+        // The shape librdkafka reports (trimmed): the internal partition -1 and an unknown lag
+        // (-1) are left out.
+        let statistics = br#"{"name": "c", "topics": {"Order": {"topic": "Order", "partitions": {
+            "0": {"partition": 0, "consumer_lag": 12, "hi_offset": 40},
+            "1": {"partition": 1, "consumer_lag": 0},
+            "2": {"partition": 2, "consumer_lag": -1},
+            "-1": {"partition": -1, "consumer_lag": -1}}}, "Other": {"partitions": {
+            "0": {"consumer_lag": 99}}}}}"#;
+        let mut lags = consumer_lags(statistics, "Order").unwrap();
+        lags.sort();
+        assert_eq!(lags, [(0, 12), (1, 0)]);
+        assert_eq!(consumer_lags(statistics, "Missing").unwrap(), []);
+        assert!(consumer_lags(b"not json", "Order").is_err());
     }
 
     #[test]

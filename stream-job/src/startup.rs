@@ -33,7 +33,7 @@ impl StreamJob {
     /// background (the admin `/health` says what is still missing).
     pub async fn start(config: StreamConfig) -> anyhow::Result<StreamJob> {
         let metrics = Arc::new(Metrics::default());
-        let health = Health::default();
+        let health = Health::with_gauge(metrics.healthy.clone());
         let stop = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind(config.admin_addr)
             .await

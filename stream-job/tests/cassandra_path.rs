@@ -244,6 +244,15 @@ async fn a_job_killed_mid_stream_and_restarted_stores_every_order_exactly_once()
     job.shutdown().await.expect("the job stopped cleanly");
 }
 
+/// The largest `stream_job_lag_seconds` (ingest time) over the partitions.
+fn max_lag(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("stream_job_lag_seconds{") && l.contains("since=\"ingest\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .fold(0.0, f64::max)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
     let world = World::new().await;
@@ -257,6 +266,21 @@ async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
     world.wait_for_orders(20).await;
     world.wait_for_commits(20).await;
 
+    let metrics_url = format!("http://{}/metrics", job.admin_addr());
+    // Caught up: healthy, no lag, store-1's newest event known to Prometheus.
+    let metrics = scrape(&metrics_url).await;
+    assert_eq!(metric(&metrics, "stream_job_healthy"), 1.0, "{metrics}");
+    assert_eq!(max_lag(&metrics), 0.0, "{metrics}");
+    let newest = minutes_ago(1).timestamp_millis() as f64 / 1e3;
+    let store_1 = metric(
+        &metrics,
+        "stream_job_store_last_event_timestamp_seconds{store_id=\"store-1\"}",
+    );
+    assert!(
+        (newest - 5.0..=newest).contains(&store_1),
+        "{store_1} vs {newest}"
+    );
+
     proxy.cut();
     world
         .produce_series("during", 0..30, ("store-2", Some("c-2")), |_| {
@@ -266,12 +290,53 @@ async fn while_cassandra_is_unreachable_nothing_is_committed_or_lost() {
     world.assert_outage_holds_commits(&job, 20).await;
     let health = format!("http://{}/health", job.admin_addr());
     assert_eq!(world.rows_per_order("orders_by_id").await.len(), 20);
+    // Unhealthy, and the orders waiting behind the last commit show as lag in seconds (once
+    // librdkafka's statistics, every 5 s, report them waiting).
+    let deadline = Instant::now() + WAIT;
+    let metrics = loop {
+        let metrics = scrape(&metrics_url).await;
+        if max_lag(&metrics) >= 2.0 || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(metric(&metrics, "stream_job_healthy"), 0.0, "{metrics}");
+    assert!(max_lag(&metrics) >= 2.0, "{metrics}");
+    assert_eq!(
+        metric(
+            &metrics,
+            "stream_job_store_last_event_timestamp_seconds{store_id=\"store-2\"}"
+        ),
+        0.0,
+        "store-2's orders are not committed yet"
+    );
 
     proxy.restore();
     world.wait_for_orders(50).await;
     world.wait_for_commits(50).await;
     assert_eq!(reqwest::get(&health).await.unwrap().status(), 200);
-    let metrics = scrape(&format!("http://{}/metrics", job.admin_addr())).await;
+    // librdkafka's statistics (every 5 s) give the consumer lag in messages: orders waited
+    // during the outage, none once caught up.
+    let caught_up = |metrics: &str| {
+        (0..3)
+            .all(|p| metrics.contains(&format!("stream_job_consumer_lag{{partition=\"{p}\"}} 0\n")))
+    };
+    let deadline = Instant::now() + WAIT;
+    let metrics = loop {
+        let metrics = scrape(&metrics_url).await;
+        if caught_up(&metrics) || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(caught_up(&metrics), "{metrics}");
+    assert_eq!(metric(&metrics, "stream_job_healthy"), 1.0);
+    assert!(
+        metric(
+            &metrics,
+            "stream_job_store_last_event_timestamp_seconds{store_id=\"store-2\"}"
+        ) > 0.0
+    );
     assert!(
         metric(
             &metrics,
