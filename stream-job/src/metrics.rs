@@ -46,11 +46,14 @@ struct LagLabels {
     since: &'static str,
 }
 
+/// Per partition: the event time and the ingest time of a message.
+pub type PartitionTimes = BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>;
+
 /// The times of the newest committed messages: per partition (event time, ingest time) of the
 /// last one, and per store its newest event.
 #[derive(Debug, Default)]
 pub struct Committed {
-    pub partitions: BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>,
+    pub partitions: PartitionTimes,
     pub stores: BTreeMap<String, DateTime<Utc>>,
 }
 
@@ -71,7 +74,7 @@ impl Committed {
 /// an idle partition shows no lag.
 #[derive(Debug)]
 struct LagCollector {
-    committed: Arc<Mutex<BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>>>,
+    committed: Arc<Mutex<PartitionTimes>>,
     uncommitted: Arc<Mutex<BTreeSet<i32>>>,
     consumer_lag: Family<PartitionLabel, Gauge>,
 }
@@ -131,7 +134,7 @@ pub struct Metrics {
     pub freshness: Histogram,
     pub healthy: Gauge,
     pub store_last_event: Family<StoreLabel, Gauge<f64, AtomicU64>>,
-    committed: Arc<Mutex<BTreeMap<i32, (DateTime<Utc>, DateTime<Utc>)>>>,
+    committed: Arc<Mutex<PartitionTimes>>,
     uncommitted: Arc<Mutex<BTreeSet<i32>>>,
 }
 
