@@ -193,6 +193,13 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_job_goes_on() {
         1.0,
         "{metrics}"
     );
+    // Every stream-job metric the alert rules read is exposed under that name.
+    for name in alerted_metrics() {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "deploy/prometheus/alerts.yml reads {name}, which stream-job does not expose:\n{metrics}"
+        );
+    }
     job.shutdown().await.expect("the job stopped cleanly");
 }
 
@@ -242,6 +249,23 @@ async fn a_job_killed_mid_stream_and_restarted_stores_every_order_exactly_once()
         );
     }
     job.shutdown().await.expect("the job stopped cleanly");
+}
+
+/// The stream-job metrics deploy/prometheus/alerts.yml's expressions read.
+fn alerted_metrics() -> Vec<String> {
+    let path = test_support::stores::repository_root().join("deploy/prometheus/alerts.yml");
+    let rules = std::fs::read_to_string(&path).expect("read the alert rules");
+    let mut names: Vec<String> = rules
+        .lines()
+        .filter(|line| line.trim_start().starts_with("expr:"))
+        .flat_map(|line| line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .filter(|word| word.starts_with("stream_job_"))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 4, "{names:?}");
+    names
 }
 
 /// The largest `stream_job_lag_seconds` (ingest time) over the partitions.
