@@ -200,3 +200,85 @@ async fn a_retry_of_the_first_version_after_a_conflicting_one_is_no_dead_letter(
         .await;
     assert_eq!(stored, ("delivery".to_string(), 350));
 }
+
+/// The idempotency window (README, "Retries and the idempotency window"): a POS retry is
+/// recognised as long as ingest-api accepts the order's `created_at`, `INGEST_MAX_AGE_SECS` behind
+/// the server clock (60 s here, a week by default), because Cassandra keeps every first version
+/// without expiry. Just inside the window the retry is acknowledged and counted once; past it,
+/// the retry is refused as too old, and the order still counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_just_inside_the_idempotency_window_is_counted_once_and_one_past_it_refused() {
+    const KEY: &str = "window-key-0123456789";
+    let world = World::new().await;
+    let env = world.env(&[
+        ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
+        ("INGEST_API_KEYS", KEY),
+        ("INGEST_MAX_AGE_SECS", "60"),
+    ]);
+    let app = ingest_api::startup::Application::build(
+        ingest_api::configuration::IngestConfig::from_settings(
+            &service_runtime::settings::Settings::new(&env),
+        )
+        .expect("ingest config"),
+    )
+    .await
+    .expect("build ingest-api");
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    test_support::wait_until_ok(&format!("{base}/ready"), WAIT)
+        .await
+        .expect("ingest-api ready");
+    let client = reqwest::Client::new();
+    let created_at = chrono::Utc::now() - chrono::Duration::seconds(45);
+    let body = SampleOrder::new("window-1", "store-1", created_at)
+        .line("sku-1", "Latte", 2, 350)
+        .json();
+    let post = || async {
+        let response = client
+            .post(format!("{base}/v1/orders"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("reach ingest-api");
+        let status = response.status().as_u16();
+        (
+            status,
+            response
+                .json::<serde_json::Value>()
+                .await
+                .unwrap_or_default(),
+        )
+    };
+
+    assert_eq!(post().await.0, 202);
+    let job = world.start_job().await;
+    world.wait_for_commits(1).await;
+    // The POS did not hear the answer and retries, 45 s and more after the sale: inside the window.
+    assert_eq!(
+        post().await.0,
+        202,
+        "a retry inside the window is acknowledged"
+    );
+    world.wait_for_commits(2).await;
+
+    // Past the window (60 s after created_at) the same retry is refused as too old.
+    let past = created_at + chrono::Duration::seconds(62) - chrono::Utc::now();
+    tokio::time::sleep(past.to_std().unwrap_or_default()).await;
+    let (status, refused) = post().await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["errors"][0]["code"], "too_old", "{refused}");
+    assert_eq!(conflicts_counted(&job).await, 0.0);
+    job.shutdown().await.expect("the job stopped cleanly");
+
+    assert_eq!(world.kafka.committed_total(&world.group, &world.topic), 2);
+    assert_eq!(
+        world.rows_per_order("orders_by_id").await,
+        HashMap::from([("window-1".to_string(), 1)])
+    );
+    let windows: Vec<(u64, i64)> = world
+        .clickhouse
+        .rows("SELECT sum(orders), sum(gross_minor) FROM sales.sales_by_window FINAL")
+        .await;
+    assert_eq!(windows, [(1, 700)], "the retried sale counts once");
+}

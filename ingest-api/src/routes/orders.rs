@@ -87,6 +87,11 @@ impl ToSchema for OrderBatch {
 }
 
 /// Submit one order. The answer comes only after Kafka acknowledged the write.
+///
+/// Re-posting an order with the same `order_id` and content is a safe retry, counted once, for as
+/// long as its `created_at` is accepted: up to `INGEST_MAX_AGE_SECS` (a week by default) behind
+/// the server clock; past that it is refused 422 `too_old`. The same `order_id` with other content
+/// is accepted here and later diverted to the dead-letter topic as a conflicting duplicate.
 #[utoipa::path(
     post,
     path = "/v1/orders",
