@@ -16,6 +16,7 @@ pub mod dead_letter;
 pub mod health;
 pub mod metrics;
 pub mod pipeline;
+pub mod replay;
 pub mod resolve;
 pub mod sink;
 pub mod source;
