@@ -40,7 +40,7 @@ WEEK = 7 * 86400
 # not UTC, so a zone that is ignored, or a UTC date taken for the business day, shows.
 BUSINESS_TIME_ZONE = "Asia/Kolkata"
 # What build_bundle.py fills in from the environment (the connection URI is in databases/, not read).
-PLACEHOLDER_VALUES = {"BUSINESS_TIME_ZONE": BUSINESS_TIME_ZONE, "SUPERSET_DEFAULT_CURRENCY": "EUR"}
+PLACEHOLDER_VALUES = {"BUSINESS_TIME_ZONE": BUSINESS_TIME_ZONE, "SUPERSET_DEFAULT_CURRENCY": "EUR", "SUPERSET_SILENT_STORE_MINUTES": "60"}
 PLACEHOLDER = re.compile(r"\{\{ *[A-Z][A-Z0-9_]* *\}\}")  # build_bundle.py's rule
 # ISO 4217 minor-unit exponents of the sample currencies.
 EXPONENT = {"EUR": 2, "JPY": 0, "KWD": 3}

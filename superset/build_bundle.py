@@ -6,7 +6,8 @@ usage: build_bundle.py DASHBOARD_DIR OUTPUT_ZIP
 
 Environment: CLICKHOUSE_HOST (clickhouse), CLICKHOUSE_HTTP_PORT (8123), CLICKHOUSE_USER (default),
 CLICKHOUSE_PASSWORD (empty), SUPERSET_DEFAULT_CURRENCY (EUR; an ISO 4217 code),
-BUSINESS_TIME_ZONE (UTC; an IANA name such as Asia/Kolkata).
+BUSINESS_TIME_ZONE (UTC; an IANA name such as Asia/Kolkata), SUPERSET_SILENT_STORE_MINUTES (60;
+after how many minutes without a sale or refund the Data freshness strip lists a store).
 
 A placeholder is `{{ NAME }}` with an upper-case NAME; lower-case `{{name}}` is left alone (the
 Handlebars charts' templates).
@@ -60,6 +61,14 @@ def business_time_zone():
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         sys.exit(f"BUSINESS_TIME_ZONE {name!r} is not a known IANA time zone")
     return name
+
+
+def silent_store_minutes():
+    """After how many minutes without an event a store counts as silent: a whole number."""
+    text = os.environ.get("SUPERSET_SILENT_STORE_MINUTES", "60")
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", text):
+        sys.exit(f"SUPERSET_SILENT_STORE_MINUTES must be a whole number of minutes (1 or more), not {text!r}")
+    return text
 
 
 def default_filters(dashboard):
@@ -164,6 +173,7 @@ def build(source, output):
         "CLICKHOUSE_SQLALCHEMY_URI": sqlalchemy_uri(),
         "SUPERSET_DEFAULT_CURRENCY": default_currency(),
         "BUSINESS_TIME_ZONE": business_time_zone(),
+        "SUPERSET_SILENT_STORE_MINUTES": silent_store_minutes(),
     }
     root = "sales_dashboard_export"
     texts = {}
