@@ -20,7 +20,7 @@ use crate::sales::{GroupBy, ProductRow, Range, SummaryRow};
 use crate::startup::AppState;
 
 /// What the API document says the service is.
-pub const DESCRIPTION: &str = "Reads over both stores: orders from Cassandra, sales figures from ClickHouse's views, and the latest reconciliation of the two. Money is decimal text at two fraction digits; currencies are never added together.";
+pub const DESCRIPTION: &str = "Reads over both stores: orders from Cassandra, sales figures from ClickHouse's views, and the latest reconciliation of the two. Money is decimal text at its currency's ISO 4217 scale (JPY 0 fraction digits, EUR 2, KWD 3); currencies are never added together.";
 
 fn bad(field: &str, code: &str, message: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, field, code, message)
