@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod producer;
 pub mod routes;
 pub mod startup;
+pub mod state;

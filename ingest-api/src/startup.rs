@@ -19,15 +19,8 @@ use utoipa_axum::routes;
 use crate::configuration::IngestConfig;
 use crate::metrics::Metrics;
 use crate::producer::OrderProducer;
-use crate::routes::{ops, orders, refunds, DESCRIPTION};
-
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<IngestConfig>,
-    pub producer: OrderProducer,
-    pub metrics: Arc<Metrics>,
-}
+use crate::routes::{ops, orders, refunds, voids, DESCRIPTION};
+use crate::state::AppState;
 
 pub struct Application {
     listener: TcpListener,
@@ -87,7 +80,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let orders = OpenApiRouter::new()
         .routes(routes!(orders::post_order))
         .routes(routes!(orders::post_batch))
-        .routes(routes!(refunds::post_void))
+        .routes(routes!(voids::post_void))
         .routes(routes!(refunds::post_refund))
         .routes(routes!(refunds::post_refund_batch))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes));

@@ -13,3 +13,4 @@ pub mod paging;
 pub mod routes;
 pub mod sales;
 pub mod startup;
+pub mod state;

@@ -17,7 +17,7 @@ use crate::jobs::reconcile::ReconciliationReport;
 use crate::orders::{OrderPage, OrderView};
 use crate::paging::Cursor;
 use crate::sales::{GroupBy, ProductRow, Range, SummaryRow};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the API document says the service is.
 pub const DESCRIPTION: &str = "Reads over both stores: orders from Cassandra, sales figures from ClickHouse's views, and the latest reconciliation of the two. Money is decimal text at its currency's ISO 4217 scale (JPY 0 fraction digits, EUR 2, KWD 3); currencies are never added together.";

@@ -4,7 +4,6 @@
 use axum::Router;
 use sales_stores::clickhouse;
 use service_runtime::auth::behind_keys;
-use service_runtime::problem::Problem;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,28 +16,9 @@ use crate::cassandra_reads::Connected;
 use crate::configuration::ServingConfig;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
-use crate::orders::OrderReads;
 use crate::routes::{self, DESCRIPTION};
 use crate::sales::SalesReads;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<ServingConfig>,
-    pub cassandra: Connected,
-    pub sales: Arc<SalesReads>,
-    pub jobs: Arc<Jobs>,
-    pub metrics: Arc<Metrics>,
-}
-
-impl AppState {
-    /// Order reads, or a 503 with `Retry-After` while Cassandra is not reached yet.
-    pub fn orders(&self) -> Result<&OrderReads, Problem> {
-        self.cassandra
-            .get()
-            .map(|reads| &reads.orders)
-            .ok_or_else(|| Problem::unavailable("Cassandra is not reachable yet; retry shortly"))
-    }
-}
+use crate::state::AppState;
 
 pub struct Application {
     listener: TcpListener,

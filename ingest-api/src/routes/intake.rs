@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use service_runtime::problem::{with_retry_after, Problem};
 
 use crate::producer::ProduceError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Turns one JSON document into an event, judged against the ingest clock `now`.
 pub type Parser<'a> = &'a (dyn Fn(&[u8], DateTime<Utc>) -> Result<Event, ParseError> + Sync);

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use service_runtime::ops::{readiness, Readiness};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Kafka answers metadata for the order topic.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(Readiness))]

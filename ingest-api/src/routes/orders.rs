@@ -11,7 +11,7 @@ use service_runtime::problem::{ErrorBody, PostErrors, Problem};
 use utoipa::ToSchema;
 
 use super::intake::{accept_batch, accept_one, BatchAnswer, Element, Outcome};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The answer for an accepted order.
 #[derive(Debug, Serialize, ToSchema)]
