@@ -30,6 +30,10 @@ import tempfile
 import zoneinfo
 
 import yaml
+
+# The native filters' scopes and defaults as build_bundle.py reads them for the saved queries.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "superset"))
+from build_bundle import chart_uuids, default_filters  # noqa: E402
 from chdb import session as chdb_session
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -667,12 +671,9 @@ def main():
         # condition of its default value (the Currency filter's SUPERSET_DEFAULT_CURRENCY).
         sales, unfilled = filled(dashboard / "dashboards" / "Sales.yaml")
         left += unfilled
-        position_uuid = {
-            item["meta"]["chartId"]: item["meta"]["uuid"]
-            for item in sales["position"].values()
-            if isinstance(item, dict) and item.get("type") == "CHART"
-        }
+        position_uuid = chart_uuids(sales)
         natives = sales["metadata"]["native_filter_configuration"]
+        defaults = default_filters(sales)
 
         # Each chart's query as Superset builds it: calculated columns by their expression, metrics
         # aliased by their names (so a metric that mentions another metric's name must not resolve
@@ -688,13 +689,9 @@ def main():
             charts[chart["uuid"]] = chart
             spec = datasets[chart["dataset_uuid"]]
             extra_where = []
-            for native in natives:
-                excluded = {position_uuid[i] for i in native["scope"]["excluded"]}
-                if chart["uuid"] in excluded or native["targets"][0]["datasetUuid"] not in datasets:
-                    continue
-                for default in native.get("defaultDataMask", {}).get("extraFormData", {}).get("filters", []):
-                    assert default["op"] == "IN", f"{native['name']}: default operator {default['op']}"
-                    extra_where.append(f"{column_expr(spec, default['col'])} IN ({', '.join(quote(v) for v in default['val'])})")
+            for default in defaults[chart["uuid"]]:
+                assert default["op"] == "IN", f"{chart['slice_name']}: default operator {default['op']}"
+                extra_where.append(f"{column_expr(spec, default['col'])} IN ({', '.join(quote(v) for v in default['val'])})")
             try:
                 sql = chart_query(chart, spec, extra_where)
             except (KeyError, ValueError) as error:  # a chart shape this check does not know

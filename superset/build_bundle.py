@@ -71,14 +71,20 @@ def silent_store_minutes():
     return text
 
 
-def default_filters(dashboard):
-    """{chart uuid: the filters the dashboard's native filters apply to it by default}, from the
-    dashboard's YAML (its layout names each chart's uuid and the chartId the filter scopes use)."""
-    uuids = {
+def chart_uuids(dashboard):
+    """{chartId: chart uuid} of a dashboard's YAML: its layout names both, and filter scopes name
+    charts by chartId."""
+    return {
         item["meta"]["chartId"]: item["meta"]["uuid"]
         for item in dashboard["position"].values()
         if isinstance(item, dict) and item.get("type") == "CHART"
     }
+
+
+def default_filters(dashboard):
+    """{chart uuid: the filters the dashboard's native filters apply to it by default}, from the
+    dashboard's YAML."""
+    uuids = chart_uuids(dashboard)
     applied = {uuid: [] for uuid in uuids.values()}
     for native in dashboard["metadata"].get("native_filter_configuration", []):
         excluded = {uuids[n] for n in native["scope"].get("excluded", [])}

@@ -87,6 +87,9 @@ NO_MONEY = {"Data freshness"}
 # minutes.
 SILENT_MINUTES = 30
 ACTIVE_STORE_NAMES = ["Alexanderplatz", "Altona", "Marienplatz", "Dom"]
+# JavaScript: the dashboard's holder of the chart titled `title` (undefined when there is none).
+CHART_HOLDER = """title => Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).find(h =>
+    ((h.querySelector('[data-test=editable-title]') || {}).innerText || '').trim() === title)"""
 # The horizontal bar charts, where a negative bar's value label could cover its category's name.
 HORIZONTAL_BARS = ["Net revenue by store", "Net revenue by region", "Net revenue by channel"]
 # ECharts probes (JavaScript functions of the chart's instance) for Browser.echart: every text
@@ -562,8 +565,8 @@ class Browser:
     def chart_text(self, title):
         """The text a person reads in a chart, as lines; table rows as lists of their cells."""
         return self.page.evaluate(
-            """title => { const h = Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).find(h =>
-                  ((h.querySelector('[data-test=editable-title]') || {}).innerText || '').trim() === title);
+            "title => { const h = (" + CHART_HOLDER + ")(title);"
+            """
                 const body = h && h.querySelector('[data-test=slice-container]');
                 if (!body) return null;
                 const rows = Array.from(body.querySelectorAll('tbody tr')).map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));
@@ -578,8 +581,7 @@ class Browser:
         walking up that element's React fiber."""
         return self.page.evaluate(
             f"""title => {{
-                const h = Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).find(h =>
-                  ((h.querySelector('[data-test=editable-title]') || {{}}).innerText || '').trim() === title);
+                const h = ({CHART_HOLDER})(title);
                 const el = h && h.querySelector('[_echarts_instance_]');
                 if (!el) return null;
                 let fiber = el[Object.keys(el).find(k => k.startsWith('__reactFiber$'))];

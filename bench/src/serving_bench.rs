@@ -168,8 +168,8 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups and summaries/s, {} pages/s of each kind, for {seconds} s (Cassandra {}, {})", (rate / 10).max(1), stores.cassandra.contact_point(), stores.clickhouse.engine().describe());
-    // Pages at a tenth of the rate: a page of a long history
-    // takes long enough that the full rate would only measure the queue.
+    // Pages at a tenth of the rate: a page of a long history takes long enough that the full rate
+    // would only measure the queue.
     for (n, (name, urls)) in kinds.into_iter().enumerate() {
         let rate = if n < 2 { rate } else { (rate / 10).max(1) };
         let (latencies, failed) = steady(&client, urls, rate, seconds).await?;

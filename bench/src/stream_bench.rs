@@ -1,6 +1,7 @@
 //! stream-bench: how fast stream-job moves orders from Kafka into both sinks (Cassandra raw
 //! orders, ClickHouse facts and recomputed windows), through test-servers' Kafka and Cassandra
-//! unless the environment names real services. Run with `cargo run --release -p bench --bin stream-bench`.
+//! unless the environment names real services. Run with
+//! `cargo run --release -p bench --bin stream-bench`.
 //!
 //! Pre-loads `BENCH_ORDERS` envelopes spread over the last hour, starts the job's pipeline, and
 //! times from its first write until the last offset is committed (which happens only once every

@@ -6,7 +6,8 @@
 //!
 //! The data's trip through this crate: `source` (Kafka) → `pipeline` (decode, dead-letter, fan
 //! out, flush, commit; `resolve` decides what a batch writes) → `cassandra` (raw orders) and
-//! `clickhouse` (facts and windowed aggregates). `admin` serves health and metrics; `health` gathers what is failing.
+//! `clickhouse` (facts and windowed aggregates). `admin` serves health and metrics; `health`
+//! gathers what is failing; `replay` reads the dead-letter topic back.
 
 pub mod admin;
 pub mod cassandra;

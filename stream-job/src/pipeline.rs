@@ -28,21 +28,16 @@ use crate::resolve::{self, Refusal};
 use crate::sink::{Known, Sink, SinkError, Wanted};
 use crate::source::{Offsets, OrderSource};
 
-/// Per partition, the event and ingest time of the batch's last valid message, and per store its
-/// newest event.
+/// Per partition, the event and ingest time of the batch's last valid message (a batch holds each
+/// partition's messages in offset order), and per store its newest event.
 fn newest_times(decoded: &[(&OwnedMessage, Result<Envelope, EnvelopeError>)]) -> Committed {
     let mut times = Committed::default();
-    let mut last_offset = std::collections::HashMap::new();
     for (message, decoded) in decoded {
         let Ok(envelope) = decoded else { continue };
         let created_at = envelope.event.created_at();
-        let offset = last_offset.entry(message.partition()).or_insert(i64::MIN);
-        if message.offset() > *offset {
-            *offset = message.offset();
-            times
-                .partitions
-                .insert(message.partition(), (created_at, envelope.ingested_at));
-        }
+        times
+            .partitions
+            .insert(message.partition(), (created_at, envelope.ingested_at));
         let store = times
             .stores
             .entry(envelope.event.store_id().to_string())

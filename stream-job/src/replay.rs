@@ -255,6 +255,10 @@ pub async fn verdicts(config: &StreamConfig, letters: &[Letter]) -> anyhow::Resu
         .enumerate()
         .map(|(n, letter)| (n, Envelope::from_json(&letter.payload)))
         .collect();
+    let records: Vec<Option<EventRecord>> = decoded
+        .iter()
+        .map(|(_, envelope)| envelope.as_ref().ok().map(|e| EventRecord::from(&e.event)))
+        .collect();
     let (candidates, invalid) = resolve::versions(decoded);
     let mut verdicts: Vec<Verdict> = letters.iter().map(|_| Verdict::Send).collect();
     let mut refuse = |n: usize, refusal: &Refusal| {
@@ -282,14 +286,9 @@ pub async fn verdicts(config: &StreamConfig, letters: &[Letter]) -> anyhow::Resu
         }
         // A letter repeating the content of an earlier one shares its verdict (a retry of a
         // stored version is sent and absorbed; a repeat of a refused one is refused again).
-        let record = |n: usize| {
-            Envelope::from_json(&letters[n].payload)
-                .ok()
-                .map(|e| EventRecord::from(&e.event))
-        };
         for n in (0..letters.len()).filter(|n| !kept.contains(n)) {
-            let Some(content) = record(n) else { continue };
-            if let Some(&first) = kept.iter().find(|&&m| record(m).as_ref() == Some(&content)) {
+            let Some(content) = &records[n] else { continue };
+            if let Some(&first) = kept.iter().find(|&&m| records[m].as_ref() == Some(content)) {
                 verdicts[n] = verdicts[first].clone();
             }
         }

@@ -204,9 +204,7 @@ pub fn resolve<M>(candidates: Vec<Candidate<M>>, known: &Known) -> Resolution<M>
             }
             (Event::Refund(refund), _) => {
                 let order_id = refund.order_id().as_str();
-                let sale = sales_so_far
-                    .get(order_id)
-                    .or_else(|| known.sales.get(order_id));
+                let sale = known_sale(&sales_so_far, known, order_id);
                 let channel = match known.refunds.get(refund.refund_id().as_str()) {
                     Some(stored) => stored.channel,
                     None => sale.and_then(|s| Channel::parse(&s.channel).ok()),
@@ -236,10 +234,7 @@ pub fn resolve<M>(candidates: Vec<Candidate<M>>, known: &Known) -> Resolution<M>
             }
             (Event::Void(void), _) => {
                 let order_id = void.order_id().as_str();
-                let sale = sales_so_far
-                    .get(order_id)
-                    .or_else(|| known.sales.get(order_id))
-                    .cloned();
+                let sale = known_sale(&sales_so_far, known, order_id).cloned();
                 if sale.is_none() {
                     resolution.voids_of_unknown_sales += 1;
                 }
@@ -253,6 +248,15 @@ pub fn resolve<M>(candidates: Vec<Candidate<M>>, known: &Known) -> Resolution<M>
         }
     }
     resolution
+}
+
+/// The sale `order_id` as a refund or void sees it: earlier in the batch, else stored.
+fn known_sale<'a>(
+    earlier: &'a HashMap<String, OrderRecord>,
+    known: &'a Known,
+    order_id: &str,
+) -> Option<&'a OrderRecord> {
+    earlier.get(order_id).or_else(|| known.sales.get(order_id))
 }
 
 /// The stored first version of the id `record` belongs to, if the record store holds one.

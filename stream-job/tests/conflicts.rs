@@ -210,24 +210,9 @@ async fn a_retry_of_the_first_version_after_a_conflicting_one_is_no_dead_letter(
 async fn a_retry_just_inside_the_idempotency_window_is_counted_once_and_one_past_it_refused() {
     const KEY: &str = "window-key-0123456789";
     let world = World::new().await;
-    let env = world.env(&[
-        ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
-        ("INGEST_API_KEYS", KEY),
-        ("INGEST_MAX_AGE_SECS", "60"),
-    ]);
-    let app = ingest_api::startup::Application::build(
-        ingest_api::configuration::IngestConfig::from_settings(
-            &service_runtime::settings::Settings::new(&env),
-        )
-        .expect("ingest config"),
-    )
-    .await
-    .expect("build ingest-api");
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
-    test_support::wait_until_ok(&format!("{base}/ready"), WAIT)
-        .await
-        .expect("ingest-api ready");
+    let (base, _ingest) = world
+        .start_ingest(&[("INGEST_API_KEYS", KEY), ("INGEST_MAX_AGE_SECS", "60")])
+        .await;
     let client = reqwest::Client::new();
     let created_at = chrono::Utc::now() - chrono::Duration::seconds(45);
     let body = SampleOrder::new("window-1", "store-1", created_at)

@@ -24,12 +24,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::stream::{self, StreamExt};
-use ingest_api::configuration::IngestConfig;
-use ingest_api::startup::Application;
 use serde_json::{json, Value};
-use service_runtime::settings::Settings;
 use stream_job::startup::StreamJob;
-use support::{World, WAIT};
+use support::World;
 
 const SEED: u64 = 20_261_122;
 const ORDERS: usize = 2_500;
@@ -497,30 +494,14 @@ async fn post(
         .expect("post")
 }
 
-async fn start_ingest(world: &World) -> (String, tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let env = world.env(&[
-        ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
-        ("INGEST_API_KEYS", KEY),
-        ("KAFKA_ADMIN_TIMEOUT_MS", "1000"),
-    ]);
-    let app = Application::build(
-        IngestConfig::from_settings(&Settings::new(&env)).expect("ingest config"),
-    )
-    .await
-    .expect("build ingest-api");
-    let base = format!("http://{}", app.local_addr());
-    (base, tokio::spawn(app.run(std::future::pending())))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates_and_kills() {
     let mut world = World::new().await;
     world.settings.push(("BUSINESS_TIME_ZONE", ZONE));
-    let (base, ingest) = start_ingest(&world).await;
+    let (base, ingest) = world
+        .start_ingest(&[("INGEST_API_KEYS", KEY), ("KAFKA_ADMIN_TIMEOUT_MS", "1000")])
+        .await;
     let client = reqwest::Client::new();
-    test_support::wait_until_ok(&format!("{base}/ready"), WAIT)
-        .await
-        .expect("ingest-api ready");
 
     // 1. Sales: every order at least once, some retried later, some duplicated inside a batch,
     // invalid ones mixed in; singles and batches in a shuffled order; the job killed meanwhile.

@@ -56,6 +56,13 @@ impl TestKafka {
         self.mock.as_ref()
     }
 
+    fn admin(&self) -> AdminClient<DefaultClientContext> {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .create()
+            .expect("create a Kafka admin client")
+    }
+
     /// Creates `topic` (replication 1) unless it exists, as compose's init step does.
     pub async fn create_topic(&self, topic: &str, partitions: i32) {
         if let Some(mock) = &self.mock {
@@ -63,11 +70,8 @@ impl TestKafka {
                 .expect("create a topic on the mock cluster");
             return;
         }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .create()
-            .expect("create a Kafka admin client");
-        let results = admin
+        let results = self
+            .admin()
             .create_topics(
                 [&NewTopic::new(
                     topic,
@@ -94,11 +98,8 @@ impl TestKafka {
 
     /// Deletes `topic` (a real broker only) and waits until metadata no longer shows it.
     pub async fn delete_topic(&self, topic: &str) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap_servers)
-            .create()
-            .expect("create a Kafka admin client");
-        let results = admin
+        let results = self
+            .admin()
             .delete_topics(
                 &[topic],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),

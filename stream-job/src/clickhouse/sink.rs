@@ -113,8 +113,6 @@ fn epoch_seconds(t: DateTime<Utc>) -> u32 {
     u32::try_from(t.timestamp()).unwrap_or(0)
 }
 
-/// A day as ClickHouse `Date` (days since 1970-01-01). Orders' times are checked to lie within
-/// what `DateTime` holds, whose days all fit.
 /// The most business days (partitions) one insert spans: ClickHouse refuses an insert block over
 /// more than `max_partitions_per_insert_block` partitions (100 unless changed), which a replay of
 /// old history would otherwise reach.
@@ -155,6 +153,8 @@ fn by_days<T: DayPartitioned>(rows: Vec<T>) -> Vec<Vec<T>> {
     groups
 }
 
+/// A day as ClickHouse `Date` (days since 1970-01-01). Orders' times are checked to lie within
+/// what `DateTime` holds, whose days all fit.
 fn epoch_days(day: NaiveDate) -> u16 {
     u16::try_from((day - NaiveDate::default()).num_days()).unwrap_or(0)
 }

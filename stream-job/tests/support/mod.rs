@@ -7,6 +7,8 @@ use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use ingest_api::configuration::IngestConfig;
+use ingest_api::startup::Application;
 use sales_model::Envelope;
 use service_runtime::settings::Settings;
 use stream_job::configuration::StreamConfig;
@@ -67,6 +69,25 @@ impl World {
             group: test_support::unique_name("stream-job"),
             settings: Vec::new(),
         }
+    }
+
+    /// ingest-api on a free port, producing to this world's topic with `settings` added, once it
+    /// answers `/ready`: its base URL and its task.
+    pub async fn start_ingest(
+        &self,
+        settings: &[(&str, &str)],
+    ) -> (String, tokio::task::JoinHandle<anyhow::Result<()>>) {
+        let mut all = vec![("INGEST_LISTEN_ADDR", "127.0.0.1:0")];
+        all.extend_from_slice(settings);
+        let env = self.env(&all);
+        let config = IngestConfig::from_settings(&Settings::new(&env)).expect("ingest config");
+        let app = Application::build(config).await.expect("build ingest-api");
+        let base = format!("http://{}", app.local_addr());
+        let task = tokio::spawn(app.run(std::future::pending()));
+        test_support::wait_until_ok(&format!("{base}/ready"), WAIT)
+            .await
+            .expect("ingest-api ready");
+        (base, task)
     }
 
     pub async fn start_job(&self) -> StreamJob {
