@@ -3,7 +3,10 @@
 # cassandra-entrypoint.sh). Safe on every start:
 # 1. the superuser `cassandra` gets CASSANDRA_SUPERUSER_PASSWORD (on a fresh volume it still has the
 #    image's default password, which this replaces);
-# 2. applies cql/ (every NNN_*.cql file, in order, all IF NOT EXISTS) as the superuser;
+# 2. applies cql/ (every NNN_*.cql file, in order, all IF NOT EXISTS) as the superuser, the
+#    keyspace with NetworkTopologyStrategy and CASSANDRA_REPLICAS replicas in data centre
+#    CASSANDRA_DC; an existing keyspace, and the logins (system_auth), are given the same
+#    replication, so no login or order lives on one node of a cluster alone;
 # 3. the pipeline's role CASSANDRA_USERNAME logs in with CASSANDRA_PASSWORD (created, or its
 #    password set again, so a changed .env takes effect) and may SELECT and MODIFY in the `sales`
 #    keyspace, nothing more; then checks that it can log in and read.
@@ -14,6 +17,17 @@ set -euo pipefail
 host="${CASSANDRA_HOST:-cassandra}"
 cql_dir="${CQL_DIR:-/cql}"
 keyspace=sales
+replicas="${CASSANDRA_REPLICAS:-1}"
+dc="${CASSANDRA_DC:-dc1}"
+if ! [[ "$replicas" =~ ^[1-9][0-9]?$ ]]; then
+  echo "CASSANDRA_REPLICAS must be a replica count from 1 to 99, not '$replicas'" >&2
+  exit 1
+fi
+if ! [[ "$dc" =~ ^[A-Za-z0-9_.-]+$ ]]; then
+  echo "CASSANDRA_DC must name a data centre (letters, digits, _ . -), not '$dc'" >&2
+  exit 1
+fi
+replication="{'class': 'NetworkTopologyStrategy', '$dc': $replicas}"
 : "${CASSANDRA_SUPERUSER_PASSWORD:?set CASSANDRA_SUPERUSER_PASSWORD (see .env.example)}"
 : "${CASSANDRA_USERNAME:?set CASSANDRA_USERNAME (see .env.example)}"
 : "${CASSANDRA_PASSWORD:?set CASSANDRA_PASSWORD (see .env.example)}"
@@ -63,10 +77,18 @@ until can_log_in superuser; do
   sleep 2 # a changed password reaches the credentials cache within credentials_validity (2 s)
 done
 
+echo "replication of $keyspace and system_auth: $replication"
 for file in "$cql_dir"/[0-9][0-9][0-9]_*.cql; do
   echo "applying $file"
-  cql superuser -f "$file"
+  sed "s/replication = {[^}]*}/replication = $replication/" "$file" >"$secrets/schema.cql"
+  cql superuser -f "$secrets/schema.cql"
 done
+cql superuser <<CQL
+ALTER KEYSPACE $keyspace WITH replication = $replication;
+ALTER KEYSPACE system_auth WITH replication = $replication;
+CQL
+# Written again with the new replication in place, so every replica holds the superuser's login.
+cql superuser <<<"ALTER ROLE cassandra WITH PASSWORD = $(literal "$CASSANDRA_SUPERUSER_PASSWORD");"
 
 echo "role $CASSANDRA_USERNAME: login with CASSANDRA_PASSWORD, SELECT and MODIFY on keyspace $keyspace"
 role="$(literal "$CASSANDRA_USERNAME")"

@@ -164,19 +164,29 @@ def check_no_secret_literals(services, check):
                           f"{name}: a password is written into a command; use a variable from .env")
 
 
-def main():
-    text = (ROOT / "docker-compose.yaml").read_text()
-    compose = yaml.safe_load(text)
+def merged(base, override):
+    """`docker compose -f base -f override`'s model, as far as these checks read it: mappings merge
+    key by key (environment, depends_on, healthcheck), ports and volumes add up, anything else the
+    override sets replaces the base's."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        elif key in ("ports", "volumes") and isinstance(result.get(key), list):
+            result[key] = result[key] + [v for v in value if v not in result[key]]
+        else:
+            result[key] = value
+    return result
+
+
+def default(value):
+    """The value a setting takes when .env leaves it unset: `${VAR:-default}`'s default."""
+    match = re.fullmatch(r"\$\{[A-Z0-9_]+:-([^}]*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def check_deployment(compose, check):
     services = compose["services"]
-    problems = []
-    checks = 0
-
-    def check(ok, message):
-        nonlocal checks
-        checks += 1
-        if not ok:
-            problems.append(message)
-
     for name, service in services.items():
         build = service.get("build")
         if build:
@@ -190,7 +200,10 @@ def main():
                         check((context / source).exists(), f"{name}: {dockerfile.name} copies {source}, which is missing")
         else:
             image = service.get("image", "")
-            check(":" in image and not image.endswith(":latest"), f"{name}: image {image!r} is not pinned to a tag")
+            check(":" in image and not image.endswith(":latest")
+                  or image == "sales-pipeline:latest" and any(s.get("build") and s.get("image") == image
+                                                              for s in services.values()),
+                  f"{name}: image {image!r} is not pinned to a tag")
         for volume in service.get("volumes", []):
             host = volume.split(":")[0]
             if host.startswith("./"):
@@ -205,28 +218,138 @@ def main():
         if name not in ONE_SHOT:
             check("healthcheck" in service, f"{name}: no healthcheck")
             check(service.get("restart") == "unless-stopped", f"{name}: no restart policy")
+    published = [str(p).rsplit(":", 1)[0] for s in services.values() for p in s.get("ports", [])]
+    check(len(published) == len(set(published)), f"a host port is published twice: {sorted(published)}")
 
-    check_cassandra_entrypoint(check)
     check_cassandra_logins(services, check)
     check_no_secret_literals(services, check)
 
-    interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)(?::-[^}]*)?\}", text))
+
+def members(services, command):
+    return sorted(name for name, s in services.items() if s.get("command") == command)
+
+
+def check_cluster(services, check):
+    """What issue 21's cluster deployment promises, read from the merged model with .env unset."""
+    env = {name: {k: default(v) for k, v in (s.get("environment") or {}).items()} for name, s in services.items()}
+    brokers = sorted(n for n, s in services.items() if str(s.get("image", "")).startswith("apache/kafka")
+                     and "KAFKA_NODE_ID" in env[n])
+    check(len(brokers) == 3, f"cluster: {len(brokers)} Kafka brokers, not 3")
+    voters = {env[b].get("KAFKA_CONTROLLER_QUORUM_VOTERS") for b in brokers}
+    check(len(voters) == 1, f"cluster: the brokers name different controller quorums: {voters}")
+    quorum = dict(v.split("@") for v in (voters.pop() if len(voters) == 1 else "").split(",") if "@" in v)
+    for broker in brokers:
+        e = env[broker]
+        check(quorum.get(e.get("KAFKA_NODE_ID")) == f"{broker}:9093",
+              f"cluster: {broker} (node {e.get('KAFKA_NODE_ID')}) is not its own voter in the quorum {quorum}")
+        check(e.get("KAFKA_PROCESS_ROLES") == "broker,controller", f"cluster: {broker} is not in KRaft combined mode")
+        check(e.get("KAFKA_ADVERTISED_LISTENERS") == f"PLAINTEXT://{broker}:9092",
+              f"cluster: {broker} advertises {e.get('KAFKA_ADVERTISED_LISTENERS')}")
+        for var, value in (("KAFKA_DEFAULT_REPLICATION_FACTOR", "3"), ("KAFKA_MIN_INSYNC_REPLICAS", "2"),
+                           ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "3"),
+                           ("KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE", "false")):
+            check(e.get(var) == value, f"cluster: {broker} has {var}={e.get(var)!r}, not {value}")
+    check(len({env[b].get("CLUSTER_ID") for b in brokers}) == 1 and env[brokers[0]].get("CLUSTER_ID"),
+          "cluster: the brokers do not share one CLUSTER_ID")
+    init = env.get("kafka-init", {})
+    check((init.get("KAFKA_REPLICATION_FACTOR"), init.get("KAFKA_MIN_INSYNC_REPLICAS")) == ("3", "2"),
+          "cluster: kafka-init does not create the topics with 3 replicas and min.insync.replicas=2")
+    script = " ".join(map(str, services.get("kafka-init", {}).get("command") or []))
+    check("$$KAFKA_REPLICATION_FACTOR" in script and "min.insync.replicas=\"$$KAFKA_MIN_INSYNC_REPLICAS\"" in script,
+          "kafka-init's command does not use KAFKA_REPLICATION_FACTOR and KAFKA_MIN_INSYNC_REPLICAS")
+
+    nodes = sorted(n for n, s in services.items() if str(s.get("image", "")).startswith("cassandra:")
+                   and s.get("command") == ["cassandra", "-f"])
+    check(len(nodes) == 3, f"cluster: {len(nodes)} Cassandra nodes, not 3")
+    for key in ("CASSANDRA_CLUSTER_NAME", "CASSANDRA_DC", "CASSANDRA_SEEDS", "CASSANDRA_SUPERUSER_PASSWORD"):
+        values = {env[n].get(key) for n in nodes}
+        check(len(values) == 1 and None not in values, f"cluster: the Cassandra nodes differ in {key}: {values}")
+    check(env.get("cassandra-init", {}).get("CASSANDRA_REPLICAS") == "3"
+          and env.get("cassandra-init", {}).get("CASSANDRA_DC") == env[nodes[0]].get("CASSANDRA_DC"),
+          "cluster: cassandra-init does not give the keyspace 3 replicas in the nodes' data centre")
+    init_script = (ROOT / "deploy" / "cassandra-init.sh").read_text()
+    check("NetworkTopologyStrategy" in init_script and "ALTER KEYSPACE system_auth" in init_script,
+          "deploy/cassandra-init.sh does not replicate the keyspace and the logins with NetworkTopologyStrategy")
+
+    jobs = members(services, ["stream-job", "run"])
+    check(len(jobs) == 3, f"cluster: {len(jobs)} stream-job members, not 3")
+    check(len({env[j].get("STREAM_JOB_GROUP") for j in jobs}) == 1, "cluster: the stream-job members are in different groups")
+    servings = members(services, ["serving"])
+    check(len(servings) == 2, f"cluster: {len(servings)} serving instances, not 2")
+    for name in jobs + servings + ["ingest-api"]:
+        e = env.get(name, {})
+        check(e.get("KAFKA_BOOTSTRAP_SERVERS") == ",".join(f"{b}:9092" for b in brokers),
+              f"cluster: {name} does not bootstrap from every broker ({e.get('KAFKA_BOOTSTRAP_SERVERS')})")
+        if name != "ingest-api":
+            check(e.get("CASSANDRA_CONTACT_POINTS") == ",".join(f"{n}:9042" for n in nodes),
+                  f"cluster: {name} does not know every Cassandra node ({e.get('CASSANDRA_CONTACT_POINTS')})")
+            check(e.get("CASSANDRA_CONSISTENCY") == "LOCAL_QUORUM" and e.get("CASSANDRA_LOCAL_DC") == env[nodes[0]].get("CASSANDRA_DC"),
+                  f"cluster: {name} does not read and write at LOCAL_QUORUM in the nodes' data centre")
+    same = ("KAFKA_TOPIC", "CASSANDRA_KEYSPACE", "CLICKHOUSE_URL", "CLICKHOUSE_DATABASE", "BUSINESS_TIME_ZONE",
+            "STREAM_JOB_WINDOW_SECONDS")
+    for key in same:
+        values = {env[j].get(key) for j in jobs}
+        check(len(values) == 1, f"cluster: the stream-job members differ in {key}: {values}")
+
+    command = services.get("prometheus", {}).get("command") or []
+    config = next((c.split("=", 1)[1] for c in command if c.startswith("--config.file=")), "")
+    path = ROOT / "deploy" / "prometheus" / pathlib.Path(config).name
+    check(path.is_file(), f"cluster: Prometheus reads {config}, which deploy/prometheus lacks")
+    if path.is_file():
+        scraped = {t for job in yaml.safe_load(path.read_text())["scrape_configs"]
+                   for c in job.get("static_configs", []) for t in c["targets"]}
+        for name in jobs:
+            check(f"{name}:9100" in scraped, f"cluster: Prometheus does not scrape {name}")
+        for name in servings:
+            check(f"{name}:8081" in scraped, f"cluster: Prometheus does not scrape {name}")
+
+
+def mebibytes(limit):
+    value = str(limit).lower()
+    return int(value[:-1]) * (1024 if value.endswith("g") else 1) if value[-1] in "gm" else 0
+
+
+def steady_memory(services):
+    return sum(mebibytes(s.get("mem_limit", "0m")) for n, s in services.items() if n not in ONE_SHOT and "profiles" not in s)
+
+
+def main():
+    text = (ROOT / "docker-compose.yaml").read_text()
+    cluster_text = (ROOT / "docker-compose.cluster.yaml").read_text()
+    compose = yaml.safe_load(text)
+    cluster = merged(compose, yaml.safe_load(cluster_text))
+    problems = []
+    checks = 0
+
+    def check(ok, message):
+        nonlocal checks
+        checks += 1
+        if not ok:
+            problems.append(message)
+
+    def labelled(label):
+        return lambda ok, message: check(ok, f"{label}: {message}")
+
+    check_deployment(compose, labelled("docker-compose.yaml"))
+    check_deployment(cluster, labelled("with docker-compose.cluster.yaml"))
+    check_cluster(cluster["services"], labelled("docker-compose.cluster.yaml"))
+    check_cassandra_entrypoint(check)
+
+    interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)(?::-[^}]*)?\}", text + cluster_text))
     example = (ROOT / ".env.example").read_text()
-    documented = set(re.findall(r"^([A-Z0-9_]+)=", example, re.M))
+    # A setting whose default differs between the two deployments is documented commented out.
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.M))
     for var in sorted(interpolated - documented):
         check(False, f"${{{var}}} is used but not documented in .env.example")
     for var in sorted(documented - interpolated):
-        check(False, f".env.example sets {var}, which docker-compose.yaml never uses")
+        check(False, f".env.example sets {var}, which the compose files never use")
     check(bool(interpolated), "no variables interpolated at all")
 
-    def mebibytes(limit):
-        value = str(limit).lower()
-        return int(value[:-1]) * (1024 if value.endswith("g") else 1) if value[-1] in "gm" else 0
-
-    steady = sum(mebibytes(s.get("mem_limit", "0m")) for n, s in services.items() if n not in ONE_SHOT and "profiles" not in s)
     for problem in problems:
         print("FAILED " + problem)
-    print(f"memory limits of the long-running services (no demo profile): {steady} MiB = {steady / 1024:.1f} GiB")
+    single, whole = steady_memory(compose["services"]), steady_memory(cluster["services"])
+    print(f"memory limits of the long-running services (no demo profile): {single} MiB = {single / 1024:.1f} GiB; "
+          f"with the cluster file {whole} MiB = {whole / 1024:.1f} GiB")
     print(f"{checks - len(problems)} passed, {len(problems)} failed")
     return 1 if problems else 0
 

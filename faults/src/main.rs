@@ -1,10 +1,13 @@
 //! `fault-suite`: the pipeline's real binaries under loadgen traffic while its dependencies and
 //! processes fail. `--full` runs the scale the reliability page reports (50,000 orders through 20
-//! kills, 30 s store outages); without it, a short run for CI. Prints a markdown table and writes
-//! it to `--report`; exits non-zero if any scenario broke the invariant.
+//! kills, 30 s store outages, a Cassandra node down 60 s); without it, a short run for CI. The
+//! `cluster-*` scenarios run on three brokers and three Cassandra nodes it starts once (issue 21).
+//! Prints a markdown table and writes it to `--report`; exits non-zero if any scenario broke the
+//! invariant.
 //!
 //! Needs `ingest-api` and `stream-job` built beside it: `scripts/fault-suite` builds and runs it.
 
+mod cluster;
 mod scenarios;
 mod stack;
 
@@ -13,7 +16,8 @@ use std::time::Instant;
 
 use clap::Parser;
 use scenarios::{Outcome, Scale};
-use stack::Stack;
+use stack::{Backing, Stack};
+use test_support::servers::cluster::Cluster;
 
 #[derive(Parser)]
 #[command(
@@ -21,10 +25,12 @@ use stack::Stack;
     about = "The pipeline under faults, checked against loadgen's record"
 )]
 struct Cli {
-    /// The full scale (about 6 minutes with release builds); without it, the short CI run.
+    /// The full scale and every scenario (about 20 minutes with release builds); without it, the
+    /// short CI run, which leaves out the cluster's two broker scenarios.
     #[arg(long)]
     full: bool,
-    /// Run only these scenarios: broker, broker-hang, kills, outages, poison, sigterm.
+    /// Run only these scenarios: broker, broker-hang, kills, outages, poison, sigterm,
+    /// cluster-leader, cluster-broker-hang, cluster-cassandra, cluster-members.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the markdown report goes.
@@ -35,27 +41,35 @@ struct Cli {
     dir: PathBuf,
 }
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 10] = [
     "broker",
     "broker-hang",
     "kills",
     "outages",
     "poison",
     "sigterm",
+    "cluster-leader",
+    "cluster-broker-hang",
+    "cluster-cassandra",
+    "cluster-members",
 ];
+
+/// What the short run leaves out to stay within the test command's time: the single broker's
+/// kill and hang cover the clients' side; the cluster's Cassandra node and members remain.
+const SHORT_LEAVES_OUT: [&str; 2] = ["cluster-leader", "cluster-broker-hang"];
 
 fn table(outcomes: &[Outcome], scale: &str, seconds: f64) -> String {
     let mut text = format!(
         "Fault suite ({scale}), {:.0} s, on {} ({} cores). Each row ran on fresh stores and ends with DESIGN.md §6's invariant against loadgen's record.\n\n\
-         | scenario | load held | faults injected | accepted | in Cassandra | in ClickHouse | totals exact | result | notes |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         | scenario | load held | faults injected | accepted | in Cassandra | in ClickHouse | totals exact | peak consumer lag | caught up after the load | result | notes |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
         seconds,
         std::env::consts::ARCH,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     for o in outcomes {
         text.push_str(&format!(
-            "| {} | {} | {} | {} | {} of {} | {} of {} | {} | {} ({:.0} s) | {} |\n",
+            "| {} | {} | {} | {} | {} of {} | {} of {} | {} | {} messages | {:.1} s | {} ({:.0} s) | {} |\n",
             o.scenario,
             o.load,
             o.faults,
@@ -65,6 +79,8 @@ fn table(outcomes: &[Outcome], scale: &str, seconds: f64) -> String {
             o.in_clickhouse,
             o.events,
             if o.totals_exact { "yes" } else { "NO" },
+            o.peak_lag,
+            o.caught_up,
             if o.passed { "pass" } else { "FAIL" },
             o.seconds,
             o.notes
@@ -94,14 +110,30 @@ async fn main() -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let mut outcomes = Vec::new();
+    // Started once, at the first cluster scenario, and handed from stack to stack.
+    let mut cluster: Option<Cluster> = None;
     for scenario in SCENARIOS {
-        if !cli.only.is_empty() && !cli.only.iter().any(|o| o == scenario) {
+        let chosen = if cli.only.is_empty() {
+            cli.full || !SHORT_LEAVES_OUT.contains(&scenario)
+        } else {
+            cli.only.iter().any(|o| o == scenario)
+        };
+        if !chosen {
             continue;
         }
         // Fresh stores and processes for each scenario, so its invariant is about its own traffic;
         // the broker scenarios start a broker of their own to kill or hang.
-        let own_broker = scenario.starts_with("broker");
-        let mut stack = Stack::start(&cli.dir.join(scenario), own_broker).await?;
+        let backing = if scenario.starts_with("cluster") {
+            match cluster.take() {
+                Some(cluster) => Backing::Cluster(cluster),
+                None => Backing::Cluster(Cluster::start(&cli.dir.join("cluster")).await?),
+            }
+        } else if scenario.starts_with("broker") {
+            Backing::OwnBroker
+        } else {
+            Backing::Run
+        };
+        let mut stack = Stack::start(&cli.dir.join(scenario), backing).await?;
         tracing::info!(scenario, "starting");
         let outcome = match scenario {
             "broker" => scenarios::broker_killed(&mut stack, scale).await,
@@ -109,8 +141,13 @@ async fn main() -> anyhow::Result<()> {
             "kills" => scenarios::kills(&mut stack, scale).await,
             "outages" => scenarios::store_outages(&mut stack, scale).await,
             "poison" => scenarios::poison(&mut stack, scale).await,
-            _ => scenarios::sigterm(&mut stack, scale).await,
+            "sigterm" => scenarios::sigterm(&mut stack, scale).await,
+            "cluster-leader" => cluster::leader_killed(&mut stack, scale).await,
+            "cluster-broker-hang" => cluster::broker_hung(&mut stack, scale).await,
+            "cluster-cassandra" => cluster::cassandra_node_killed(&mut stack, scale).await,
+            _ => cluster::members_lost(&mut stack, scale).await,
         };
+        cluster = stack.into_cluster().await.or(cluster);
         let outcome = outcome.unwrap_or_else(|error| Outcome {
             scenario,
             load: String::new(),
@@ -120,6 +157,8 @@ async fn main() -> anyhow::Result<()> {
             in_clickhouse: 0,
             events: 0,
             totals_exact: false,
+            peak_lag: 0,
+            caught_up: 0.0,
             notes: format!("{error:#}"),
             seconds: 0.0,
             passed: false,

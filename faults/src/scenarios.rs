@@ -26,6 +26,10 @@ pub struct Scale {
     pub poison: usize,
     /// Orders offered by the other scenarios.
     pub orders: u64,
+    /// How long a broker of the cluster hangs (SIGSTOP).
+    pub broker_hang: Duration,
+    /// How long a Cassandra node of the cluster stays dead.
+    pub node_down: Duration,
 }
 
 impl Scale {
@@ -37,6 +41,8 @@ impl Scale {
         outage: Duration::from_secs(10),
         poison: 1_000,
         orders: 3_000,
+        broker_hang: Duration::from_secs(15),
+        node_down: Duration::from_secs(20),
     };
     pub const FULL: Scale = Scale {
         rate: 1_000.0,
@@ -46,6 +52,8 @@ impl Scale {
         outage: Duration::from_secs(30),
         poison: 1_000,
         orders: 20_000,
+        broker_hang: Duration::from_secs(30),
+        node_down: Duration::from_secs(60),
     };
 }
 
@@ -60,6 +68,10 @@ pub struct Outcome {
     pub in_clickhouse: usize,
     pub events: usize,
     pub totals_exact: bool,
+    /// The highest consumer lag sampled while loadgen ran (messages).
+    pub peak_lag: i64,
+    /// Seconds from the end of the load until the committed offsets reached the topic's end.
+    pub caught_up: f64,
     pub notes: String,
     pub seconds: f64,
     pub passed: bool,
@@ -67,7 +79,7 @@ pub struct Outcome {
 }
 
 /// Waits for the load, lets the job catch up, checks, and writes the outcome.
-async fn finish(
+pub(crate) async fn finish(
     stack: &mut Stack,
     scenario: &'static str,
     started: Instant,
@@ -77,11 +89,8 @@ async fn finish(
 ) -> anyhow::Result<Outcome> {
     let (summary, facts) = load.await??;
     let caught_up = stack.settle(Duration::from_secs(300)).await?;
+    let peak_lag = stack.peak_lag().await;
     let (own, all) = stack.check(&facts).await?;
-    notes.push(format!(
-        "caught up {:.1} s after the load",
-        caught_up.as_secs_f64()
-    ));
     if summary.unavailable_503 > 0 {
         notes.push(format!("{} answers 503", summary.unavailable_503));
     }
@@ -111,6 +120,8 @@ async fn finish(
         in_clickhouse: own.found_in_clickhouse,
         events: own.sales + own.refunds,
         totals_exact: all.ok(),
+        peak_lag,
+        caught_up: caught_up.as_secs_f64(),
         notes: notes.join("; "),
         seconds: started.elapsed().as_secs_f64(),
         passed: own.ok() && all.ok(),
@@ -118,11 +129,11 @@ async fn finish(
     })
 }
 
-fn seconds(rate: f64, orders: u64) -> Duration {
+pub(crate) fn seconds(rate: f64, orders: u64) -> Duration {
     Duration::from_secs_f64(orders as f64 / rate)
 }
 
-type Load =
+pub(crate) type Load =
     tokio::task::JoinHandle<anyhow::Result<(loadgen::stats::Summary, Vec<loadgen::traffic::Fact>)>>;
 
 /// The broker scenarios' traffic: single orders for the outage and ten seconds more, three
@@ -202,8 +213,8 @@ pub async fn kills(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     for moment in &moments {
         tokio::time::sleep(Duration::from_secs_f64((moment - elapsed).max(0.2))).await;
         elapsed = started.elapsed().as_secs_f64();
-        stack.job.kill().await?;
-        stack.job.start().await?;
+        stack.job().kill().await?;
+        stack.job().start().await?;
     }
     finish(
         stack,
@@ -226,7 +237,10 @@ pub async fn store_outages(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
     for store in ["Cassandra", "ClickHouse"] {
         tokio::time::sleep(Duration::from_secs(4)).await;
         let proxy = if store == "Cassandra" {
-            &stack.cassandra_proxy
+            stack
+                .cassandra_proxy
+                .as_ref()
+                .context("Cassandra is a cluster here, with no proxy to cut")?
         } else {
             &stack.clickhouse_proxy
         };
@@ -392,12 +406,12 @@ pub async fn sigterm(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome>
     stack.ingest.start().await?;
     notes.push("ingest-api exited 0 and came back".to_string());
     tokio::time::sleep(span / 3).await;
-    let status = stack.job.terminate(Duration::from_secs(30)).await?;
+    let status = stack.job().terminate(Duration::from_secs(30)).await?;
     ensure!(
         status.success(),
         "stream-job exited with {status} after SIGTERM"
     );
-    stack.job.start().await?;
+    stack.job().start().await?;
     notes.push("stream-job exited 0 and came back".to_string());
     finish(
         stack,

@@ -1,9 +1,14 @@
-//! The pipeline under test: the run's Cassandra (or the one the environment names) and the current
-//! ClickHouse engine from `test_support`, a cuttable TCP proxy in front of each, ingest-api and
-//! stream-job as child processes reaching the stores through those proxies, and a Kafka broker:
-//! the run's, or one of the stack's own (Apache Kafka from `test-servers`) that a scenario can
-//! SIGKILL, SIGSTOP and restart on its data. It also knows when the job has caught up and how to
-//! check a record against the stores.
+//! The pipeline under test: ingest-api and stream-job as child processes on the current ClickHouse
+//! engine from `test_support` (behind a cuttable TCP proxy) and one of three backings:
+//! - the run's Kafka and Cassandra (or those the environment names), Cassandra behind a cuttable
+//!   proxy;
+//! - the same with a broker of the stack's own (Apache Kafka from `test-servers`) that a scenario
+//!   can SIGKILL, SIGSTOP and restart on its data;
+//! - a [`Cluster`] of three brokers and three Cassandra nodes, with three stream-job members in
+//!   one group reading and writing at `LOCAL_QUORUM`.
+//!
+//! It also samples the group's consumer lag while loadgen runs, knows when the job has caught up,
+//! and checks a record against the stores.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,11 +22,14 @@ use loadgen::traffic::{Fact, Mix, Traffic};
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
 use service_runtime::settings::Settings;
+use test_support::cassandra::TestCassandra;
 use test_support::clickhouse::TestClickHouse;
 use test_support::kafka::TestKafka;
 use test_support::proxy::TcpProxy;
+use test_support::servers::cassandra::SUPERUSER;
+use test_support::servers::cluster::{self, Cluster};
 use test_support::servers::kafka::{Kafka, KafkaOptions};
-use test_support::stores::TestStores;
+use test_support::stores::{repository_root, TestStores};
 use tokio_util::sync::CancellationToken;
 
 use test_support::service::{free_local_addr, Service};
@@ -31,20 +39,47 @@ pub const GROUP: &str = "fault-suite";
 /// Not a whole hour from UTC, so a business day computed in UTC anywhere would show.
 pub const ZONE: &str = "Asia/Kolkata";
 
+/// What the stack's Kafka and Cassandra are.
+pub enum Backing {
+    /// The run's servers.
+    Run,
+    /// The run's Cassandra and a broker of the stack's own.
+    OwnBroker,
+    /// Three of each, replicated three ways.
+    Cluster(Cluster),
+}
+
 pub struct Stack {
     pub stores: TestStores,
     /// The stack's own broker, when it was started with one.
     pub broker: Option<Kafka>,
-    pub cassandra_proxy: TcpProxy,
+    /// The cluster under the stack, when it runs on one.
+    pub cluster: Option<Cluster>,
+    /// In front of the run's Cassandra; a cluster is reached directly (the driver finds every
+    /// node of it).
+    pub cassandra_proxy: Option<TcpProxy>,
     pub clickhouse_proxy: TcpProxy,
     pub ingest: Service,
-    pub job: Service,
+    /// stream-job's members of one consumer group: one, or three on a cluster.
+    pub members: Vec<Member>,
     pub ingest_url: String,
-    pub admin_url: String,
     pub dir: PathBuf,
     /// Every fact recorded so far, over all scenarios.
     pub facts: Vec<Fact>,
     runs: usize,
+    lag: Option<LagWatch>,
+}
+
+/// One stream-job process and its admin address.
+pub struct Member {
+    pub service: Service,
+    pub admin_url: String,
+}
+
+/// The group's consumer lag, sampled twice a second while loadgen runs.
+struct LagWatch {
+    stop: CancellationToken,
+    peak: tokio::task::JoinHandle<i64>,
 }
 
 fn authority(url: &str) -> &str {
@@ -52,26 +87,40 @@ fn authority(url: &str) -> &str {
 }
 
 impl Stack {
-    /// With `own_broker`, a broker of its own (data under `dir/kafka`) instead of the run's.
-    pub async fn start(dir: &Path, own_broker: bool) -> anyhow::Result<Stack> {
+    /// Starts the services on `backing` (a cluster is given back by [`Stack::into_cluster`]).
+    pub async fn start(dir: &Path, backing: Backing) -> anyhow::Result<Stack> {
         std::fs::create_dir_all(dir)?;
-        let broker = if own_broker {
-            let kafka_dir = dir.join("kafka");
-            let _ = std::fs::remove_dir_all(&kafka_dir);
-            let options = KafkaOptions::single(&kafka_dir, "127.0.0.1")?;
-            Some(Kafka::start(options, Duration::from_secs(120)).await?)
-        } else {
-            None
+        let (kafka, cassandra, broker, cluster) = match backing {
+            Backing::Run => (TestKafka::start(), TestCassandra::start(), None, None),
+            Backing::OwnBroker => {
+                let kafka_dir = dir.join("kafka");
+                let _ = std::fs::remove_dir_all(&kafka_dir);
+                let options = KafkaOptions::single(&kafka_dir, "127.0.0.1")?;
+                let broker = Kafka::start(options, Duration::from_secs(120)).await?;
+                let kafka = TestKafka::at(&broker.bootstrap());
+                (kafka, TestCassandra::start(), Some(broker), None)
+            }
+            Backing::Cluster(cluster) => {
+                let kafka = TestKafka::cluster(
+                    &cluster.bootstrap(),
+                    cluster::REPLICAS as i32,
+                    cluster::MIN_INSYNC as i32,
+                );
+                let replication = cluster::keyspace_replication();
+                let cassandra =
+                    TestCassandra::at(&cluster.contact_points(), SUPERUSER, Some(&replication));
+                (kafka, cassandra, None, Some(cluster))
+            }
         };
-        let kafka = match &broker {
-            Some(broker) => TestKafka::at(&broker.bootstrap()),
-            None => TestKafka::start(),
+        let clickhouse = TestClickHouse::start().await;
+        let cql = repository_root().join("cql");
+        let stores = TestStores::on(kafka, cassandra, clickhouse, 6, &cql).await;
+        let cassandra_proxy = match cluster {
+            Some(_) => None,
+            None => Some(TcpProxy::start(stores.cassandra.contact_point()).await),
         };
-        let stores = TestStores::with(kafka, TestClickHouse::start().await, 6).await;
-        let cassandra_proxy = TcpProxy::start(stores.cassandra.contact_point()).await;
         let clickhouse_proxy = TcpProxy::start(authority(stores.clickhouse.url())).await;
         let ingest_addr = free_local_addr()?;
-        let admin_addr = free_local_addr()?;
         let common = [("BUSINESS_TIME_ZONE", ZONE), ("RUST_LOG", "info")];
         let mut ingest_env = stores.env(&common);
         ingest_env.extend([
@@ -79,18 +128,24 @@ impl Stack {
             ("INGEST_API_KEYS".into(), KEY.into()),
         ]);
         let clickhouse_url = format!("http://{}", clickhouse_proxy.addr());
-        let cassandra_addr = cassandra_proxy.addr();
+        let cassandra_addr = match &cassandra_proxy {
+            Some(proxy) => proxy.addr(),
+            None => stores.cassandra.contact_point().to_string(),
+        };
         let mut job_settings = common.to_vec();
         job_settings.extend([
             ("STREAM_JOB_GROUP", GROUP),
-            ("STREAM_JOB_ADMIN_ADDR", admin_addr.as_str()),
             ("STREAM_JOB_MAX_BACKOFF_MS", "2000"),
             ("CASSANDRA_CONTACT_POINTS", &cassandra_addr),
             ("CLICKHOUSE_URL", &clickhouse_url),
         ]);
-        let job_env = stores.env(&job_settings);
+        if cluster.is_some() {
+            job_settings.extend([
+                ("CASSANDRA_LOCAL_DC", cluster::DATA_CENTRE),
+                ("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM"),
+            ]);
+        }
         let ingest_url = format!("http://{ingest_addr}");
-        let admin_url = format!("http://{admin_addr}");
         let mut ingest = Service::new(
             "ingest-api",
             &[],
@@ -98,28 +153,59 @@ impl Stack {
             dir,
             format!("{ingest_url}/health"),
         )?;
-        let mut job = Service::new(
-            "stream-job",
-            &["run"],
-            job_env,
-            dir,
-            format!("{admin_url}/health"),
-        )?;
         ingest.start().await?;
-        job.start().await?;
+        let count = if cluster.is_some() { 3 } else { 1 };
+        let mut members = Vec::new();
+        for n in 1..=count {
+            let admin_addr = free_local_addr()?;
+            let mut settings = job_settings.clone();
+            settings.push(("STREAM_JOB_ADMIN_ADDR", &admin_addr));
+            // Each member logs to a folder of its own (stream-job.log in each).
+            let logs = if n == 1 {
+                dir.to_path_buf()
+            } else {
+                dir.join(format!("member-{n}"))
+            };
+            std::fs::create_dir_all(&logs)?;
+            let admin_url = format!("http://{admin_addr}");
+            let mut service = Service::new(
+                "stream-job",
+                &["run"],
+                stores.env(&settings),
+                &logs,
+                format!("{admin_url}/health"),
+            )?;
+            service.start().await?;
+            members.push(Member { service, admin_url });
+        }
         Ok(Stack {
             stores,
             broker,
+            cluster,
             cassandra_proxy,
             clickhouse_proxy,
             ingest,
-            job,
+            members,
             ingest_url,
-            admin_url,
             dir: dir.to_path_buf(),
             facts: Vec::new(),
             runs: 0,
+            lag: None,
         })
+    }
+
+    /// The first (or only) stream-job member.
+    pub fn job(&mut self) -> &mut Service {
+        &mut self.members[0].service
+    }
+
+    /// Stops the services and gives back the cluster the stack ran on.
+    pub async fn into_cluster(mut self) -> Option<Cluster> {
+        for member in &mut self.members {
+            let _ = member.service.kill().await;
+        }
+        let _ = self.ingest.kill().await;
+        self.cluster.take()
     }
 
     /// Starts loadgen: `count` orders at `rate`/s with the default mix (retries, duplicates,
@@ -136,6 +222,7 @@ impl Stack {
         let _ = std::fs::remove_file(&record);
         let _ = std::fs::remove_file(record.with_extension("jsonl.journal"));
         let seed = 1_000 + self.runs as u64;
+        self.watch_lag();
         let config = RunConfig {
             base_url: self.ingest_url.clone(),
             key: service_runtime::SecretString::from(KEY.to_string()),
@@ -171,6 +258,38 @@ impl Stack {
         })
     }
 
+    /// Samples the group's lag twice a second until [`Stack::peak_lag`].
+    fn watch_lag(&mut self) {
+        let stop = CancellationToken::new();
+        let bootstrap = self.stores.kafka.bootstrap_servers().to_string();
+        let topic = self.stores.topic.clone();
+        let token = stop.clone();
+        let peak = tokio::task::spawn_blocking(move || {
+            let kafka = TestKafka::at(&bootstrap);
+            let mut peak = 0;
+            while !token.is_cancelled() {
+                // A sample the cluster cannot answer (a broker just died) is skipped.
+                if let Ok(lag) = kafka.try_lag(GROUP, &topic) {
+                    peak = peak.max(lag);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            peak
+        });
+        self.lag = Some(LagWatch { stop, peak });
+    }
+
+    /// The highest consumer lag sampled since loadgen started (messages), and stops sampling.
+    pub async fn peak_lag(&mut self) -> i64 {
+        match self.lag.take() {
+            Some(watch) => {
+                watch.stop.cancel();
+                watch.peak.await.unwrap_or(0)
+            }
+            None => 0,
+        }
+    }
+
     /// Waits until the job has committed everything on the topic (lag zero); how long it took.
     pub async fn settle(&self, within: Duration) -> anyhow::Result<Duration> {
         self.stores
@@ -197,9 +316,9 @@ impl Stack {
         Ok((own, all))
     }
 
-    /// stream-job's `/health` status code.
+    /// The first stream-job member's `/health` status code.
     pub async fn job_health(&self) -> u16 {
-        reqwest::get(format!("{}/health", self.admin_url))
+        reqwest::get(format!("{}/health", self.members[0].admin_url))
             .await
             .map_or(0, |r| r.status().as_u16())
     }

@@ -33,6 +33,9 @@ pub struct KafkaConfig {
     pub topic: String,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// Replicas that must hold an order before Kafka acknowledges it (`acks=all`), given to a
+    /// topic this service creates.
+    pub min_insync_replicas: i32,
     /// How long one order may wait for its delivery report before the client gets a 503.
     pub produce_timeout: Duration,
     pub compression: String,
@@ -56,13 +59,25 @@ impl IngestConfig {
                 ),
             });
         }
+        let replication_factor = s.bounded("KAFKA_REPLICATION_FACTOR", 1, 1, 10)? as i32;
+        let min_insync_replicas = s.bounded("KAFKA_MIN_INSYNC_REPLICAS", 1, 1, 10)? as i32;
+        if min_insync_replicas > replication_factor {
+            return Err(ConfigError {
+                var: "KAFKA_MIN_INSYNC_REPLICAS".into(),
+                value: min_insync_replicas.to_string(),
+                reason: format!(
+                    "must not exceed KAFKA_REPLICATION_FACTOR ({replication_factor}): no order could be acknowledged"
+                ),
+            });
+        }
         Ok(Self {
             listen_addr: s.parse("INGEST_LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
             kafka: KafkaConfig {
                 connection: KafkaConnection::from_settings(s)?,
                 topic: s.string("KAFKA_TOPIC", "Order"),
                 partitions: s.bounded("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000)? as i32,
-                replication_factor: s.bounded("KAFKA_REPLICATION_FACTOR", 1, 1, 10)? as i32,
+                replication_factor,
+                min_insync_replicas,
                 produce_timeout,
                 compression: s.choice(
                     "KAFKA_COMPRESSION",
@@ -119,6 +134,8 @@ mod tests {
         assert_eq!(config.kafka.topic, "Order");
         assert_eq!(config.kafka.partitions, 6);
         assert_eq!(config.kafka.compression, "lz4");
+        assert_eq!(config.kafka.replication_factor, 1);
+        assert_eq!(config.kafka.min_insync_replicas, 1);
         assert_eq!(config.body_limit_bytes, 1024 * 1024);
         assert_eq!(config.max_batch, 1000);
         assert_eq!(config.kafka.produce_timeout, Duration::from_secs(5));
@@ -146,6 +163,14 @@ mod tests {
             (
                 vec![("INGEST_API_KEYS", KEY), ("INGEST_MAX_BATCH", "1001")],
                 "INGEST_MAX_BATCH",
+            ),
+            (
+                vec![
+                    ("INGEST_API_KEYS", KEY),
+                    ("KAFKA_REPLICATION_FACTOR", "3"),
+                    ("KAFKA_MIN_INSYNC_REPLICAS", "4"),
+                ],
+                "KAFKA_MIN_INSYNC_REPLICAS",
             ),
             (
                 vec![

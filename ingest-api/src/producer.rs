@@ -164,11 +164,13 @@ impl OrderProducer {
     async fn create_topic(&self) -> Result<(), KafkaError> {
         let admin: AdminClient<DefaultClientContext> =
             self.config.connection.client_config().create()?;
+        let min_insync = self.config.min_insync_replicas.to_string();
         let topic = NewTopic::new(
             &self.config.topic,
             self.config.partitions,
             TopicReplication::Fixed(self.config.replication_factor),
-        );
+        )
+        .set("min.insync.replicas", &min_insync);
         let options = AdminOptions::new()
             .operation_timeout(Some(self.config.admin_timeout))
             .request_timeout(Some(self.config.admin_timeout));

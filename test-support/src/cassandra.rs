@@ -1,6 +1,7 @@
 //! Cassandra for tests: the run's Apache Cassandra node (started once by `test-servers`), or any
 //! cluster `CASSANDRA_CONTACT_POINTS` names, with the login `CASSANDRA_USERNAME` and
-//! `CASSANDRA_PASSWORD` give it.
+//! `CASSANDRA_PASSWORD` give it, and the replication `CASSANDRA_REPLICATION` asks of the test
+//! keyspaces (the `.cql` files' one replica when unset).
 
 use crate::servers::endpoints;
 
@@ -9,6 +10,7 @@ pub struct TestCassandra {
     contact_point: String,
     username: Option<String>,
     password: Option<String>,
+    replication: Option<String>,
 }
 
 impl TestCassandra {
@@ -18,7 +20,28 @@ impl TestCassandra {
             contact_point: endpoints::required("CASSANDRA_CONTACT_POINTS"),
             username: endpoints::var("CASSANDRA_USERNAME"),
             password: endpoints::var("CASSANDRA_PASSWORD"),
+            replication: endpoints::var("CASSANDRA_REPLICATION"),
         }
+    }
+
+    /// The cluster at `contact_points` (comma-separated `host:port`), with a login and the
+    /// keyspaces' replication map (`{'class': 'NetworkTopologyStrategy', …}`).
+    pub fn at(
+        contact_points: &str,
+        login: (&str, &str),
+        replication: Option<&str>,
+    ) -> TestCassandra {
+        TestCassandra {
+            contact_point: contact_points.to_string(),
+            username: Some(login.0.to_string()),
+            password: Some(login.1.to_string()),
+            replication: replication.map(str::to_string),
+        }
+    }
+
+    /// The replication map a test keyspace gets, when not the `.cql` files' own.
+    pub fn replication(&self) -> Option<&str> {
+        self.replication.as_deref()
     }
 
     /// `host:port` to give the driver.

@@ -17,6 +17,23 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 pub struct TestKafka {
     bootstrap_servers: String,
     mock: Option<MockCluster<'static, DefaultProducerContext>>,
+    /// Replicas of each topic a test creates, and the `min.insync.replicas` they get.
+    replication: (i32, i32),
+}
+
+/// The replication the run's Kafka asks of new topics: `KAFKA_REPLICATION_FACTOR` and
+/// `KAFKA_MIN_INSYNC_REPLICAS` (1 and 1 on one broker), as compose's init step reads them.
+fn replication_from_endpoints() -> (i32, i32) {
+    let read = |name: &str| {
+        crate::servers::endpoints::var(name).map(|v| {
+            v.parse::<i32>()
+                .unwrap_or_else(|_| panic!("{name}={v:?} is not a number"))
+        })
+    };
+    (
+        read("KAFKA_REPLICATION_FACTOR").unwrap_or(1),
+        read("KAFKA_MIN_INSYNC_REPLICAS").unwrap_or(1),
+    )
 }
 
 impl TestKafka {
@@ -25,6 +42,7 @@ impl TestKafka {
         TestKafka {
             bootstrap_servers: crate::servers::endpoints::required("KAFKA_BOOTSTRAP_SERVERS"),
             mock: None,
+            replication: replication_from_endpoints(),
         }
     }
 
@@ -33,6 +51,16 @@ impl TestKafka {
         TestKafka {
             bootstrap_servers: bootstrap_servers.to_string(),
             mock: None,
+            replication: (1, 1),
+        }
+    }
+
+    /// The cluster at `bootstrap_servers`: the topics it creates get `replicas` replicas and
+    /// `min.insync.replicas` of `min_insync`.
+    pub fn cluster(bootstrap_servers: &str, replicas: i32, min_insync: i32) -> TestKafka {
+        TestKafka {
+            replication: (replicas, min_insync),
+            ..TestKafka::at(bootstrap_servers)
         }
     }
 
@@ -44,6 +72,7 @@ impl TestKafka {
         TestKafka {
             bootstrap_servers: mock.bootstrap_servers(),
             mock: Some(mock),
+            replication: (1, 1),
         }
     }
 
@@ -63,21 +92,22 @@ impl TestKafka {
             .expect("create a Kafka admin client")
     }
 
-    /// Creates `topic` (replication 1) unless it exists, as compose's init step does.
+    /// Creates `topic` with this cluster's replication unless it exists, as compose's init step
+    /// does.
     pub async fn create_topic(&self, topic: &str, partitions: i32) {
         if let Some(mock) = &self.mock {
             mock.create_topic(topic, partitions, 1)
                 .expect("create a topic on the mock cluster");
             return;
         }
+        let (replicas, min_insync) = self.replication;
+        let min_insync = min_insync.to_string();
+        let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replicas))
+            .set("min.insync.replicas", &min_insync);
         let results = self
             .admin()
             .create_topics(
-                [&NewTopic::new(
-                    topic,
-                    partitions,
-                    TopicReplication::Fixed(1),
-                )],
+                [&new_topic],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
             )
             .await
@@ -258,6 +288,51 @@ impl TestKafka {
                     .1
             })
             .sum()
+    }
+
+    /// Messages on `topic` that `group` has not committed yet (end offsets less committed ones);
+    /// an error rather than a panic while the cluster cannot answer (a broker just died, say).
+    pub fn try_lag(&self, group: &str, topic: &str) -> Result<i64, rdkafka::error::KafkaError> {
+        let timeout = Duration::from_secs(5);
+        let consumer = self.reader(Some(group));
+        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map_or(0, |t| t.partitions().len());
+        let mut list = TopicPartitionList::new();
+        let mut end = 0;
+        for partition in 0..partitions as i32 {
+            list.add_partition(topic, partition);
+            end += consumer.fetch_watermarks(topic, partition, timeout)?.1;
+        }
+        let committed: i64 = consumer
+            .committed_offsets(list, timeout)?
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(n) => n,
+                _ => 0,
+            })
+            .sum();
+        Ok(end - committed)
+    }
+
+    /// The broker (Kafka node id) leading each partition of `topic`, in partition order.
+    pub fn leaders(&self, topic: &str) -> Vec<i32> {
+        let consumer = self.reader(None);
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .expect("fetch metadata");
+        let mut partitions: Vec<(i32, i32)> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions().iter().map(|p| (p.id(), p.leader())))
+            .collect();
+        partitions.sort();
+        partitions.into_iter().map(|(_, leader)| leader).collect()
     }
 
     /// Partition count of `topic` as the cluster reports it (0 if the topic does not exist).

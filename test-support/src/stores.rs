@@ -59,7 +59,18 @@ impl TestStores {
         partitions: i32,
         cql: &Path,
     ) -> TestStores {
-        let cassandra = TestCassandra::start();
+        TestStores::on(kafka, TestCassandra::start(), clickhouse, partitions, cql).await
+    }
+
+    /// On the given Kafka, Cassandra (a cluster, say) and ClickHouse, with Cassandra's keyspace
+    /// made by the `.cql` files in `cql` and the replication `cassandra` asks for.
+    pub async fn on(
+        kafka: TestKafka,
+        cassandra: TestCassandra,
+        clickhouse: TestClickHouse,
+        partitions: i32,
+        cql: &Path,
+    ) -> TestStores {
         let topic = crate::unique_name("Order");
         let keyspace = crate::unique_name("sales").replace('-', "_");
         kafka.create_topic(&topic, partitions).await;
@@ -74,7 +85,7 @@ impl TestStores {
         let config =
             CassandraConfig::from_settings(&Settings::new(&env)).expect("Cassandra settings");
         let session = connect(&config).await.expect("connect to Cassandra");
-        schema::apply(&session, cql, &keyspace, None)
+        schema::apply(&session, cql, &keyspace, cassandra.replication())
             .await
             .expect("apply the Cassandra schema");
         TestStores {

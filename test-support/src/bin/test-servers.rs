@@ -2,13 +2,22 @@
 //! once for a test run, `scripts/run-local` or a benchmark. It fetches their class paths when
 //! missing, starts one broker and one node on loopback, waits until each answers its protocol,
 //! writes their settings (login included) as `export` lines to the endpoints file, and stops both
-//! by PID on SIGTERM or Ctrl-C (and they die with it if it is killed).
+//! by PID on SIGTERM or Ctrl-C (and they die with it if it is killed). With `--cluster` it starts
+//! three of each instead (issue 21).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use test_support::servers::cluster::Cluster;
 use test_support::servers::{self, Ports, TestServers};
+
+/// What runs until the launcher is stopped (dropping it stops the servers).
+#[expect(dead_code, reason = "held only to be dropped")]
+enum Running {
+    One(Box<TestServers>),
+    Cluster(Cluster),
+}
 
 /// Starts Apache Kafka and Apache Cassandra from Maven Central on loopback and writes their
 /// endpoints to a file until stopped.
@@ -30,6 +39,10 @@ struct Cli {
     /// The file of `export` lines (default: target/test-servers/run/endpoints.env).
     #[arg(long)]
     endpoints: Option<PathBuf>,
+    /// Three Kafka brokers and three Cassandra nodes on 127.0.0.1, .2 and .3, replicated three
+    /// ways (DIR/cluster, always fresh), instead of one of each.
+    #[arg(long)]
+    cluster: bool,
     /// Only fetch the class paths from Maven Central.
     #[arg(long)]
     fetch_only: bool,
@@ -92,15 +105,29 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&dir)?;
     let _ = std::fs::remove_file(&endpoints_file);
-    let servers = TestServers::start(&dir, &ports).await?;
-    let endpoints = servers.endpoints();
-    std::env::set_var("KAFKA_BOOTSTRAP_SERVERS", servers.kafka.bootstrap());
+    let (servers, endpoints) = if cli.cluster {
+        let cluster = Cluster::start(&dir.join("cluster")).await?;
+        let mut endpoints = cluster.endpoints();
+        endpoints.set("TEST_SERVERS_PID", std::process::id().to_string());
+        (Running::Cluster(cluster), endpoints)
+    } else {
+        let servers = TestServers::start(&dir, &ports).await?;
+        let endpoints = servers.endpoints();
+        (Running::One(Box::new(servers)), endpoints)
+    };
+    for (name, value) in &endpoints.vars {
+        if name.starts_with("KAFKA_") {
+            std::env::set_var(name, value);
+        }
+    }
     create_topics(&cli.topics).await;
     // The endpoints carry the login, so they go to the file alone, never to the log.
     println!(
         "Kafka at {}, Cassandra at {}; settings in {}",
-        servers.kafka.bootstrap(),
-        servers.cassandra.contact_point(),
+        endpoints.get("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_default(),
+        endpoints
+            .get("CASSANDRA_CONTACT_POINTS")
+            .unwrap_or_default(),
         endpoints_file.display()
     );
     // Written whole, then renamed, so a reader never sees half of it.

@@ -64,6 +64,8 @@ pub struct CassandraOptions {
     /// Client encryption, optional on the one native port: TLS and plain text both answered.
     pub certificates: Option<Certificates>,
     pub heap_mb: u32,
+    /// The replication factor the token allocator plans for (the cluster's keyspaces').
+    pub token_replication: usize,
 }
 
 impl CassandraOptions {
@@ -77,6 +79,7 @@ impl CassandraOptions {
             seed: host.to_string(),
             certificates: None,
             heap_mb: 1024,
+            token_replication: 1,
         })
     }
 
@@ -98,7 +101,7 @@ impl CassandraOptions {
         format!(
             "cluster_name: sales-test\n\
              num_tokens: 16\n\
-             allocate_tokens_for_local_replication_factor: 1\n\
+             allocate_tokens_for_local_replication_factor: {token_replication}\n\
              partitioner: org.apache.cassandra.dht.Murmur3Partitioner\n\
              authenticator: PasswordAuthenticator\n\
              authorizer: CassandraAuthorizer\n\
@@ -126,6 +129,7 @@ impl CassandraOptions {
             storage = self.storage_port,
             native = self.native_port,
             host = self.host,
+            token_replication = self.token_replication,
         )
     }
 }
@@ -239,5 +243,26 @@ impl Cassandra {
 
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
+    }
+
+    /// SIGKILL: the node crashes (commit log synced every 10 s, as configured).
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Starts the node again on the same data and ports, and waits until it answers.
+    pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
+        self.process.kill();
+        self.process.start()?;
+        self.wait_ready(within).await
+    }
+
+    /// SIGSTOP: the node hangs with its connections open.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.process.pause()
+    }
+
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.process.resume()
     }
 }

@@ -6,12 +6,14 @@
 //! - [`kafka::Kafka`] and [`cassandra::Cassandra`] start one broker or node each, wait until it
 //!   answers its own protocol, and stop it by PID (SIGKILL for a crash, SIGSTOP for a hang);
 //!   a restart keeps the data directory.
+//! - [`cluster::Cluster`] starts three of each on 127.0.0.1, .2 and .3, replicated three ways.
 //! - [`tls`] makes a CA and a server certificate at test time for the SASL_SSL listener and
 //!   Cassandra's client encryption.
 //! - [`Endpoints`] is what a test run exports (`KAFKA_BOOTSTRAP_SERVERS`,
 //!   `CASSANDRA_CONTACT_POINTS`, …) and how a test finds it again.
 
 pub mod cassandra;
+pub mod cluster;
 pub mod endpoints;
 pub mod java;
 pub mod kafka;

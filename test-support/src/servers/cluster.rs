@@ -1,0 +1,222 @@
+//! A cluster on one machine, as issue 21's deployment runs it: three Apache Kafka nodes in KRaft
+//! (each a broker and a controller of one quorum) and three Apache Cassandra nodes of one data
+//! centre, node *n* of each on `127.0.0.n`. Linux routes all of 127.0.0.0/8 to loopback, so every
+//! node keeps the same ports on its own address with no aliases set up.
+//!
+//! Topics on it get three replicas and `min.insync.replicas=2`, keyspaces
+//! `NetworkTopologyStrategy` with three replicas, and the logins (`system_auth`) three replicas
+//! too, so any one node of each may die while the pipeline reads and writes at quorum.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use scylla::client::session::Session;
+
+use super::cassandra::{Cassandra, CassandraOptions, SUPERUSER};
+use super::kafka::{new_cluster_id, Kafka, KafkaOptions, Voter};
+use super::Endpoints;
+
+/// Node *n*'s address.
+pub const HOSTS: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+/// The data centre `cassandra-rackdc.properties` names.
+pub const DATA_CENTRE: &str = "datacenter1";
+/// Replicas of every topic, keyspace and the logins.
+pub const REPLICAS: usize = 3;
+/// Writes a partition needs acknowledged (`min.insync.replicas`).
+pub const MIN_INSYNC: usize = 2;
+
+pub struct Cluster {
+    pub brokers: Vec<Kafka>,
+    pub nodes: Vec<Cassandra>,
+}
+
+/// A port free on every one of `hosts`, so each node listens on the same one.
+fn shared_port(hosts: &[&str]) -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let port = super::free_port(hosts[0])?;
+        if hosts[1..]
+            .iter()
+            .all(|host| std::net::TcpListener::bind((*host, port)).is_ok())
+        {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no port is free on all of {hosts:?}")
+}
+
+/// The keyspace replication map the cluster's keyspaces get.
+pub fn keyspace_replication() -> String {
+    format!("{{'class': 'NetworkTopologyStrategy', '{DATA_CENTRE}': {REPLICAS}}}")
+}
+
+impl Cluster {
+    /// Starts three brokers and three Cassandra nodes with their data under `dir` (emptied
+    /// first), and waits until all answer. The brokers start together (their quorum needs a
+    /// majority); Cassandra's seed starts first and the two others join it.
+    pub async fn start(dir: &Path) -> anyhow::Result<Cluster> {
+        let dir = std::path::absolute(dir)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot empty {}", dir.display()))?;
+        }
+        let within = Duration::from_secs(240);
+        let started = Instant::now();
+        let kafka_port = shared_port(&HOSTS)?;
+        let controller_port = shared_port(&HOSTS)?;
+        let voters: Vec<Voter> = HOSTS
+            .iter()
+            .enumerate()
+            .map(|(i, host)| Voter {
+                node_id: i as u32 + 1,
+                host: host.to_string(),
+                controller_port,
+            })
+            .collect();
+        let cluster_id = new_cluster_id();
+        let mut brokers = Vec::new();
+        for (voter, host) in voters.iter().zip(HOSTS) {
+            brokers.push(Kafka::spawn(KafkaOptions {
+                dir: dir.join(format!("kafka-{}", voter.node_id)),
+                node_id: voter.node_id,
+                host: host.to_string(),
+                port: kafka_port,
+                controller_port,
+                voters: voters.clone(),
+                cluster_id: cluster_id.clone(),
+                sasl_ssl: None,
+                internal_replication: REPLICAS,
+                heap_mb: 384,
+            })?);
+        }
+        let native_port = shared_port(&HOSTS)?;
+        let storage_port = shared_port(&HOSTS)?;
+        let options = |n: usize| CassandraOptions {
+            dir: dir.join(format!("cassandra-{}", n + 1)),
+            host: HOSTS[n].to_string(),
+            native_port,
+            storage_port,
+            seed: HOSTS[0].to_string(),
+            certificates: None,
+            heap_mb: 768,
+            token_replication: REPLICAS,
+        };
+        let mut nodes = vec![Cassandra::start(options(0), within).await?];
+        for broker in &mut brokers {
+            broker.wait_ready(within).await?;
+        }
+        let kafka_ready = started.elapsed();
+        // The two others join the seed one at a time: a node takes its tokens from the ring it sees.
+        for n in 1..HOSTS.len() {
+            nodes.push(Cassandra::start(options(n), within).await?);
+        }
+        let cluster = Cluster { brokers, nodes };
+        cluster.replicate_logins().await?;
+        eprintln!(
+            "cluster up in {:.1} s: Kafka {} ({:.1} s), Cassandra {}",
+            started.elapsed().as_secs_f64(),
+            cluster.bootstrap(),
+            kafka_ready.as_secs_f64(),
+            cluster.contact_points(),
+        );
+        Ok(cluster)
+    }
+
+    /// `system_auth` on every node, written again while all are up: a login must not depend on
+    /// the one node that happened to hold it.
+    async fn replicate_logins(&self) -> anyhow::Result<()> {
+        let session = self.session().await?;
+        session
+            .query_unpaged(
+                format!(
+                    "ALTER KEYSPACE system_auth WITH replication = {}",
+                    keyspace_replication()
+                ),
+                (),
+            )
+            .await?;
+        session
+            .query_unpaged(
+                format!(
+                    "ALTER ROLE {} WITH PASSWORD = '{}'",
+                    SUPERUSER.0, SUPERUSER.1
+                ),
+                (),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A session on the whole cluster as the superuser.
+    pub async fn session(&self) -> anyhow::Result<Session> {
+        Ok(scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes(self.nodes.iter().map(|n| n.contact_point()))
+            .user(SUPERUSER.0, SUPERUSER.1)
+            .build()
+            .await?)
+    }
+
+    /// Hint files the other nodes hold for the node on `host` (`system_views.pending_hints`,
+    /// asked of each node itself): writes it missed while down, delivered once it is back. 0
+    /// when it has caught up.
+    pub async fn pending_hints_for(&self, session: &Session, host: &str) -> anyhow::Result<i64> {
+        use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
+        let mut total = 0;
+        for node in self.nodes.iter().filter(|n| n.options.host != host) {
+            let address: std::net::SocketAddr = node.contact_point().parse()?;
+            let mut statement = scylla::statement::Statement::new(
+                "SELECT address, files FROM system_views.pending_hints",
+            );
+            statement.set_load_balancing_policy(Some(SingleTargetLoadBalancingPolicy::new(
+                NodeIdentifier::NodeAddress(address),
+                None,
+            )));
+            let rows = session
+                .query_unpaged(statement, ())
+                .await?
+                .into_rows_result()?;
+            for row in rows.rows::<(std::net::IpAddr, Option<i32>)>()? {
+                let (target, files) = row?;
+                if target.to_string() == host {
+                    total += i64::from(files.unwrap_or(0));
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Every broker's `host:port`, for `KAFKA_BOOTSTRAP_SERVERS`.
+    pub fn bootstrap(&self) -> String {
+        let all: Vec<String> = self.brokers.iter().map(Kafka::bootstrap).collect();
+        all.join(",")
+    }
+
+    /// Every node's `host:port`, for `CASSANDRA_CONTACT_POINTS`.
+    pub fn contact_points(&self) -> String {
+        let all: Vec<String> = self.nodes.iter().map(Cassandra::contact_point).collect();
+        all.join(",")
+    }
+
+    /// The broker with Kafka's node id `node_id`.
+    pub fn broker(&mut self, node_id: i32) -> Option<&mut Kafka> {
+        self.brokers
+            .iter_mut()
+            .find(|b| b.options.node_id as i32 == node_id)
+    }
+
+    /// What a test (or a service) reads to reach the cluster, with the replication the issue's
+    /// deployment asks for.
+    pub fn endpoints(&self) -> Endpoints {
+        let mut endpoints = Endpoints::default();
+        endpoints.set("KAFKA_BOOTSTRAP_SERVERS", self.bootstrap());
+        endpoints.set("KAFKA_REPLICATION_FACTOR", REPLICAS.to_string());
+        endpoints.set("KAFKA_MIN_INSYNC_REPLICAS", MIN_INSYNC.to_string());
+        endpoints.set("CASSANDRA_CONTACT_POINTS", self.contact_points());
+        endpoints.set("CASSANDRA_USERNAME", SUPERUSER.0);
+        endpoints.set("CASSANDRA_PASSWORD", SUPERUSER.1);
+        endpoints.set("CASSANDRA_LOCAL_DC", DATA_CENTRE);
+        endpoints.set("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM");
+        endpoints.set("CASSANDRA_REPLICATION", keyspace_replication());
+        endpoints
+    }
+}
