@@ -15,6 +15,7 @@
 set -euo pipefail
 
 host="${CASSANDRA_HOST:-cassandra}"
+port="${CASSANDRA_PORT:-9042}"
 cql_dir="${CQL_DIR:-/cql}"
 keyspace=sales
 replicas="${CASSANDRA_REPLICAS:-1}"
@@ -51,7 +52,7 @@ credentials pipeline "$CASSANDRA_USERNAME" "$CASSANDRA_PASSWORD"
 cql() { # WHO [cqlsh arguments]: cqlsh as that login; statements on stdin when no -e/-f
   local who=$1
   shift
-  cqlsh --credentials "$secrets/$who" "$@" "$host"
+  cqlsh --credentials "$secrets/$who" "$@" "$host" "$port"
 }
 can_log_in() { # WHO
   cql "$1" -e 'SELECT release_version FROM system.local' >/dev/null 2>&1
