@@ -25,7 +25,7 @@ use test_support::servers::cluster::Cluster;
     about = "The pipeline under faults, checked against loadgen's record"
 )]
 struct Cli {
-    /// The full scale and every scenario (about 20 minutes with release builds); without it, the
+    /// The full scale and every scenario (about 25 minutes with release builds); without it, the
     /// short CI run, which leaves out the cluster's two broker scenarios.
     #[arg(long)]
     full: bool,

@@ -71,7 +71,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one event Kafka acknowledged (sales also in `orders_accepted`, as before).
     pub fn accepted(&self, kind: sales_model::EventKind) {
-        if kind == sales_model::EventKind::Order {
+        if kind == sales_model::EventKind::Sale {
             self.orders_accepted.inc();
         }
         self.events_accepted

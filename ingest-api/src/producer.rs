@@ -45,13 +45,13 @@ pub enum ProduceError {
 }
 
 #[derive(Clone)]
-pub struct OrderProducer {
+pub struct EventProducer {
     producer: FutureProducer,
     config: Arc<KafkaConfig>,
     topic_ready: Arc<AtomicBool>,
 }
 
-impl OrderProducer {
+impl EventProducer {
     pub fn new(config: &KafkaConfig) -> Result<Self, KafkaError> {
         let producer: FutureProducer = config
             .connection

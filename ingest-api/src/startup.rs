@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::configuration::IngestConfig;
 use crate::metrics::Metrics;
-use crate::producer::OrderProducer;
+use crate::producer::EventProducer;
 use crate::routes::{ops, orders, refunds, voids, DESCRIPTION};
 use crate::state::AppState;
 
@@ -34,7 +34,7 @@ impl Application {
     /// ensured in the background so the service is up even while Kafka is not.
     pub async fn build(config: IngestConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let producer = OrderProducer::new(&config.kafka)?;
+        let producer = EventProducer::new(&config.kafka)?;
         let stop = CancellationToken::new();
         tokio::spawn({
             let producer = producer.clone();

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::configuration::IngestConfig;
 use crate::metrics::Metrics;
-use crate::producer::OrderProducer;
+use crate::producer::EventProducer;
 
 /// Shared by every request.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<IngestConfig>,
-    pub producer: OrderProducer,
+    pub producer: EventProducer,
     pub metrics: Arc<Metrics>,
 }

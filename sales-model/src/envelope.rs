@@ -16,11 +16,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::checks::{check_line_name, differing};
 use crate::currency::exponent_of;
-use crate::errors::{Collector, OrderErrors};
+use crate::errors::{Collector, EventErrors};
 use crate::money::Exact;
-use crate::order::check_line_name;
-use crate::refund::differing;
 use crate::request::Fields;
 use crate::{MoneyError, Order, OrderId, Refund, RefundRecord, StoreId, Void, VoidRecord};
 
@@ -34,8 +33,9 @@ const FIRST_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// A sale.
-    Order,
+    /// A sale: `"order"` on the wire, as envelopes have always said.
+    #[serde(rename = "order")]
+    Sale,
     Refund,
     Void,
 }
@@ -43,7 +43,7 @@ pub enum EventKind {
 impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            EventKind::Order => "order",
+            EventKind::Sale => "order",
             EventKind::Refund => "refund",
             EventKind::Void => "void",
         }
@@ -79,7 +79,7 @@ impl From<Void> for Event {
 impl Event {
     pub fn kind(&self) -> EventKind {
         match self {
-            Event::Sale(_) => EventKind::Order,
+            Event::Sale(_) => EventKind::Sale,
             Event::Refund(_) => EventKind::Refund,
             Event::Void(_) => EventKind::Void,
         }
@@ -231,11 +231,11 @@ pub enum EnvelopeError {
     #[error("schema_version {0} is newer than this build reads ({SCHEMA_VERSION}); upgrade the consumer")]
     NewerSchema(u32),
     #[error("order fails validation: {0}")]
-    InvalidOrder(OrderErrors),
+    InvalidOrder(EventErrors),
     #[error("refund fails validation: {0}")]
-    InvalidRefund(OrderErrors),
+    InvalidRefund(EventErrors),
     #[error("void fails validation: {0}")]
-    InvalidVoid(OrderErrors),
+    InvalidVoid(EventErrors),
 }
 
 impl EnvelopeError {
@@ -303,21 +303,21 @@ impl OrderRecord {
 
     /// Re-checks every structural rule and builds the domain order from a record whose money is
     /// in the minor unit of its currency (envelope version 2 on).
-    pub fn into_order(self) -> Result<Order, OrderErrors> {
+    pub fn into_order(self) -> Result<Order, EventErrors> {
         // A record with an unknown currency fails on the currency; its amounts are read as whole.
         let exponent = exponent_of(&self.currency).unwrap_or(0);
         self.into_order_recorded(|minor| Exact::new(minor, exponent))
     }
 
     /// The same for a version-1 record, whose money is in hundredths of every currency.
-    fn into_order_from_hundredths(self) -> Result<Order, OrderErrors> {
+    fn into_order_from_hundredths(self) -> Result<Order, EventErrors> {
         self.into_order_recorded(|minor| Exact::new(minor, 2).map(Exact::trimmed))
     }
 
     fn into_order_recorded(
         self,
         recorded: impl Fn(i64) -> Result<Exact, MoneyError>,
-    ) -> Result<Order, OrderErrors> {
+    ) -> Result<Order, EventErrors> {
         let errors = Collector::new(self.validate());
         Fields {
             order_id: self.order_id,
@@ -400,7 +400,7 @@ impl Envelope {
                 .into_order_from_hundredths()
                 .map(Event::Sale)
                 .map_err(EnvelopeError::InvalidOrder)?,
-            (SCHEMA_VERSION, Some(EventKind::Order), Some(order), None, None) => order
+            (SCHEMA_VERSION, Some(EventKind::Sale), Some(order), None, None) => order
                 .into_order()
                 .map(Event::Sale)
                 .map_err(EnvelopeError::InvalidOrder)?,

@@ -35,13 +35,13 @@ impl FieldError {
     }
 }
 
-/// Every failing field of one order, in a stable order (sorted by field path, then code).
+/// Every failing field of one event (an order, a refund or a void), in a stable order (sorted by field path, then code).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-pub struct OrderErrors {
+pub struct EventErrors {
     pub errors: Vec<FieldError>,
 }
 
-impl OrderErrors {
+impl EventErrors {
     pub(crate) fn from_list(mut errors: Vec<FieldError>) -> Self {
         errors.sort_by(|a, b| (&a.field, &a.code).cmp(&(&b.field, &b.code)));
         Self { errors }
@@ -63,7 +63,7 @@ impl OrderErrors {
     }
 }
 
-impl fmt::Display for OrderErrors {
+impl fmt::Display for EventErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let parts: Vec<String> = self
             .errors
@@ -138,7 +138,7 @@ impl Collector {
     pub(crate) fn new(declared: Result<(), ValidationErrors>) -> Self {
         let errors = match declared {
             Ok(()) => Vec::new(),
-            Err(errors) => OrderErrors::flatten(&errors),
+            Err(errors) => EventErrors::flatten(&errors),
         };
         Self { errors }
     }
@@ -172,11 +172,11 @@ impl Collector {
         self.errors.extend(errors);
     }
 
-    pub(crate) fn into_result(self) -> Result<(), OrderErrors> {
+    pub(crate) fn into_result(self) -> Result<(), EventErrors> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(OrderErrors::from_list(self.errors))
+            Err(EventErrors::from_list(self.errors))
         }
     }
 }

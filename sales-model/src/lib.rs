@@ -6,6 +6,7 @@
 //! only ways in, and both report every failing field with a stable code.
 
 mod business_day;
+mod checks;
 mod currency;
 mod envelope;
 mod errors;
@@ -20,7 +21,7 @@ pub use currency::{exponent_of, Currency, MAX_EXPONENT};
 pub use envelope::{
     Envelope, EnvelopeError, Event, EventKind, EventRecord, LineRecord, OrderRecord, SCHEMA_VERSION,
 };
-pub use errors::{FieldError, OrderErrors};
+pub use errors::{EventErrors, FieldError};
 pub use ids::{CustomerId, OrderId, RefundId, Sku, StoreId, TerminalId};
 pub use money::{format_minor, Amount, Exact, MoneyError};
 pub use order::{Channel, Order, OrderLine, PaymentMethod};

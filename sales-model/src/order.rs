@@ -8,9 +8,6 @@ use crate::errors::FieldError;
 use crate::money::format_minor;
 use crate::{Amount, Currency, CustomerId, OrderId, Sku, StoreId, TerminalId};
 
-/// Longest product name, in characters.
-const MAX_NAME_CHARS: usize = 200;
-
 macro_rules! closed_set {
     ($(#[$doc:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -61,30 +58,6 @@ closed_set!(
         Other => "other",
     }
 );
-
-/// Checks a product name: 1..=200 characters, no control characters.
-pub(crate) fn check_line_name(name: &str) -> Result<(), ValidationError> {
-    check_text(name, 1)
-}
-
-/// Checks the reason of a refund or void: at most 200 characters, no control characters.
-pub(crate) fn check_reason(reason: &str) -> Result<(), ValidationError> {
-    check_text(reason, 0)
-}
-
-fn check_text(text: &str, min: usize) -> Result<(), ValidationError> {
-    let len = text.chars().count();
-    if len < min || len > MAX_NAME_CHARS {
-        return Err(ValidationError::new("length").with_message(
-            format!("must be {min} to {MAX_NAME_CHARS} characters long, got {len}").into(),
-        ));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(ValidationError::new("charset")
-            .with_message("must not contain control characters".into()));
-    }
-    Ok(())
-}
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -293,19 +266,5 @@ mod tests {
         }
         assert_eq!(Channel::parse("InStore").unwrap_err().code, "one_of");
         assert_eq!(PaymentMethod::parse("cheque").unwrap_err().code, "one_of");
-    }
-
-    #[test]
-    fn names_are_bounded_and_printable() {
-        assert!(check_line_name("Latte").is_ok());
-        assert!(check_line_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
-        assert_eq!(check_line_name("").unwrap_err().code, "length");
-        assert_eq!(
-            check_line_name(&"x".repeat(MAX_NAME_CHARS + 1))
-                .unwrap_err()
-                .code,
-            "length"
-        );
-        assert_eq!(check_line_name("a\tb").unwrap_err().code, "charset");
     }
 }

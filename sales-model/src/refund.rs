@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use crate::checks::{check_reason, differing, event_time, unstorable_time};
 use crate::currency::{exponent_of, MAX_EXPONENT};
-use crate::errors::{Collector, FieldError, OrderErrors};
+use crate::errors::{Collector, EventErrors, FieldError};
 use crate::money::{DecimalInput, Exact};
-use crate::order::check_reason;
-use crate::request::{event_time, read_json, unstorable_time};
+use crate::request::read_json;
 use crate::{
     format_minor, Amount, Currency, Freshness, MoneyError, OrderId, ParseError, RefundId, Sku,
     StoreId,
@@ -265,7 +265,7 @@ impl RefundRequest {
         self,
         now: DateTime<Utc>,
         freshness: Freshness,
-    ) -> Result<Refund, OrderErrors> {
+    ) -> Result<Refund, EventErrors> {
         let mut errors = Collector::new(self.validate());
         let created_at = event_time(&mut errors, &self.created_at, now, freshness);
         RefundFields {
@@ -293,7 +293,7 @@ impl VoidRequest {
         order_id: &str,
         now: DateTime<Utc>,
         freshness: Freshness,
-    ) -> Result<Void, OrderErrors> {
+    ) -> Result<Void, EventErrors> {
         let mut errors = Collector::new(self.validate());
         let created_at = event_time(&mut errors, &self.created_at, now, freshness);
         build_void(
@@ -308,7 +308,7 @@ impl VoidRequest {
 
 impl RefundRecord {
     /// Re-checks every rule (but freshness) and builds the refund.
-    pub fn into_refund(self) -> Result<Refund, OrderErrors> {
+    pub fn into_refund(self) -> Result<Refund, EventErrors> {
         let exponent = exponent_of(&self.currency).unwrap_or(0);
         let recorded = |minor: i64| Exact::new(minor, exponent);
         let errors = Collector::new(self.validate());
@@ -346,7 +346,7 @@ impl RefundRecord {
 }
 
 impl VoidRecord {
-    pub fn into_void(self) -> Result<Void, OrderErrors> {
+    pub fn into_void(self) -> Result<Void, EventErrors> {
         let errors = Collector::new(self.validate());
         build_void(
             errors,
@@ -366,15 +366,6 @@ impl VoidRecord {
             ("reason", self.reason == other.reason),
         ])
     }
-}
-
-/// The names of the fields marked as not the same.
-pub(crate) fn differing<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
-    fields
-        .into_iter()
-        .filter(|(_, same)| !same)
-        .map(|(name, _)| name)
-        .collect()
 }
 
 impl From<&Refund> for RefundRecord {
@@ -428,7 +419,7 @@ struct RefundFields {
 }
 
 impl RefundFields {
-    fn build(self, mut errors: Collector) -> Result<Refund, OrderErrors> {
+    fn build(self, mut errors: Collector) -> Result<Refund, EventErrors> {
         let refund_id = errors.check("refund_id", RefundId::parse(self.refund_id));
         let order_id = errors.check("order_id", OrderId::parse(self.order_id));
         let store_id = errors.check("store_id", StoreId::parse(self.store_id));
@@ -528,7 +519,7 @@ fn build_void(
     store_id: String,
     created_at: Option<DateTime<Utc>>,
     reason: Option<String>,
-) -> Result<Void, OrderErrors> {
+) -> Result<Void, EventErrors> {
     let order_id = errors.check("order_id", OrderId::parse(order_id));
     let store_id = errors.check("store_id", StoreId::parse(store_id));
     errors.extend(unstorable_time(created_at));
@@ -546,8 +537,8 @@ fn build_void(
 }
 
 /// A value missing after every check passed: cannot happen, but is an error rather than a panic.
-fn unreadable(what: &str) -> OrderErrors {
-    OrderErrors::from_list(vec![FieldError::new(
+fn unreadable(what: &str) -> EventErrors {
+    EventErrors::from_list(vec![FieldError::new(
         "body",
         "invalid",
         format!("the {what} could not be read"),

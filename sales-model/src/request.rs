@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
+use crate::checks::{check_line_name, event_time, unstorable_time};
 use crate::currency::MAX_EXPONENT;
-use crate::errors::{Collector, FieldError, OrderErrors};
+use crate::errors::{Collector, EventErrors, FieldError};
 use crate::money::{DecimalInput, Exact};
-use crate::order::{amount_errors, check_line_name, OrderParts};
+use crate::order::{amount_errors, OrderParts};
 use crate::{
     Amount, Channel, Currency, CustomerId, MoneyError, Order, OrderId, PaymentMethod, Sku, StoreId,
     TerminalId,
@@ -104,7 +105,7 @@ impl Default for Freshness {
 }
 
 impl Freshness {
-    fn check(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ValidationError> {
+    pub(crate) fn check(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ValidationError> {
         let ahead = created_at.signed_duration_since(now);
         let behind = now.signed_duration_since(created_at);
         if ahead.to_std().is_ok_and(|d| d > self.max_future) {
@@ -137,7 +138,7 @@ pub enum ParseError {
     Syntax(String),
     /// JSON, but not a valid order (HTTP 422).
     #[error("invalid order: {0}")]
-    Invalid(OrderErrors),
+    Invalid(EventErrors),
 }
 
 /// Parses and validates one order; `now` is the ingest clock the event time is checked against.
@@ -169,7 +170,7 @@ fn check_shape(body: &[u8]) -> Result<(), ParseError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ParseError::Syntax(e.to_string()))?;
     let not_object = |field: String| {
-        ParseError::Invalid(OrderErrors::from_list(vec![FieldError::new(
+        ParseError::Invalid(EventErrors::from_list(vec![FieldError::new(
             field,
             "type",
             "must be a JSON object",
@@ -224,63 +225,9 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ParseErr
         "" => "body".to_string(),
         named => named.to_string(),
     };
-    ParseError::Invalid(OrderErrors::from_list(vec![FieldError::new(
+    ParseError::Invalid(EventErrors::from_list(vec![FieldError::new(
         field, code, message,
     )]))
-}
-
-/// The first instant an event time may have: ClickHouse's `DateTime` counts unsigned seconds from
-/// the epoch.
-fn earliest_storable() -> DateTime<Utc> {
-    DateTime::UNIX_EPOCH
-}
-
-/// The last instant an event time may have: `u32::MAX` seconds after the epoch (2106-02-07).
-fn latest_storable() -> DateTime<Utc> {
-    DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// The error of an event time no store can hold as it is (one outside would be stored as 1970).
-pub(crate) fn unstorable_time(at: Option<DateTime<Utc>>) -> Vec<FieldError> {
-    at.filter(|at| !(earliest_storable()..=latest_storable()).contains(at))
-        .map(|at| {
-            FieldError::new(
-                "created_at",
-                "out_of_range",
-                format!(
-                    "must lie between {} and {}, the times the stores can hold; got {at}",
-                    earliest_storable().to_rfc3339(),
-                    latest_storable().to_rfc3339()
-                ),
-            )
-        })
-        .into_iter()
-        .collect()
-}
-
-/// Reads an RFC 3339 event time and judges it against the ingest clock; a failure is recorded
-/// under `created_at`.
-pub(crate) fn event_time(
-    errors: &mut Collector,
-    text: &str,
-    now: DateTime<Utc>,
-    freshness: Freshness,
-) -> Option<DateTime<Utc>> {
-    errors
-        .check(
-            "created_at",
-            DateTime::parse_from_rfc3339(text).map_err(|e| {
-                ValidationError::new("timestamp").with_message(
-                    format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})").into(),
-                )
-            }),
-        )
-        .map(|t| t.with_timezone(&Utc))
-        .and_then(|t| {
-            errors
-                .check("created_at", freshness.check(t, now))
-                .map(|()| t)
-        })
 }
 
 /// The fields both wire forms share once their money and time are read; see [`Fields::build`].
@@ -301,7 +248,7 @@ pub(crate) struct Fields {
 
 impl Fields {
     /// Types every field, collecting each failure, then runs the cross-field checks.
-    pub(crate) fn build(self, mut errors: Collector) -> Result<Order, OrderErrors> {
+    pub(crate) fn build(self, mut errors: Collector) -> Result<Order, EventErrors> {
         let order_id = errors.check("order_id", OrderId::parse(self.order_id));
         let store_id = errors.check("store_id", StoreId::parse(self.store_id));
         let terminal_id = self
@@ -350,7 +297,7 @@ impl Fields {
         errors.into_result()?;
 
         let incomplete = || {
-            OrderErrors::from_list(vec![FieldError::new(
+            EventErrors::from_list(vec![FieldError::new(
                 "body",
                 "invalid",
                 "the order could not be read",
@@ -405,7 +352,7 @@ impl OrderRequest {
         self,
         now: DateTime<Utc>,
         freshness: Freshness,
-    ) -> Result<Order, OrderErrors> {
+    ) -> Result<Order, EventErrors> {
         let mut errors = Collector::new(self.validate());
         let created_at = event_time(&mut errors, &self.created_at, now, freshness);
         let money = |d: Option<DecimalInput>| d.map_or(Exact::new(0, 0), |d| d.parse());

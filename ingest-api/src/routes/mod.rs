@@ -5,6 +5,7 @@ pub mod intake;
 pub mod ops;
 pub mod orders;
 pub mod refunds;
+mod replies;
 pub mod voids;
 
 /// What the API document says the service is.

@@ -40,13 +40,5 @@ pub async fn post_void(
     let parse =
         |body: &[u8], now| parse_void_json(&order_id, body, now, freshness).map(Event::Void);
     let placed = accept_one(&app, "/v1/orders/{order_id}/void", &headers, body, &parse).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            order_id: placed.id,
-            status: "accepted",
-            partition: placed.partition,
-            offset: placed.offset,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(Accepted::from(placed))))
 }

@@ -1,5 +1,5 @@
 //! Writes order facts and line facts, refund facts and line facts, and voids; at each flush it
-//! recomputes every window the written events touched (`WindowRecompute`), exactly as DESIGN.md
+//! recomputes every window the written events touched (`recompute_queries`), exactly as DESIGN.md
 //! §6 says. A sale's window is touched by the sale and by its void (when the sale is known), a
 //! refund's window — its own time, its own store — by the refund.
 

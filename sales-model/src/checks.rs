@@ -1,0 +1,117 @@
+//! Field checks every kind of event shares (orders, refunds and voids, in both wire forms): the
+//! free-text rules, the event time, and naming the fields two versions differ in.
+
+use chrono::{DateTime, Utc};
+use validator::ValidationError;
+
+use crate::errors::{Collector, FieldError};
+use crate::request::Freshness;
+
+/// Longest product name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+
+/// Checks a product name: 1..=200 characters, no control characters.
+pub(crate) fn check_line_name(name: &str) -> Result<(), ValidationError> {
+    check_text(name, 1)
+}
+
+/// Checks the reason of a refund or void: at most 200 characters, no control characters.
+pub(crate) fn check_reason(reason: &str) -> Result<(), ValidationError> {
+    check_text(reason, 0)
+}
+
+fn check_text(text: &str, min: usize) -> Result<(), ValidationError> {
+    let len = text.chars().count();
+    if len < min || len > MAX_NAME_CHARS {
+        return Err(ValidationError::new("length").with_message(
+            format!("must be {min} to {MAX_NAME_CHARS} characters long, got {len}").into(),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(ValidationError::new("charset")
+            .with_message("must not contain control characters".into()));
+    }
+    Ok(())
+}
+
+/// The first instant an event time may have: ClickHouse's `DateTime` counts unsigned seconds from
+/// the epoch.
+fn earliest_storable() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The last instant an event time may have: `u32::MAX` seconds after the epoch (2106-02-07).
+fn latest_storable() -> DateTime<Utc> {
+    DateTime::from_timestamp(i64::from(u32::MAX), 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The error of an event time no store can hold as it is (one outside would be stored as 1970).
+pub(crate) fn unstorable_time(at: Option<DateTime<Utc>>) -> Vec<FieldError> {
+    at.filter(|at| !(earliest_storable()..=latest_storable()).contains(at))
+        .map(|at| {
+            FieldError::new(
+                "created_at",
+                "out_of_range",
+                format!(
+                    "must lie between {} and {}, the times the stores can hold; got {at}",
+                    earliest_storable().to_rfc3339(),
+                    latest_storable().to_rfc3339()
+                ),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Reads an RFC 3339 event time and judges it against the ingest clock; a failure is recorded
+/// under `created_at`.
+pub(crate) fn event_time(
+    errors: &mut Collector,
+    text: &str,
+    now: DateTime<Utc>,
+    freshness: Freshness,
+) -> Option<DateTime<Utc>> {
+    errors
+        .check(
+            "created_at",
+            DateTime::parse_from_rfc3339(text).map_err(|e| {
+                ValidationError::new("timestamp").with_message(
+                    format!("must be an RFC 3339 timestamp like 2026-11-22T10:15:30Z ({e})").into(),
+                )
+            }),
+        )
+        .map(|t| t.with_timezone(&Utc))
+        .and_then(|t| {
+            errors
+                .check("created_at", freshness.check(t, now))
+                .map(|()| t)
+        })
+}
+
+/// The names of the fields marked as not the same.
+pub(crate) fn differing<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
+    fields
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bounded_and_printable() {
+        assert!(check_line_name("Latte").is_ok());
+        assert!(check_line_name(&"é".repeat(MAX_NAME_CHARS)).is_ok());
+        assert_eq!(check_line_name("").unwrap_err().code, "length");
+        assert_eq!(
+            check_line_name(&"x".repeat(MAX_NAME_CHARS + 1))
+                .unwrap_err()
+                .code,
+            "length"
+        );
+        assert_eq!(check_line_name("a\tb").unwrap_err().code, "charset");
+    }
+}
