@@ -1,4 +1,4 @@
-# Sourced by scripts/test, scripts/run-local, scripts/fault-suite and bench/run: starts Apache
+# Sourced by scripts/test, scripts/run-local, scripts/fault-suite and workshop/bench/run: starts Apache
 # Kafka and Apache Cassandra with test-servers (Maven Central artifacts, DESIGN.md §8) in the
 # background, waits until both answer, and exports their endpoints into the calling shell.
 #

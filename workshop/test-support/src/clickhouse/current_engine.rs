@@ -1,5 +1,5 @@
 //! The current ClickHouse engine for tests (DESIGN.md §8): chdb, the engine in-process, behind
-//! our ClickHouse-HTTP front `test-support/chdb_front.py`.
+//! our ClickHouse-HTTP front `workshop/test-support/chdb_front.py`.
 //!
 //! Starting the engine costs a second or two, so one front serves every test of a process, each
 //! test in a database of its own. The front is never stopped explicitly: a static never drops, so
@@ -34,8 +34,10 @@ pub fn url() -> String {
 }
 
 fn workspace_root() -> PathBuf {
+    // This crate lives in workshop/test-support.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
@@ -50,14 +52,14 @@ fn python() -> Result<PathBuf, String> {
         Err(format!(
             "the current ClickHouse engine needs {}: run ./scripts/test once (it creates the \
              venv), or `python3 -m venv target/chdb-venv && target/chdb-venv/bin/pip install -r \
-             test-support/requirements-chdb.txt`, or set CHDB_PYTHON",
+             workshop/test-support/requirements-chdb.txt`, or set CHDB_PYTHON",
             python.display()
         ))
     }
 }
 
 fn start() -> Result<Front, String> {
-    let script = workspace_root().join("test-support/chdb_front.py");
+    let script = workspace_root().join("workshop/test-support/chdb_front.py");
     let mut child = Command::new(python()?)
         .arg(&script)
         .args(["--host", "127.0.0.1", "--port", "0"])

@@ -1,5 +1,5 @@
 //! A server's class path from Maven Central: `mvn dependency:copy-dependencies` of the pom kept in
-//! `test-support/servers/<name>/pom.xml` into `target/test-servers/<name>/lib`, reused while the
+//! `workshop/test-support/servers/<name>/pom.xml` into `target/test-servers/<name>/lib`, reused while the
 //! pom is unchanged.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 /// if its pom changed since the last fetch.
 pub fn class_path(name: &str) -> anyhow::Result<PathBuf> {
     let pom = crate::stores::repository_root()
-        .join("test-support/servers")
+        .join("workshop/test-support/servers")
         .join(name)
         .join("pom.xml");
     let home = super::target_dir().join("test-servers").join(name);

@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn cql_dir() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../cql")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cql")
     }
 
     #[test]

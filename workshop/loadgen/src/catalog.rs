@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use sales_model::Currency;
 
 /// The store seed the stack loads into ClickHouse; loadgen's default stores.
-pub const SEED_STORES: &str = include_str!("../../clickhouse-sql/seed/stores.csv");
+pub const SEED_STORES: &str = include_str!("../../../clickhouse-sql/seed/stores.csv");
 /// The default price list (euro prices).
 pub const PRICE_LIST: &str = include_str!("../prices.csv");
 

@@ -29,8 +29,10 @@ pub struct TestStores {
 
 /// The repository's root, where `cql/` and `clickhouse-sql/` live.
 pub fn repository_root() -> PathBuf {
+    // This crate lives in workshop/test-support.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 

@@ -2,7 +2,7 @@
 
 Run with the venv that requirements-chdb.txt describes:
 
-    target/chdb-venv/bin/python test-support/test_chdb_front.py
+    target/chdb-venv/bin/python workshop/test-support/test_chdb_front.py
 
 Requests are built by hand where the exact bytes matter (the `clickhouse` crate's chunked,
 native-compressed RowBinary inserts and multipart parameters); clickhouse-connect, which Superset

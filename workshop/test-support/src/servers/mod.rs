@@ -2,7 +2,7 @@
 //! Apache Cassandra from Maven Central, run as JVM child processes on loopback.
 //!
 //! - [`maven`] copies a server's runtime class path into `target/test-servers/<name>/lib` from the
-//!   pom kept in `test-support/servers/<name>/`, once, and again only when the pom changes.
+//!   pom kept in `workshop/test-support/servers/<name>/`, once, and again only when the pom changes.
 //! - [`kafka::Kafka`] and [`cassandra::Cassandra`] start one broker or node each, wait until it
 //!   answers its own protocol, and stop it by PID (SIGKILL for a crash, SIGSTOP for a hang);
 //!   a restart keeps the data directory.

@@ -1,5 +1,5 @@
 //! bench-run: every comparison of the benchmark report, measured in one run on one machine so the
-//! ratios mean something on a shared, noisy box. `bench/run` builds the release binaries and calls
+//! ratios mean something on a shared, noisy box. `workshop/bench/run` builds the release binaries and calls
 //! it; it writes a dated markdown report.
 //!
 //! 1. ingest-api, single-order POSTs: saturation, and p99 at fixed 1k and 5k orders/s;
@@ -324,7 +324,7 @@ async fn main() -> anyhow::Result<()> {
     let out: PathBuf = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| repository_root().join("bench/reports/latest.md"));
+        .unwrap_or_else(|| repository_root().join("workshop/bench/reports/latest.md"));
     let logs = repository_root().join("target/bench-run");
     std::fs::create_dir_all(&logs)?;
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
@@ -386,7 +386,7 @@ async fn main() -> anyhow::Result<()> {
     let reference_addr = free_local_addr()?;
     let mut reference = Service::at(
         "reference-ingest",
-        repository_root().join("bench/reference-ingest/run"),
+        repository_root().join("workshop/bench/reference-ingest/run"),
         &[],
         vec![
             (
@@ -415,7 +415,7 @@ async fn main() -> anyhow::Result<()> {
     report.line("## Ingest: ours beside the reference");
     report.line("");
     report.line(format!(
-        "Load tools, the same for both: saturation is 10,000 pre-serialised valid orders POSTed over and over with {SATURATION_CONCURRENCY} in flight (as wrk would; the client's cost per order is as small as it gets); the fixed rates are loadgen generating valid orders at 1,000 and 5,000 per second with up to {SATURATION_CONCURRENCY} in flight, all on loopback. The reference is `bench/reference-ingest` (FastAPI + pydantic + kafka-python 2.0.2, float money, `send()` without waiting for the ack, 2 uvicorn workers) on the same broker."
+        "Load tools, the same for both: saturation is 10,000 pre-serialised valid orders POSTed over and over with {SATURATION_CONCURRENCY} in flight (as wrk would; the client's cost per order is as small as it gets); the fixed rates are loadgen generating valid orders at 1,000 and 5,000 per second with up to {SATURATION_CONCURRENCY} in flight, all on loopback. The reference is `workshop/bench/reference-ingest` (FastAPI + pydantic + kafka-python 2.0.2, float money, `send()` without waiting for the ack, 2 uvicorn workers) on the same broker."
     ));
     report.line("");
     report.line("| ingest | orders | throughput | p50 | p99 | p99 at 1k/s offered (achieved) | p99 at 5k/s offered (achieved) |");
