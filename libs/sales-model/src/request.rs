@@ -105,7 +105,11 @@ impl Default for Freshness {
 }
 
 impl Freshness {
-    pub(crate) fn check(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ValidationError> {
+    pub(crate) fn check(
+        &self,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ValidationError> {
         let ahead = created_at.signed_duration_since(now);
         let behind = now.signed_duration_since(created_at);
         if ahead.to_std().is_ok_and(|d| d > self.max_future) {
