@@ -32,8 +32,6 @@ today card's rate and amounts. Closes with `N passed, M failed`; exit status 0 w
 usage: target/superset-venv/bin/python superset/check_dashboard.py
 """
 
-import collections
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -49,31 +47,32 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-import zoneinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from playwright.sync_api import sync_playwright
 
-from check_import import EXPECTED_CHARTS
+from dashboard_browser import CHARTS, TEXT_BOXES, VALUE_TICKS, Browser, latest_bodies, overlap, slice_names
+from dashboard_sample import (
+    CURRENCIES,
+    DEFAULT_CURRENCY,
+    EXPONENT,
+    SCALE_SHOWCASE,
+    UTC,
+    ZONE_NAME,
+    Expected,
+    Totals,
+    business_midnight,
+    make_orders,
+    make_refunds,
+    minor,
+    wall_clock,
+    window_start,
+)
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 TARGET = ROOT / "target"
 SCREENSHOT = TARGET / "dashboard.png"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Tall enough that every chart is in view: Superset renders charts below the fold only when
-# scrolled to (dashboard virtualization).
-VIEWPORT = {"width": 1600, "height": 2200}
-# Every chart of the dashboard, as the import check expects them.
-CHARTS = sorted(EXPECTED_CHARTS)
 # Per-minute chart: what it shows of a minute's totals (a Totals below).
 PER_MINUTE = {
     "Net revenue per minute": lambda t: t.net,
@@ -87,50 +86,8 @@ NO_MONEY = {"Data freshness"}
 # minutes.
 SILENT_MINUTES = 30
 ACTIVE_STORE_NAMES = ["Alexanderplatz", "Altona", "Marienplatz", "Dom"]
-# JavaScript: the dashboard's holder of the chart titled `title` (undefined when there is none).
-CHART_HOLDER = """title => Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).find(h =>
-    ((h.querySelector('[data-test=editable-title]') || {}).innerText || '').trim() === title)"""
 # The horizontal bar charts, where a negative bar's value label could cover its category's name.
 HORIZONTAL_BARS = ["Net revenue by store", "Net revenue by region", "Net revenue by channel"]
-# ECharts probes (JavaScript functions of the chart's instance) for Browser.echart: every text
-# drawn outside the legend, as [text, x, y, width, height] on the canvas; the value axis' ticks.
-TEXT_BOXES = """chart => {
-    const box = e => { const r = e.getBoundingRect().clone(); r.applyTransform(e.getComputedTransform()); return r; };
-    const legend = chart.getModel().getComponent('legend');
-    const skip = legend ? box(chart.getViewOfComponentModel(legend).group) : null;
-    return chart.getZr().storage.getDisplayList()
-      .filter(e => e.style && typeof e.style.text === 'string' && e.style.text.trim())
-      .map(e => [e.style.text, box(e)])
-      .filter(([, r]) => !skip || !skip.contain(r.x + r.width / 2, r.y + r.height / 2))
-      .map(([text, r]) => [text, r.x, r.y, r.width, r.height]); }"""
-VALUE_TICKS = """chart => { const model = chart.getModel();
-    const axis = ['yAxis', 'xAxis'].map(a => model.getComponent(a, 0)).find(c => c && c.get('type') === 'value');
-    return axis ? axis.axis.scale.getTicks().map(t => t.value) : null; }"""
-STORES = [("store-001", "East"), ("store-003", "North"), ("store-005", "South"), ("store-007", "West")]
-CHANNELS = ["in_store", "online", "delivery", "takeaway"]
-PRODUCTS = [("sku-latte", "Latte"), ("sku-bagel", "Bagel"), ("sku-tea", "Tea")]
-# Unit prices per currency and product, at the currency's scale (ISO 4217: EUR and USD 2 digits,
-# JPY 0, KWD 3). They differ per currency, so a chart showing the wrong currency shows a wrong sum;
-# KWD's end in 0, which a format that drops trailing zeros would lose.
-PRICES = {
-    "EUR": ["3.50", "2.75", "2.20"],
-    "USD": ["3.95", "3.20", "2.65"],
-    "JPY": ["1200", "480", "350"],
-    "KWD": ["1.250", "0.875", "0.650"],
-}
-CURRENCIES = list(PRICES)
-EXPONENT = {"EUR": 2, "USD": 2, "JPY": 0, "KWD": 3}
-DEFAULT_CURRENCY = "EUR"
-# Shown on the Net revenue today card with each chosen in the Currency filter.
-SCALE_SHOWCASE = ["JPY", "KWD"]
-WEEK = dt.timedelta(days=7)
-# The shops' zone. Asia/Kolkata (UTC+05:30) unless set: its midnight is never UTC's, so orders
-# either side of it show whether "today" is the business day.
-ZONE_NAME = os.environ.get("BUSINESS_TIME_ZONE", "Asia/Kolkata")
-ZONE = zoneinfo.ZoneInfo(ZONE_NAME)
-UTC = dt.timezone.utc
-
-
 def log(message):
     print(f"==> {message}", flush=True)
 
@@ -233,130 +190,6 @@ class Pipeline:
         self.log_file.close()
 
 
-def rfc3339(at):
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def window_start(at):
-    return at.replace(second=0, microsecond=0)
-
-
-def wall_clock(at, zone=ZONE):
-    """A UTC time (naive, as everywhere here) on the zone's wall clock (naive)."""
-    return at.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
-
-
-def business_day(at, zone=ZONE):
-    return wall_clock(at, zone).date()
-
-
-def business_midnight(at, days_back=0, zone=ZONE):
-    """The UTC time at which the business day of `at`, or the one `days_back` before it, began."""
-    day = business_day(at, zone) - dt.timedelta(days=days_back)
-    return dt.datetime.combine(day, dt.time(), zone).astimezone(UTC).replace(tzinfo=None)
-
-
-def make_orders(now, run):
-    """Orders of this run: in the last few minutes, earlier in the hour and the day, either side of
-    today's business midnight, and a week earlier (before and after the same time of day, and
-    either side of that day's midnight), in every currency, across four stores (four regions) and
-    every channel. Times before today's midnight are moved to just after it, so "today" holds what
-    the test means by it. Returns the orders and, per (currency, moment), the first order of that
-    moment (the refunds and voids pick their sales by it)."""
-    midnight = business_midnight(now)
-    week_midnight = business_midnight(now, days_back=7)
-    just_after = dt.timedelta(seconds=5)
-    moments = [(f"recent-{k}", now - dt.timedelta(seconds=20 + 60 * k)) for k in range(5)]  # the last few minutes
-    moments += [(f"hour-{m}", now - dt.timedelta(minutes=m)) for m in (25, 45)]  # earlier in the last hour
-    moments += [(f"today-{m}", now - dt.timedelta(minutes=m)) for m in (75, 150, 240)]  # earlier today
-    moments = [(label, max(m, midnight + just_after)) for label, m in moments]
-    # Yesterday's last minutes and today's first: the business day, not the UTC one, decides.
-    moments += [("yesterday", midnight - dt.timedelta(minutes=10)), ("midnight", min(midnight + just_after, now))]
-    last_week = [(f"week-{m}", max(now - WEEK - dt.timedelta(minutes=m), week_midnight + just_after)) for m in (30, 95)]
-    # Later in the day a week earlier (not "up to the same time of day"), and the day before it.
-    last_week += [("week-later", now - WEEK + dt.timedelta(minutes=20)), ("week-day-before", week_midnight - dt.timedelta(minutes=10))]
-    twice = {label for label, _ in moments[:3]}
-    orders = []
-    sale = {}
-    n = 0
-    for currency in CURRENCIES:
-        for label, when in moments + last_week:
-            for copy in range(2 if label in twice else 1):
-                store, _region = STORES[n % len(STORES)]
-                sku, name = PRODUCTS[n % len(PRODUCTS)]
-                price = Decimal(PRICES[currency][n % len(PRODUCTS)])
-                quantity = 1 + n % 3
-                total = price * quantity
-                orders.append(
-                    {
-                        "order_id": f"dash-{run}-{n}",
-                        "store_id": store,
-                        "channel": CHANNELS[n % len(CHANNELS)],
-                        "currency": currency,
-                        "created_at": rfc3339(when),
-                        "items": [{"sku": sku, "name": name, "quantity": quantity, "unit_price": str(price)}],
-                        "total": str(total),
-                        "payment_method": "card",
-                    }
-                )
-                sale.setdefault((currency, label), orders[-1])
-                n += 1
-    return orders, sale
-
-
-def make_refunds(now, run, sale):
-    """Refunds and voids of this run, in every currency. Refunds: one item of a sale of the last
-    minutes, at its store; part of a sale 25 minutes ago at the next store (then that sale is
-    voided: the refund still counts, the sale not); a sale the pipeline never saw (the window has
-    refunds only), once at a store that sold nothing and is not in the seed (negative bars); just before today's business midnight (yesterday); and a week earlier before
-    and after the same time of day. Returns the refunds and the voids as (order_id, body)."""
-    midnight = business_midnight(now)
-    week_midnight = business_midnight(now, days_back=7)
-    just_after = dt.timedelta(seconds=5)
-    refunds = []
-    voids = []
-    stores = [s for s, _ in STORES]
-    bagel_sku, _ = PRODUCTS[1]
-    for currency in CURRENCIES:
-        recent = sale[(currency, "recent-0")]
-        item = recent["items"][0]
-        voided = sale[(currency, "hour-25")]
-        # (label, sale's order_id, store, time, amount, items)
-        plan = [
-            ("recent", recent["order_id"], recent["store_id"], max(now - dt.timedelta(seconds=10), midnight + just_after),
-             item["unit_price"], [{"sku": item["sku"], "quantity": 1, "amount": item["unit_price"]}]),
-            ("other-store", voided["order_id"], stores[(stores.index(voided["store_id"]) + 1) % len(stores)],
-             max(now - dt.timedelta(minutes=15), midnight + just_after), PRICES[currency][2], None),
-            ("unknown-sale", f"dash-{run}-never-posted-{currency}", stores[3], max(now - dt.timedelta(minutes=35), midnight + just_after),
-             PRICES[currency][1], [{"sku": bagel_sku, "quantity": 1, "amount": PRICES[currency][1]}]),
-            # At a store the seed does not know and that sold nothing: its store, its region
-            # ("unknown") and its channel ("unknown") each draw a negative bar.
-            ("unseeded-store", f"dash-{run}-never-posted-b-{currency}", "store-099", max(now - dt.timedelta(minutes=40), midnight + just_after),
-             PRICES[currency][1], None),
-            ("yesterday", sale[(currency, "yesterday")]["order_id"], sale[(currency, "yesterday")]["store_id"],
-             midnight - dt.timedelta(minutes=5), PRICES[currency][0], None),
-            ("week", sale[(currency, "week-30")]["order_id"], sale[(currency, "week-30")]["store_id"],
-             max(now - WEEK - dt.timedelta(minutes=20), week_midnight + just_after), PRICES[currency][2], None),
-            ("week-later", sale[(currency, "week-later")]["order_id"], sale[(currency, "week-later")]["store_id"],
-             now - WEEK + dt.timedelta(minutes=25), PRICES[currency][2], None),
-        ]
-        for label, order_id, store, when, amount, items in plan:
-            refund = {
-                "refund_id": f"dash-{run}-r-{currency}-{label}",
-                "order_id": order_id,
-                "store_id": store,
-                "currency": currency,
-                "created_at": rfc3339(when),
-                "amount": amount,
-                "reason": "check_dashboard",
-            }
-            if items:
-                refund["items"] = items
-            refunds.append(refund)
-        voids.append((voided["order_id"], {"store_id": voided["store_id"], "created_at": rfc3339(now), "reason": "rung up by mistake"}))
-    return refunds, voids
-
-
 def post_json(url, api_key, body):
     request = urllib.request.Request(
         url,
@@ -372,103 +205,6 @@ def post_batch(ingest_url, api_key, path, elements):
     """POST a batch; (how many were accepted, the results of those that were not)."""
     _status, reply = post_json(f"{ingest_url}{path}", api_key, elements)
     return reply["accepted"], [r for r in reply["results"] if r["status"] != "accepted"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Totals:
-    """What the dashboard adds up: orders (sales not voided), their gross, and the refunds."""
-
-    orders: int = 0
-    gross: Decimal = Decimal(0)
-    refunds: Decimal = Decimal(0)
-
-    def __add__(self, other):
-        return Totals(self.orders + other.orders, self.gross + other.gross, self.refunds + other.refunds)
-
-    @property
-    def net(self):
-        return self.gross - self.refunds
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    """A sale or a refund as the windows count it: at its own time and currency; a voided sale
-    still makes its window's row, with nothing in it. Lines: (sku, name, sold, returned, net)."""
-
-    at: dt.datetime
-    currency: str
-    totals: Totals
-    lines: tuple
-
-
-def parse_time(text):
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
-
-
-def minor(amount, currency):
-    """An amount in the currency's minor units (cents, whole yen, fils)."""
-    return int(amount.scaleb(EXPONENT[currency]))
-
-
-class Expected:
-    """What the dashboard must show for the posted sales, refunds and voids, computed from them
-    alone (DESIGN.md §3b: a sale counts as gross in its window, a refund as refunds in its own
-    window, net = gross - refunds, a voided sale in no total)."""
-
-    def __init__(self, orders, refunds, voided):
-        self.events = []
-        for o in orders:
-            void = o["order_id"] in voided
-            lines = tuple(
-                (i["sku"], i["name"], 0 if void else i["quantity"], 0, Decimal(0) if void else i["quantity"] * Decimal(i["unit_price"]))
-                for i in o["items"]
-            )
-            totals = Totals() if void else Totals(1, Decimal(o["total"]))
-            self.events.append(Event(parse_time(o["created_at"]), o["currency"], totals, lines))
-        for r in refunds:
-            lines = tuple((i["sku"], "", 0, i["quantity"], -Decimal(i["amount"])) for i in r.get("items", []))
-            self.events.append(Event(parse_time(r["created_at"]), r["currency"], Totals(refunds=Decimal(r["amount"])), lines))
-
-    def _today(self, now, currency, zone=ZONE):
-        day = business_day(now, zone)
-        return [e for e in self.events if e.currency == currency and business_day(e.at, zone) == day and window_start(e.at) <= now]
-
-    def today(self, now, currency, zone=ZONE):
-        """Totals of today's business day in `zone`, windows started by `now`."""
-        return sum((e.totals for e in self._today(now, currency, zone)), Totals())
-
-    def week_earlier(self, now, currency):
-        """The same weekday a week earlier, up to the same time of day on the business clock."""
-        day = business_day(now) - WEEK
-        until = wall_clock(now).time()
-        picked = [
-            e.totals
-            for e in self.events
-            if e.currency == currency and business_day(e.at) == day and wall_clock(window_start(e.at)).time() <= until
-        ]
-        return sum(picked, Totals())
-
-    def per_minute(self, currency):
-        """{window start on the business clock: Totals} of every window that holds anything of
-        `currency` (a window of a voided sale or of refunds only too)."""
-        series = collections.defaultdict(Totals)
-        for e in self.events:
-            if e.currency == currency:
-                series[wall_clock(window_start(e.at))] += e.totals
-        return dict(series)
-
-    def products_today(self, now, currency):
-        """{sku: (name, sold, returned, net line revenue)} of today's business day."""
-        products = {}
-        for e in self._today(now, currency):
-            for sku, name, sold, returned, net in e.lines:
-                was = products.get(sku, ("", 0, 0, Decimal(0)))
-                products[sku] = (was[0] or name, was[1] + sold, was[2] + returned, was[3] + net)
-        return products
-
-    def latest_window(self, currency):
-        """The newest window's start on the business clock."""
-        return wall_clock(max(window_start(e.at) for e in self.events if e.currency == currency))
 
 
 class Checks:
@@ -525,162 +261,6 @@ KPI = {
     "Average order value today": ("average_order_value", lambda t, c: average_order_value(t)),
     "Refund rate today": ("refund_rate", refund_rate),
 }
-
-
-class Browser:
-    """A person at Chromium: the page, and every chart-data request the dashboard sends."""
-
-    def __init__(self, playwright, profile, base_url):
-        self.base = base_url
-        self.context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS, viewport=VIEWPORT
-        )
-        self.page = self.context.new_page()
-        self.chart_requests = []
-        self.page.on("request", self._record)
-
-    def _record(self, request):
-        if request.method == "POST" and "/api/v1/chart/data" in request.url and request.post_data:
-            self.chart_requests.append((time.monotonic(), json.loads(request.post_data)))
-
-    def log_in(self, user, password):
-        self.page.goto(f"{self.base}/login/")
-        self.page.fill("#username", user)
-        self.page.fill("#password", password)
-        self.page.click("[data-test=login-button]")
-        self.page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
-
-    def open_dashboard(self, currency=None):
-        """The dashboard, with `currency` chosen in the Currency filter if given (the filter's
-        state in the URL, as Superset's permalinks carry it)."""
-        self.chart_requests.clear()
-        chosen = ""
-        if currency:
-            chosen = (
-                "?native_filters=(NATIVE_FILTER-currency:(id:NATIVE_FILTER-currency,"
-                f"extraFormData:(filters:!((col:currency,op:IN,val:!({currency})))),filterState:(value:!({currency}))))"
-            )
-        self.page.goto(f"{self.base}/superset/dashboard/sales/{chosen}")
-
-    def chart_text(self, title):
-        """The text a person reads in a chart, as lines; table rows as lists of their cells."""
-        return self.page.evaluate(
-            "title => { const h = (" + CHART_HOLDER + ")(title);"
-            """
-                const body = h && h.querySelector('[data-test=slice-container]');
-                if (!body) return null;
-                const rows = Array.from(body.querySelectorAll('tbody tr')).map(tr => Array.from(tr.cells).map(td => td.innerText.trim()));
-                return rows.length ? rows : body.innerText.split('\\n').map(l => l.trim()).filter(l => l); }""",
-            title,
-        )
-
-    def echart(self, title, probe):
-        """What `probe`, JavaScript source of a function of an ECharts instance, returns for the
-        instance that draws the chart `title` (None when there is none). Superset keeps the
-        instance in a React ref of the component that renders its element, so it is found by
-        walking up that element's React fiber."""
-        return self.page.evaluate(
-            f"""title => {{
-                const h = ({CHART_HOLDER})(title);
-                const el = h && h.querySelector('[_echarts_instance_]');
-                if (!el) return null;
-                let fiber = el[Object.keys(el).find(k => k.startsWith('__reactFiber$'))];
-                for (; fiber; fiber = fiber.return) {{
-                  for (let hook = fiber.memoizedState; hook && typeof hook === 'object' && 'next' in hook; hook = hook.next) {{
-                    const ref = hook.memoizedState;
-                    if (ref && ref.current && typeof ref.current.getOption === 'function') return ({probe})(ref.current);
-                  }}
-                }}
-                return null; }}""",
-            title,
-        )
-
-    def chart_states(self):
-        """Per chart title: rendered, failed or loading, from what the page shows."""
-        return self.page.evaluate(
-            """() => Object.fromEntries(Array.from(document.querySelectorAll('.dashboard-component-chart-holder')).map(h => {
-                const title = (h.querySelector('[data-test=editable-title]') || {}).innerText || '';
-                const body = h.querySelector('[data-test=slice-container]');
-                let state = 'loading';
-                // A Handlebars chart shows a template's error in a <pre> instead of its output.
-                if ((h.querySelector('.ant-alert-error, [role=alert]') && /error/i.test(h.innerText)) ||
-                    (body && body.querySelector('.handlebars pre'))) state = 'failed';
-                else if (body && !h.querySelector('[data-test=loading-indicator], .loading') &&
-                         (body.querySelector('canvas, svg, table') || /\\d/.test(body.innerText))) state = 'rendered';
-                return [title.trim(), state];
-            }))"""
-        )
-
-    def wait_rendered(self, timeout=120):
-        deadline = time.monotonic() + timeout
-        states = {}
-        while time.monotonic() < deadline:
-            states = self.chart_states()
-            if set(CHARTS) <= set(states) and all(states[c] == "rendered" for c in CHARTS):
-                # Let the charts' animations finish before anyone looks.
-                self.page.wait_for_timeout(1500)
-                return states
-            if any(s == "failed" for s in states.values()):
-                return states
-            self.page.wait_for_timeout(500)
-        return states
-
-    def scroll_bars(self):
-        """Elements inside charts whose content overflows a scrollable box: a visible scroll bar."""
-        return self.page.evaluate(
-            """() => { const found = [];
-                document.querySelectorAll('.dashboard-component-chart-holder').forEach(h => {
-                  const title = ((h.querySelector('[data-test=editable-title]') || {}).innerText || '').trim();
-                  [h, ...h.querySelectorAll('*')].forEach(e => {
-                    const s = getComputedStyle(e);
-                    const y = ['auto', 'scroll'].includes(s.overflowY) && e.scrollHeight > e.clientHeight + 1;
-                    const x = ['auto', 'scroll'].includes(s.overflowX) && e.scrollWidth > e.clientWidth + 1;
-                    if (x || y) found.push(title);
-                  });
-                });
-                return [...new Set(found)]; }"""
-        )
-
-    def csrf_token(self):
-        return self.page.evaluate("() => fetch('/api/v1/security/csrf_token/').then(r => r.json()).then(j => j.result)")
-
-    def chart_data(self, body, csrf):
-        """POST a chart-data query as the logged-in user: the browser's cookies and CSRF token."""
-        response = self.context.request.post(
-            f"{self.base}/api/v1/chart/data",
-            data=json.dumps(body),
-            headers={"Content-Type": "application/json", "X-CSRFToken": csrf, "Referer": f"{self.base}/superset/dashboard/sales/"},
-        )
-        return response.status, (response.json() if response.ok else response.text())
-
-    def close(self):
-        self.context.close()
-
-
-def overlap(a, b, gap=3.0):
-    """Whether two [text, x, y, width, height] boxes run into each other: they share more than a
-    pixel of height and stand less than `gap` px apart side by side (or cover each other)."""
-    return (
-        min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]) > -gap
-        and min(a[2] + a[4], b[2] + b[4]) - max(a[2], b[2]) > 1.0
-    )
-
-
-def slice_names(browser):
-    """chart id -> chart name, from Superset's chart list as the logged-in user sees it."""
-    query = "(columns:!(id,slice_name),page_size:100)"
-    response = browser.context.request.get(f"{browser.base}/api/v1/chart/?q={query}")
-    return {c["id"]: c["slice_name"] for c in response.json()["result"]}
-
-
-def latest_bodies(requests, names, since=0.0):
-    """The last chart-data body each chart sent after `since` (filter-value queries have no chart)."""
-    bodies = {}
-    for at, body in requests:
-        chart = body.get("form_data", {}).get("slice_id")
-        if at >= since and chart in names:
-            bodies[names[chart]] = body
-    return bodies
 
 
 def with_currency(body, currency):
@@ -752,12 +332,37 @@ def main():
 
 
 def run_browser_checks(checks, browser, pipeline, expected):
+    names = log_in(checks, browser, pipeline)
+    wait_for_the_posted_events(checks, browser, names, expected)
+    loaded = look_as_a_person(checks, browser, names)
+    check_drawn_text(checks, browser)
+    check_auto_refresh(checks, browser, names)
+    csrf = browser.csrf_token()
+    now = dt.datetime.now(UTC).replace(tzinfo=None)
+    replies = ask_every_chart(checks, browser, loaded, csrf)
+    today = {c: expected.today(now, c) for c in CURRENCIES}
+    week = {c: expected.week_earlier(now, c) for c in CURRENCIES}
+    check_today_table(checks, replies, expected, today, now)
+    check_kpi_cards(checks, browser, loaded, csrf, today, week)
+    check_top_products(checks, replies, expected, now)
+    check_per_minute(checks, browser, loaded, replies, csrf, expected)
+    check_saved_queries(checks, browser, names, loaded, replies)
+    check_freshness(checks, browser, expected)
+    check_scales(checks, browser, today, week)
+
+
+def log_in(checks, browser, pipeline):
+    """Logs in through the form; the dashboard's chart names by chart id."""
     log("logging in through the login form")
     browser.log_in(*pipeline.admin)
     checks.check("the login form logs the user in", "/login" not in browser.page.url, browser.page.url)
     names = {k: v for k, v in slice_names(browser).items() if v in CHARTS}
     checks.equal("the dashboard's charts exist", sorted(names.values()), sorted(CHARTS))
 
+    return names
+
+
+def wait_for_the_posted_events(checks, browser, names, expected):
     log("opening the dashboard; waiting for the posted orders, refunds and voids to arrive")
     browser.open_dashboard()
     browser.wait_rendered()
@@ -778,6 +383,10 @@ def run_browser_checks(checks, browser, pipeline, expected):
             time.sleep(2)
     checks.check("the posted orders, refunds and voids reach the dashboard's data within 2 minutes", arrived)
 
+
+
+def look_as_a_person(checks, browser, names):
+    """The dashboard reloaded, rendered and photographed; the chart-data body each chart sent."""
     log("reloading the dashboard as a person would see it")
     browser.open_dashboard()
     states = browser.wait_rendered()
@@ -789,6 +398,10 @@ def run_browser_checks(checks, browser, pipeline, expected):
     checks.equal("every chart asked Superset for its data", sorted(loaded), sorted(CHARTS))
     (TARGET / "dashboard-requests.json").write_text(json.dumps(loaded, indent=1, sort_keys=True))
 
+    return loaded
+
+
+def check_drawn_text(checks, browser):
     # What a person reads on the drawn charts (the default currency).
     for name in [*PER_MINUTE, *HORIZONTAL_BARS]:
         boxes = browser.echart(name, TEXT_BOXES) or []
@@ -804,6 +417,9 @@ def run_browser_checks(checks, browser, pipeline, expected):
     ticks = browser.echart("Orders per minute", VALUE_TICKS)
     checks.check("Orders per minute: the count axis has whole-number ticks only", bool(ticks) and all(float(t).is_integer() for t in ticks), str(ticks))
 
+
+
+def check_auto_refresh(checks, browser, names):
     # The dashboard's 10-second auto-refresh: its requests must not bypass the cache.
     refresh_from = time.monotonic()
     browser.page.wait_for_timeout(13_000)
@@ -811,8 +427,10 @@ def run_browser_checks(checks, browser, pipeline, expected):
     checks.check("the dashboard refreshes itself within 13 s", len(refreshed) >= len(CHARTS) - 1, f"refreshed {sorted(refreshed)}")
     checks.equal("the auto-refresh reads through Superset's cache (force=false)", sorted({b.get("force", False) for b in refreshed.values()}), [False])
 
-    csrf = browser.csrf_token()
-    now = dt.datetime.now(UTC).replace(tzinfo=None)
+
+
+def ask_every_chart(checks, browser, loaded, csrf):
+    """Each chart's own query asked again as the user; its reply (None when it failed)."""
     replies = {}
     for name in CHARTS:
         status, reply = browser.chart_data(loaded[name], csrf)
@@ -827,8 +445,10 @@ def run_browser_checks(checks, browser, pipeline, expected):
     status, again = browser.chart_data(loaded["Net revenue by store"], csrf)
     checks.check("a second viewer's identical query is served from Superset's cache", status == 200 and again["result"][0].get("is_cached"), str(again)[:200])
 
-    today = {c: expected.today(now, c) for c in CURRENCIES}
-    week = {c: expected.week_earlier(now, c) for c in CURRENCIES}
+    return replies
+
+
+def check_today_table(checks, replies, expected, today, now):
     log("today as posted: " + "; ".join(f"{c} {t.orders} orders, {t.gross} - {t.refunds} = {t.net}" for c, t in today.items()))
     if business_midnight(now) != business_midnight(now, zone=UTC):
         utc_day = {c: expected.today(now, c, zone=UTC) for c in CURRENCIES}
@@ -850,6 +470,9 @@ def run_browser_checks(checks, browser, pipeline, expected):
             {c: "#,##0" + ("." + "0" * EXPONENT[c] if EXPONENT[c] else "") + " !" for c in CURRENCIES},
         )
 
+
+
+def check_kpi_cards(checks, browser, loaded, csrf, today, week):
     for name, (metric, want_of) in KPI.items():
         for currency in CURRENCIES:
             body = loaded[name] if currency == DEFAULT_CURRENCY else with_currency(loaded[name], currency)
@@ -875,6 +498,9 @@ def run_browser_checks(checks, browser, pipeline, expected):
                     (money(today[currency].refunds), money(today[currency].gross)),
                 )
 
+
+
+def check_top_products(checks, replies, expected, now):
     products = replies["Top products today"]
     if products:
         got = {
@@ -889,6 +515,9 @@ def run_browser_checks(checks, browser, pipeline, expected):
             want,
         )
 
+
+
+def check_per_minute(checks, browser, loaded, replies, csrf, expected):
     for name, value in PER_MINUTE.items():
         counts = name == "Orders per minute"
         for currency in CURRENCIES:
@@ -932,10 +561,6 @@ def run_browser_checks(checks, browser, pipeline, expected):
                 str(sorted(got.items())[:5]),
             )
 
-    check_saved_queries(checks, browser, names, loaded, replies)
-    check_freshness(checks, browser, expected)
-    check_scales(checks, browser, today, week)
-
 
 def check_freshness(checks, browser, expected):
     """The Data freshness strip as a person reads it: the newest event posted, on the business
@@ -948,7 +573,7 @@ def check_freshness(checks, browser, expected):
     silent = next((line for line in lines if line.startswith("Stores silent for")), "")
     checks.check(
         f"Data freshness lists store-099, silent for {SILENT_MINUTES}+ minutes, and no store that sold in the last minutes",
-        f"minutes: store-099 (unknown), last event " in silent and not any(n in silent for n in ACTIVE_STORE_NAMES),
+        "minutes: store-099 (unknown), last event " in silent and not any(n in silent for n in ACTIVE_STORE_NAMES),
         text,
     )
 
