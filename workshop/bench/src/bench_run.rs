@@ -14,7 +14,7 @@
 //! The load tool is loadgen for both ingests: same orders (valid only, no refunds, no retries),
 //! same concurrency, same loopback.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -291,6 +291,30 @@ struct Report {
 }
 
 impl Report {
+    /// The report's title and what it ran on.
+    fn start() -> Report {
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let mut report = Report {
+            text: String::new(),
+            targets: Vec::new(),
+        };
+        report.line(format!(
+            "# Benchmark report, {}",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+        ));
+        report.line("");
+        report.line(format!(
+            "Commit `{commit}`, release builds, on {}. Servers: Apache Kafka and Apache Cassandra from Maven Central (test-servers), chdb behind our HTTP front. Everything below ran in this one run.",
+            machine()
+        ));
+        report.line("");
+        report
+    }
+
     fn target(&mut self, figure: &str, target: &str, measured: String, met: bool) {
         self.targets.push(format!(
             "| {figure} | {target} | {measured} | {} |",
@@ -328,29 +352,37 @@ async fn main() -> anyhow::Result<()> {
     let logs = repository_root().join("target/bench-run");
     std::fs::create_dir_all(&logs)?;
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| v == "1");
-    let (orders, fixed_seconds) = if quick { (5_000, 5) } else { (40_000, 15) };
     let started = Instant::now();
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let mut report = Report {
-        text: String::new(),
-        targets: Vec::new(),
-    };
+    let mut report = Report::start();
+    let ingest = measure_ingest(&logs, quick).await?;
+    ingest.write(&mut report);
+    stream_job(&mut report, quick)?;
+    end_to_end(&mut report, &logs, quick).await?;
+    serving(&mut report, quick)?;
     report.line(format!(
-        "# Benchmark report, {}",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+        "The whole run took {:.0} s.",
+        started.elapsed().as_secs_f64()
     ));
-    report.line("");
-    report.line(format!(
-        "Commit `{commit}`, release builds, on {}. Servers: Apache Kafka and Apache Cassandra from Maven Central (test-servers), chdb behind our HTTP front. Everything below ran in this one run.",
-        machine()
-    ));
-    report.line("");
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, report.finish()).with_context(|| format!("write {}", out.display()))?;
+    println!("\nreport written to {}", out.display());
+    Ok(())
+}
 
-    // 1–4: the ingest side, against the Kafka broker alone.
+/// What the ingest comparison measured: ours and the reference (saturation, then 1k and 5k
+/// orders/s offered), our batch endpoint per batch size, and the raw producer's orders/s.
+struct IngestFigures {
+    ours: [Summary; 3],
+    theirs: [Summary; 3],
+    batches: Vec<(usize, Summary)>,
+    raw: f64,
+}
+
+/// 1–4: the ingest side, against the Kafka broker alone.
+async fn measure_ingest(logs: &Path, quick: bool) -> anyhow::Result<IngestFigures> {
+    let (orders, fixed_seconds) = if quick { (5_000, 5) } else { (40_000, 15) };
     let kafka = TestKafka::start();
     kafka.create_topic("Order", 6).await;
     kafka.create_topic("Order.dlq", 1).await;
@@ -368,7 +400,7 @@ async fn main() -> anyhow::Result<()> {
             ("INGEST_RATE_LIMIT_PER_KEY".into(), "1000000".into()),
             ("RUST_LOG".into(), "warn".into()),
         ],
-        &logs,
+        logs,
         format!("http://{ingest_addr}/health"),
     )?;
     ingest.start().await?;
@@ -396,7 +428,7 @@ async fn main() -> anyhow::Result<()> {
             ("REFERENCE_ADDR".into(), reference_addr.clone()),
             ("REFERENCE_API_KEY".into(), KEY.into()),
         ],
-        &logs,
+        logs,
         format!("http://{reference_addr}/health"),
     );
     reference.start().await?;
@@ -411,92 +443,112 @@ async fn main() -> anyhow::Result<()> {
     let raw = raw_producer(&kafka, (orders * 5) as usize).await?;
     drop(kafka);
 
-    let ratio = ours[0].orders_per_second / theirs[0].orders_per_second.max(1.0);
-    report.line("## Ingest: ours beside the reference");
-    report.line("");
-    report.line(format!(
-        "Load tools, the same for both: saturation is 10,000 pre-serialised valid orders POSTed over and over with {SATURATION_CONCURRENCY} in flight (as wrk would; the client's cost per order is as small as it gets); the fixed rates are loadgen generating valid orders at 1,000 and 5,000 per second with up to {SATURATION_CONCURRENCY} in flight, all on loopback. The reference is `workshop/bench/reference-ingest` (FastAPI + pydantic + kafka-python 2.0.2, float money, `send()` without waiting for the ack, 2 uvicorn workers) on the same broker."
-    ));
-    report.line("");
-    report.line("| ingest | orders | throughput | p50 | p99 | p99 at 1k/s offered (achieved) | p99 at 5k/s offered (achieved) |");
-    report.line("| --- | --- | --- | --- | --- | --- | --- |");
-    for (name, series) in [
-        ("ingest-api (ours)", &ours),
-        ("reference (FastAPI, kafka-python)", &theirs),
-    ] {
+    Ok(IngestFigures {
+        ours,
+        theirs,
+        batches,
+        raw,
+    })
+}
+
+impl IngestFigures {
+    fn write(&self, report: &mut Report) {
+        let IngestFigures {
+            ours,
+            theirs,
+            batches,
+            raw,
+        } = self;
+        let raw = *raw;
+        let ratio = ours[0].orders_per_second / theirs[0].orders_per_second.max(1.0);
+        report.line("## Ingest: ours beside the reference");
+        report.line("");
         report.line(format!(
-            "| {name} | {} | {:.0} orders/s | {} | {} | {} ({:.0}/s) | {} ({:.0}/s) |",
-            series[0].orders_accepted,
-            series[0].orders_per_second,
-            ms(series[0].latency_ms_p50),
-            ms(series[0].latency_ms_p99),
-            ms(series[1].latency_ms_p99),
-            series[1].orders_per_second,
-            ms(series[2].latency_ms_p99),
-            series[2].orders_per_second,
+            "Load tools, the same for both: saturation is 10,000 pre-serialised valid orders POSTed over and over with {SATURATION_CONCURRENCY} in flight (as wrk would; the client's cost per order is as small as it gets); the fixed rates are loadgen generating valid orders at 1,000 and 5,000 per second with up to {SATURATION_CONCURRENCY} in flight, all on loopback. The reference is `workshop/bench/reference-ingest` (FastAPI + pydantic + kafka-python 2.0.2, float money, `send()` without waiting for the ack, 2 uvicorn workers) on the same broker."
         ));
-    }
-    report.line("");
-    report.line(format!(
-        "**Single-order throughput: {ratio:.1}× the reference's**, p99 {} against {} (target: ≥ 12×, lower p99). The reference answers before Kafka has the order; ours only after `acks=all`.",
-        ms(ours[0].latency_ms_p99),
-        ms(theirs[0].latency_ms_p99)
-    ));
-    report.target(
-        "single-order ingest vs the reference",
-        "≥ 12× its throughput, lower p99",
-        format!(
-            "{ratio:.1}× ({:.0} vs {:.0} orders/s); p99 {} vs {}",
-            ours[0].orders_per_second,
-            theirs[0].orders_per_second,
+        report.line("");
+        report.line("| ingest | orders | throughput | p50 | p99 | p99 at 1k/s offered (achieved) | p99 at 5k/s offered (achieved) |");
+        report.line("| --- | --- | --- | --- | --- | --- | --- |");
+        for (name, series) in [
+            ("ingest-api (ours)", &ours),
+            ("reference (FastAPI, kafka-python)", &theirs),
+        ] {
+            report.line(format!(
+                "| {name} | {} | {:.0} orders/s | {} | {} | {} ({:.0}/s) | {} ({:.0}/s) |",
+                series[0].orders_accepted,
+                series[0].orders_per_second,
+                ms(series[0].latency_ms_p50),
+                ms(series[0].latency_ms_p99),
+                ms(series[1].latency_ms_p99),
+                series[1].orders_per_second,
+                ms(series[2].latency_ms_p99),
+                series[2].orders_per_second,
+            ));
+        }
+        report.line("");
+        report.line(format!(
+            "**Single-order throughput: {ratio:.1}× the reference's**, p99 {} against {} (target: ≥ 12×, lower p99). The reference answers before Kafka has the order; ours only after `acks=all`.",
             ms(ours[0].latency_ms_p99),
             ms(theirs[0].latency_ms_p99)
-        ),
-        ratio >= 12.0 && ours[0].latency_ms_p99 < theirs[0].latency_ms_p99,
-    );
-    if let Some((_, thousand)) = batches.last() {
-        let share = thousand.orders_per_second / raw;
-        report.target(
-            "batch ingest (1000) vs the raw producer",
-            "≥ 60%",
-            format!(
-                "{:.0}% ({:.0} vs {raw:.0} orders/s)",
-                100.0 * share,
-                thousand.orders_per_second
-            ),
-            share >= 0.6,
-        );
-    }
-    report.line("");
-    report.line("## Batch endpoint and the physical limit");
-    report.line("");
-    report.line(format!("Raw librdkafka producer, same envelopes and producer settings, 10,000 in flight: **{raw:.0} orders/s**."));
-    report.line("");
-    report.line(
-        "| mode | orders | throughput | share of the raw producer | request p50 | request p99 |",
-    );
-    report.line("| --- | --- | --- | --- | --- | --- |");
-    report.line(format!(
-        "| single POSTs | {} | {:.0} orders/s | {:.0}% | {} | {} |",
-        ours[0].orders_accepted,
-        ours[0].orders_per_second,
-        100.0 * ours[0].orders_per_second / raw,
-        ms(ours[0].latency_ms_p50),
-        ms(ours[0].latency_ms_p99)
-    ));
-    for (size, summary) in &batches {
-        report.line(format!(
-            "| batches of {size} | {} | {:.0} orders/s | {:.0}% | {} | {} |",
-            summary.orders_accepted,
-            summary.orders_per_second,
-            100.0 * summary.orders_per_second / raw,
-            ms(summary.latency_ms_p50),
-            ms(summary.latency_ms_p99)
         ));
+        report.target(
+            "single-order ingest vs the reference",
+            "≥ 12× its throughput, lower p99",
+            format!(
+                "{ratio:.1}× ({:.0} vs {:.0} orders/s); p99 {} vs {}",
+                ours[0].orders_per_second,
+                theirs[0].orders_per_second,
+                ms(ours[0].latency_ms_p99),
+                ms(theirs[0].latency_ms_p99)
+            ),
+            ratio >= 12.0 && ours[0].latency_ms_p99 < theirs[0].latency_ms_p99,
+        );
+        if let Some((_, thousand)) = batches.last() {
+            let share = thousand.orders_per_second / raw;
+            report.target(
+                "batch ingest (1000) vs the raw producer",
+                "≥ 60%",
+                format!(
+                    "{:.0}% ({:.0} vs {raw:.0} orders/s)",
+                    100.0 * share,
+                    thousand.orders_per_second
+                ),
+                share >= 0.6,
+            );
+        }
+        report.line("");
+        report.line("## Batch endpoint and the physical limit");
+        report.line("");
+        report.line(format!("Raw librdkafka producer, same envelopes and producer settings, 10,000 in flight: **{raw:.0} orders/s**."));
+        report.line("");
+        report.line(
+            "| mode | orders | throughput | share of the raw producer | request p50 | request p99 |",
+        );
+        report.line("| --- | --- | --- | --- | --- | --- |");
+        report.line(format!(
+            "| single POSTs | {} | {:.0} orders/s | {:.0}% | {} | {} |",
+            ours[0].orders_accepted,
+            ours[0].orders_per_second,
+            100.0 * ours[0].orders_per_second / raw,
+            ms(ours[0].latency_ms_p50),
+            ms(ours[0].latency_ms_p99)
+        ));
+        for (size, summary) in batches.iter() {
+            report.line(format!(
+                "| batches of {size} | {} | {:.0} orders/s | {:.0}% | {} | {} |",
+                summary.orders_accepted,
+                summary.orders_per_second,
+                100.0 * summary.orders_per_second / raw,
+                ms(summary.latency_ms_p50),
+                ms(summary.latency_ms_p99)
+            ));
+        }
+        report.line("");
     }
-    report.line("");
+}
 
-    // 5: stream-job through both sinks and each alone.
+/// 5: stream-job through both sinks and each alone.
+fn stream_job(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     report.line("## stream-job");
     report.line("");
     report.line(
@@ -523,8 +575,20 @@ async fn main() -> anyhow::Result<()> {
     }
     report.line("");
 
-    // 6–7: freshness and memory at a steady 1,000 orders/s through the whole pipeline.
-    let stores = TestStores::start(6).await;
+    Ok(())
+}
+
+/// The pipeline for the steady load: ingest-api, stream-job and serving on `stores`.
+struct Pipeline {
+    ingest: Service,
+    job: Service,
+    serving: Service,
+    ingest_url: String,
+    admin_addr: String,
+    serving_addr: String,
+}
+
+async fn start_pipeline(stores: &TestStores, logs: &Path) -> anyhow::Result<Pipeline> {
     let ingest_addr = free_local_addr()?;
     let admin_addr = free_local_addr()?;
     let serving_addr = free_local_addr()?;
@@ -547,36 +611,58 @@ async fn main() -> anyhow::Result<()> {
         "ingest-api",
         &[],
         ingest_env,
-        &logs,
+        logs,
         format!("http://{ingest_addr}/health"),
     )?;
     let mut job = Service::new(
         "stream-job",
         &["run"],
         job_env,
-        &logs,
+        logs,
         format!("http://{admin_addr}/health"),
     )?;
     let mut serving = Service::new(
         "serving",
         &[],
         serving_env,
-        &logs,
+        logs,
         format!("http://{serving_addr}/health"),
     )?;
     ingest.start().await?;
     job.start().await?;
     serving.start().await?;
-    warm_up(&format!("http://{ingest_addr}"), &stores, 98).await?;
+    Ok(Pipeline {
+        ingest,
+        job,
+        serving,
+        ingest_url: format!("http://{ingest_addr}"),
+        admin_addr,
+        serving_addr,
+    })
+}
+
+/// 6–7: freshness and memory at a steady 1,000 orders/s through the whole pipeline, at the
+/// default flush interval and a shorter one.
+async fn end_to_end(report: &mut Report, logs: &Path, quick: bool) -> anyhow::Result<()> {
+    let stores = TestStores::start(6).await;
+    let Pipeline {
+        mut ingest,
+        mut job,
+        mut serving,
+        ingest_url,
+        admin_addr,
+        serving_addr,
+    } = start_pipeline(&stores, logs).await?;
+    warm_up(&ingest_url, &stores, 98).await?;
     let steady_seconds = if quick { 10 } else { 30 };
-    // stream-job's default flush interval, and the shorter one measured beside it.
-    let (job_flush_ms, other_flush_ms) = (1_000, "250");
+    // stream-job's default flush interval (other_flush_interval measures a shorter one).
+    let job_flush_ms = 1_000;
     let reads = tokio::spawn(read_while(
         format!("http://{serving_addr}"),
         Duration::from_secs(steady_seconds),
     ));
     let steady = load(
-        &format!("http://{ingest_addr}"),
+        &ingest_url,
         30,
         1_000.0,
         None,
@@ -654,8 +740,35 @@ async fn main() -> anyhow::Result<()> {
         flushes / steady_seconds as f64,
         recomputed / steady_seconds as f64
     ));
-    // The same load with the other flush interval: fresher windows for more ClickHouse work.
     job.terminate(Duration::from_secs(30)).await?;
+    other_flush_interval(report, &stores, logs, &ingest_url, quick).await?;
+    report.line("");
+    report.line("| service | peak RSS (VmHWM) |");
+    report.line("| --- | --- |");
+    for (name, mib) in &peaks {
+        report.line(format!(
+            "| {name} | {} |",
+            mib.map_or("—".into(), |m| format!("{m:.1} MiB"))
+        ));
+    }
+    report.line("");
+    ingest.terminate(Duration::from_secs(30)).await?;
+    serving.terminate(Duration::from_secs(30)).await?;
+    drop(stores);
+
+    Ok(())
+}
+
+/// The same load with a shorter flush interval: fresher windows for more ClickHouse work.
+async fn other_flush_interval(
+    report: &mut Report,
+    stores: &TestStores,
+    logs: &Path,
+    ingest_url: &str,
+    quick: bool,
+) -> anyhow::Result<()> {
+    let steady_seconds = if quick { 10 } else { 30 };
+    let other_flush_ms = "250";
     let other_admin = free_local_addr()?;
     let mut other_job = Service::new(
         "stream-job",
@@ -666,13 +779,13 @@ async fn main() -> anyhow::Result<()> {
             ("STREAM_JOB_ADMIN_ADDR", &other_admin),
             ("STREAM_JOB_FLUSH_INTERVAL_MS", other_flush_ms),
         ]),
-        &logs,
+        logs,
         format!("http://{other_admin}/health"),
     )?;
     other_job.start().await?;
-    warm_up(&format!("http://{ingest_addr}"), &stores, 99).await?;
+    warm_up(ingest_url, stores, 99).await?;
     load(
-        &format!("http://{ingest_addr}"),
+        ingest_url,
         31,
         1_000.0,
         None,
@@ -702,21 +815,11 @@ async fn main() -> anyhow::Result<()> {
         metric(&other, "stream_job_windows_recomputed_total") / steady_seconds as f64
     ));
     other_job.terminate(Duration::from_secs(30)).await?;
-    report.line("");
-    report.line("| service | peak RSS (VmHWM) |");
-    report.line("| --- | --- |");
-    for (name, mib) in &peaks {
-        report.line(format!(
-            "| {name} | {} |",
-            mib.map_or("—".into(), |m| format!("{m:.1} MiB"))
-        ));
-    }
-    report.line("");
-    ingest.terminate(Duration::from_secs(30)).await?;
-    serving.terminate(Duration::from_secs(30)).await?;
-    drop(stores);
+    Ok(())
+}
 
-    // 8: serving.
+/// 8: serving's reads (serving-bench).
+fn serving(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     report.line("## serving");
     report.line("");
     let (customer, store_day) = if quick {
@@ -761,15 +864,6 @@ async fn main() -> anyhow::Result<()> {
     report.line("");
     report.line("A store-day page is read on the server, in clustering order from the cursor; a customer page reads the months it spans.");
     report.line("");
-    report.line(format!(
-        "The whole run took {:.0} s.",
-        started.elapsed().as_secs_f64()
-    ));
-    if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(&out, report.finish()).with_context(|| format!("write {}", out.display()))?;
-    println!("\nreport written to {}", out.display());
     Ok(())
 }
 
