@@ -26,7 +26,6 @@ use test_support::cassandra::TestCassandra;
 use test_support::clickhouse::TestClickHouse;
 use test_support::kafka::TestKafka;
 use test_support::proxy::TcpProxy;
-use test_support::servers::cassandra::SUPERUSER;
 use test_support::servers::cluster::{self, Cluster};
 use test_support::servers::kafka::{Kafka, KafkaOptions};
 use test_support::stores::{repository_root, TestStores};
@@ -107,8 +106,11 @@ impl Stack {
                     cluster::MIN_INSYNC as i32,
                 );
                 let replication = cluster::keyspace_replication();
-                let cassandra =
-                    TestCassandra::at(&cluster.contact_points(), SUPERUSER, Some(&replication));
+                let cassandra = TestCassandra::at(
+                    &cluster.contact_points(),
+                    cluster::LOGIN,
+                    Some(&replication),
+                );
                 (kafka, cassandra, None, Some(cluster))
             }
         };

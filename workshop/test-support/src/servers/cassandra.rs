@@ -120,7 +120,7 @@ impl CassandraOptions {
              native_transport_port: {native}\n\
              start_native_transport: true\n\
              endpoint_snitch: GossipingPropertyFileSnitch\n\
-             auto_bootstrap: false\n\
+             auto_bootstrap: {bootstrap}\n\
              auto_snapshot: false\n\
              disk_failure_policy: stop\n\
              commit_failure_policy: stop\n\
@@ -130,6 +130,9 @@ impl CassandraOptions {
             native = self.native_port,
             host = self.host,
             token_replication = self.token_replication,
+            // A node joining a ring takes its ranges with their data (the logins among them); the
+            // seed, first of a fresh cluster, has no one to take them from.
+            bootstrap = self.host != self.seed,
         )
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! Topics on it get three replicas and `min.insync.replicas=2`, keyspaces
 //! `NetworkTopologyStrategy` with three replicas, and the logins (`system_auth`) three replicas
-//! too, so any one node of each may die while the pipeline reads and writes at quorum.
+//! too, so any one node of each may die while the pipeline reads and writes at quorum. The two
+//! nodes after the seed bootstrap (take their ranges with the data in them), one at a time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,6 +26,9 @@ pub const DATA_CENTRE: &str = "datacenter1";
 pub const REPLICAS: usize = 3;
 /// Writes a partition needs acknowledged (`min.insync.replicas`).
 pub const MIN_INSYNC: usize = 2;
+/// The superuser the cluster's clients log in as, made once `system_auth` has three replicas,
+/// so every node holds it (the built-in `cassandra` role lives where the first node put it).
+pub const LOGIN: (&str, &str) = ("cluster_admin", "cluster-admin-password");
 
 pub struct Cluster {
     pub brokers: Vec<Kafka>,
@@ -122,36 +126,59 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// `system_auth` on every node, written again while all are up: a login must not depend on
-    /// the one node that happened to hold it.
+    /// `system_auth` replicated three ways, and [`LOGIN`] made while every node is up: a login
+    /// must not depend on the one node that happened to hold it. Retried while the nodes settle
+    /// their view of the ring.
     async fn replicate_logins(&self) -> anyhow::Result<()> {
-        let session = self.session().await?;
-        session
-            .query_unpaged(
-                format!(
-                    "ALTER KEYSPACE system_auth WITH replication = {}",
-                    keyspace_replication()
-                ),
-                (),
-            )
-            .await?;
-        session
-            .query_unpaged(
-                format!(
-                    "ALTER ROLE {} WITH PASSWORD = '{}'",
-                    SUPERUSER.0, SUPERUSER.1
-                ),
-                (),
-            )
-            .await?;
-        Ok(())
+        let statements = [
+            format!(
+                "ALTER KEYSPACE system_auth WITH replication = {}",
+                keyspace_replication()
+            ),
+            format!(
+                "CREATE ROLE IF NOT EXISTS {} WITH PASSWORD = '{}' AND LOGIN = true AND SUPERUSER = true",
+                LOGIN.0, LOGIN.1
+            ),
+        ];
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let session = self.session_as(SUPERUSER).await?;
+                for statement in &statements {
+                    session.query_unpaged(statement.as_str(), ()).await?;
+                }
+                // Every node answers the new login.
+                for node in &self.nodes {
+                    scylla::client::session_builder::SessionBuilder::new()
+                        .known_node(node.contact_point())
+                        .user(LOGIN.0, LOGIN.1)
+                        .build()
+                        .await?;
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < 30 => {
+                    eprintln!("cluster logins not ready ({error:#}); trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => return Err(error.context("cannot set up the cluster's login")),
+            }
+        }
     }
 
-    /// A session on the whole cluster as the superuser.
+    /// A session on the whole cluster as [`LOGIN`].
     pub async fn session(&self) -> anyhow::Result<Session> {
+        self.session_as(LOGIN).await
+    }
+
+    async fn session_as(&self, (user, password): (&str, &str)) -> anyhow::Result<Session> {
         Ok(scylla::client::session_builder::SessionBuilder::new()
             .known_nodes(self.nodes.iter().map(|n| n.contact_point()))
-            .user(SUPERUSER.0, SUPERUSER.1)
+            .user(user, password)
             .build()
             .await?)
     }
@@ -212,8 +239,8 @@ impl Cluster {
         endpoints.set("KAFKA_REPLICATION_FACTOR", REPLICAS.to_string());
         endpoints.set("KAFKA_MIN_INSYNC_REPLICAS", MIN_INSYNC.to_string());
         endpoints.set("CASSANDRA_CONTACT_POINTS", self.contact_points());
-        endpoints.set("CASSANDRA_USERNAME", SUPERUSER.0);
-        endpoints.set("CASSANDRA_PASSWORD", SUPERUSER.1);
+        endpoints.set("CASSANDRA_USERNAME", LOGIN.0);
+        endpoints.set("CASSANDRA_PASSWORD", LOGIN.1);
         endpoints.set("CASSANDRA_LOCAL_DC", DATA_CENTRE);
         endpoints.set("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM");
         endpoints.set("CASSANDRA_REPLICATION", keyspace_replication());
