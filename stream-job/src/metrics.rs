@@ -140,7 +140,6 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("stream_job");
         let consumed = Counter::default();
         let written = Family::<TableLabel, Counter>::default();
         let dead_lettered = Family::<CodeLabel, Counter>::default();
@@ -167,94 +166,8 @@ impl Default for Metrics {
         let store_last_event = Family::<StoreLabel, Gauge<f64, AtomicU64>>::default();
         let committed = Arc::default();
         let uncommitted = Arc::default();
-        registry.register(
-            "healthy",
-            "1 while nothing fails (what /health answers 200 to), 0 while something does",
-            healthy.clone(),
-        );
-        registry.register(
-            "store_last_event_timestamp_seconds",
-            "Per store: the event time of its newest committed sale, refund or void (Unix seconds)",
-            store_last_event.clone(),
-        );
-        registry.register_collector(Box::new(LagCollector {
-            committed: Arc::clone(&committed),
-            uncommitted: Arc::clone(&uncommitted),
-            consumer_lag: consumer_lag.clone(),
-        }));
-        registry.register(
-            "consumed",
-            "Messages read from the order topic",
-            consumed.clone(),
-        );
-        registry.register("written", "Rows written, by table", written.clone());
-        registry.register(
-            "dead_lettered",
-            "Messages sent to the dead-letter topic, by reason",
-            dead_lettered.clone(),
-        );
-        registry.register(
-            "conflicting_duplicates",
-            "Orders, refunds and voids that reused a stored id with other content (sent to the dead-letter topic)",
-            conflicting_duplicates.clone(),
-        );
-        registry.register(
-            "refunds_of_unknown_sales",
-            "Refunds whose sale the pipeline did not know when it handled them (still counted)",
-            refunds_of_unknown_sales.clone(),
-        );
-        registry.register(
-            "over_refunds",
-            "Refunds that took a sale's refunds past its total (still counted)",
-            over_refunds.clone(),
-        );
-        registry.register(
-            "voids_of_unknown_sales",
-            "Voids whose sale the pipeline did not know yet (the sale is stored voided when it comes)",
-            voids_of_unknown_sales.clone(),
-        );
-        registry.register(
-            "conflict_check_seconds",
-            "Time to read back what Cassandra holds of a batch's ids (one read per id)",
-            conflict_check_latency.clone(),
-        );
-        registry.register(
-            "consumer_lag",
-            "Messages behind the partition's end, by partition",
-            consumer_lag.clone(),
-        );
-        registry.register(
-            "sink_latency_seconds",
-            "Time to write one batch to a sink, retries included",
-            sink_latency.clone(),
-        );
-        registry.register(
-            "sink_failures",
-            "Failed attempts to write a batch or read back its stored versions, by sink (each is retried)",
-            sink_failures.clone(),
-        );
-        registry.register(
-            "commits",
-            "Offset commits after durable batches",
-            commits.clone(),
-        );
-        registry.register(
-            "flush_latency_seconds",
-            "Time to flush a sink (ClickHouse: recompute the touched windows)",
-            flush_latency.clone(),
-        );
-        registry.register(
-            "windows_recomputed",
-            "Aggregate windows recomputed from the facts",
-            windows_recomputed.clone(),
-        );
-        registry.register(
-            "freshness_seconds",
-            "End-to-end freshness: now minus ingested_at when a recompute covering the order completes",
-            freshness.clone(),
-        );
-        Self {
-            registry,
+        let mut metrics = Self {
+            registry: Registry::default(),
             consumed,
             written,
             dead_lettered,
@@ -274,7 +187,103 @@ impl Default for Metrics {
             store_last_event,
             committed,
             uncommitted,
-        }
+        };
+        let mut registry = Registry::with_prefix("stream_job");
+        metrics.register(&mut registry);
+        metrics.registry = registry;
+        metrics
+    }
+}
+
+impl Metrics {
+    /// Registers every metric of the job, with its help text, in `registry`.
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "healthy",
+            "1 while nothing fails (what /health answers 200 to), 0 while something does",
+            self.healthy.clone(),
+        );
+        registry.register(
+            "store_last_event_timestamp_seconds",
+            "Per store: the event time of its newest committed sale, refund or void (Unix seconds)",
+            self.store_last_event.clone(),
+        );
+        registry.register_collector(Box::new(LagCollector {
+            committed: Arc::clone(&self.committed),
+            uncommitted: Arc::clone(&self.uncommitted),
+            consumer_lag: self.consumer_lag.clone(),
+        }));
+        registry.register(
+            "consumed",
+            "Messages read from the order topic",
+            self.consumed.clone(),
+        );
+        registry.register("written", "Rows written, by table", self.written.clone());
+        registry.register(
+            "dead_lettered",
+            "Messages sent to the dead-letter topic, by reason",
+            self.dead_lettered.clone(),
+        );
+        registry.register(
+            "conflicting_duplicates",
+            "Orders, refunds and voids that reused a stored id with other content (sent to the dead-letter topic)",
+            self.conflicting_duplicates.clone(),
+        );
+        registry.register(
+            "refunds_of_unknown_sales",
+            "Refunds whose sale the pipeline did not know when it handled them (still counted)",
+            self.refunds_of_unknown_sales.clone(),
+        );
+        registry.register(
+            "over_refunds",
+            "Refunds that took a sale's refunds past its total (still counted)",
+            self.over_refunds.clone(),
+        );
+        registry.register(
+            "voids_of_unknown_sales",
+            "Voids whose sale the pipeline did not know yet (the sale is stored voided when it comes)",
+            self.voids_of_unknown_sales.clone(),
+        );
+        registry.register(
+            "conflict_check_seconds",
+            "Time to read back what Cassandra holds of a batch's ids (one read per id)",
+            self.conflict_check_latency.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages behind the partition's end, by partition",
+            self.consumer_lag.clone(),
+        );
+        registry.register(
+            "sink_latency_seconds",
+            "Time to write one batch to a sink, retries included",
+            self.sink_latency.clone(),
+        );
+        registry.register(
+            "sink_failures",
+            "Failed attempts to write a batch or read back its stored versions, by sink (each is retried)",
+            self.sink_failures.clone(),
+        );
+        registry.register(
+            "commits",
+            "Offset commits after durable batches",
+            self.commits.clone(),
+        );
+        registry.register(
+            "flush_latency_seconds",
+            "Time to flush a sink (ClickHouse: recompute the touched windows)",
+            self.flush_latency.clone(),
+        );
+        registry.register(
+            "windows_recomputed",
+            "Aggregate windows recomputed from the facts",
+            self.windows_recomputed.clone(),
+        );
+        registry.register(
+            "freshness_seconds",
+            "End-to-end freshness: now minus ingested_at when a recompute covering the order completes",
+            self.freshness.clone(),
+        );
     }
 }
 

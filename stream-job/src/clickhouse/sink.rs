@@ -6,93 +6,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, Utc};
-use clickhouse::{Client, Row};
+use chrono::{DateTime, Utc};
+use clickhouse::Client;
 use futures::future::BoxFuture;
-use sales_model::{Channel, Currency};
-use serde::Serialize;
 
 use sales_stores::clickhouse::{client, within, ClickHouseConfig};
 
+use super::facts::{self, by_days, epoch_seconds, DayPartitioned};
 use super::windows::{recompute_queries, window_start, Touched};
 use crate::metrics::Metrics;
 use crate::sink::{Batch, Sink, SinkError};
-
-#[derive(Row, Serialize)]
-struct OrderFact {
-    created_at: u32,
-    day: u16,
-    order_id: String,
-    store_id: String,
-    channel: String,
-    currency: String,
-    currency_exponent: u8,
-    customer_id: String,
-    payment_method: String,
-    item_count: u64,
-    discount_minor: i64,
-    tax_minor: i64,
-    total_minor: i64,
-    ingested_at: u32,
-}
-
-#[derive(Row, Serialize)]
-struct LineFact {
-    created_at: u32,
-    day: u16,
-    order_id: String,
-    line_no: u32,
-    store_id: String,
-    currency: String,
-    currency_exponent: u8,
-    sku: String,
-    name: String,
-    quantity: u64,
-    unit_price_minor: i64,
-    amount_minor: i64,
-}
-
-#[derive(Row, Serialize)]
-struct RefundFact {
-    created_at: u32,
-    day: u16,
-    refund_id: String,
-    order_id: String,
-    store_id: String,
-    channel: String,
-    sale_known: u8,
-    currency: String,
-    currency_exponent: u8,
-    amount_minor: i64,
-    ingested_at: u32,
-}
-
-#[derive(Row, Serialize)]
-struct RefundLineFact {
-    created_at: u32,
-    day: u16,
-    refund_id: String,
-    line_no: u32,
-    store_id: String,
-    currency: String,
-    currency_exponent: u8,
-    sku: String,
-    quantity: u64,
-    amount_minor: i64,
-}
-
-#[derive(Row, Serialize)]
-struct VoidFact {
-    order_id: String,
-    voided_at: u32,
-    day: u16,
-    store_id: String,
-    reason: String,
-    ingested_at: u32,
-}
-
-/// The `channel` of a refund whose sale was not known.
-const UNKNOWN_CHANNEL: &str = "unknown";
 
 /// What the next flush must recompute, and when its orders were ingested (for freshness).
 #[derive(Default)]
@@ -106,57 +29,6 @@ pub struct ClickHouseSink {
     config: ClickHouseConfig,
     pending: Mutex<Pending>,
     metrics: Arc<Metrics>,
-}
-
-/// Event time as ClickHouse `DateTime` (whole seconds since the epoch, UTC).
-fn epoch_seconds(t: DateTime<Utc>) -> u32 {
-    u32::try_from(t.timestamp()).unwrap_or(0)
-}
-
-/// The most business days (partitions) one insert spans: ClickHouse refuses an insert block over
-/// more than `max_partitions_per_insert_block` partitions (100 unless changed), which a replay of
-/// old history would otherwise reach.
-const MAX_DAYS_PER_INSERT: usize = 100;
-
-/// A fact row, partitioned by its business day.
-trait DayPartitioned {
-    fn day(&self) -> u16;
-}
-
-macro_rules! day_partitioned {
-    ($($row:ty),*) => {$(
-        impl DayPartitioned for $row {
-            fn day(&self) -> u16 {
-                self.day
-            }
-        }
-    )*};
-}
-day_partitioned!(OrderFact, LineFact, RefundFact, RefundLineFact, VoidFact);
-
-/// `rows` in groups that each span at most [`MAX_DAYS_PER_INSERT`] days, in day order (a batch of
-/// recent events is one group).
-fn by_days<T: DayPartitioned>(rows: Vec<T>) -> Vec<Vec<T>> {
-    let mut days: std::collections::BTreeMap<u16, Vec<T>> = std::collections::BTreeMap::new();
-    for row in rows {
-        days.entry(row.day()).or_default().push(row);
-    }
-    let mut groups: Vec<Vec<T>> = Vec::new();
-    for (n, (_, rows)) in days.into_iter().enumerate() {
-        if n % MAX_DAYS_PER_INSERT == 0 {
-            groups.push(Vec::new());
-        }
-        if let Some(group) = groups.last_mut() {
-            group.extend(rows);
-        }
-    }
-    groups
-}
-
-/// A day as ClickHouse `Date` (days since 1970-01-01). Orders' times are checked to lie within
-/// what `DateTime` holds, whose days all fit.
-fn epoch_days(day: NaiveDate) -> u16 {
-    u16::try_from((day - NaiveDate::default()).num_days()).unwrap_or(0)
 }
 
 impl ClickHouseSink {
@@ -230,141 +102,16 @@ impl ClickHouseSink {
 
     async fn insert_facts(&self, batch: &Batch) -> anyhow::Result<()> {
         let zone = self.config.business_zone;
-        let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
-        let exponent = |currency: &Currency| currency.exponent() as u8;
-        let sales = || {
-            batch
-                .sales
-                .iter()
-                .map(|entry| (&entry.sale, &entry.sale.event))
-        };
-        self.insert(
-            "order_facts",
-            sales()
-                .map(|(received, order)| OrderFact {
-                    created_at: epoch_seconds(order.created_at()),
-                    day: day(order.created_at()),
-                    order_id: order.order_id().to_string(),
-                    store_id: order.store_id().to_string(),
-                    channel: order.channel().as_str().to_string(),
-                    currency: order.currency().to_string(),
-                    currency_exponent: exponent(order.currency()),
-                    customer_id: order
-                        .customer_id()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    payment_method: order
-                        .payment_method()
-                        .map(|p| p.as_str().to_string())
-                        .unwrap_or_default(),
-                    item_count: order.item_count(),
-                    discount_minor: order.discount().minor(),
-                    tax_minor: order.tax().minor(),
-                    total_minor: order.total().minor(),
-                    ingested_at: epoch_seconds(received.ingested_at),
-                })
-                .collect(),
-        )
-        .await?;
-        self.insert(
-            "order_line_facts",
-            sales()
-                .flat_map(|(_, order)| {
-                    order
-                        .lines()
-                        .iter()
-                        .enumerate()
-                        .map(move |(line_no, line)| LineFact {
-                            created_at: epoch_seconds(order.created_at()),
-                            day: day(order.created_at()),
-                            order_id: order.order_id().to_string(),
-                            line_no: line_no as u32,
-                            store_id: order.store_id().to_string(),
-                            currency: order.currency().to_string(),
-                            currency_exponent: exponent(order.currency()),
-                            sku: line.sku().to_string(),
-                            name: line.name().to_string(),
-                            quantity: u64::from(line.quantity()),
-                            unit_price_minor: line.unit_price().minor(),
-                            amount_minor: line.amount().minor(),
-                        })
-                })
-                .collect(),
-        )
-        .await?;
-        self.insert(
-            "refund_facts",
-            batch
-                .refunds
-                .iter()
-                .map(|entry| {
-                    let refund = &entry.refund.event;
-                    RefundFact {
-                        created_at: epoch_seconds(refund.created_at()),
-                        day: day(refund.created_at()),
-                        refund_id: refund.refund_id().to_string(),
-                        order_id: refund.order_id().to_string(),
-                        store_id: refund.store_id().to_string(),
-                        channel: entry
-                            .channel
-                            .map_or(UNKNOWN_CHANNEL, Channel::as_str)
-                            .to_string(),
-                        sale_known: u8::from(entry.channel.is_some()),
-                        currency: refund.currency().to_string(),
-                        currency_exponent: exponent(refund.currency()),
-                        amount_minor: refund.amount().minor(),
-                        ingested_at: epoch_seconds(entry.refund.ingested_at),
-                    }
-                })
-                .collect(),
-        )
-        .await?;
-        self.insert(
-            "refund_line_facts",
-            batch
-                .refunds
-                .iter()
-                .flat_map(|entry| {
-                    let refund = &entry.refund.event;
-                    refund
-                        .lines()
-                        .iter()
-                        .enumerate()
-                        .map(move |(line_no, line)| RefundLineFact {
-                            created_at: epoch_seconds(refund.created_at()),
-                            day: day(refund.created_at()),
-                            refund_id: refund.refund_id().to_string(),
-                            line_no: line_no as u32,
-                            store_id: refund.store_id().to_string(),
-                            currency: refund.currency().to_string(),
-                            currency_exponent: exponent(refund.currency()),
-                            sku: line.sku().to_string(),
-                            quantity: u64::from(line.quantity()),
-                            amount_minor: line.amount().minor(),
-                        })
-                })
-                .collect(),
-        )
-        .await?;
-        self.insert(
-            "order_voids",
-            batch
-                .voids
-                .iter()
-                .map(|entry| {
-                    let void = &entry.void.event;
-                    VoidFact {
-                        order_id: void.order_id().to_string(),
-                        voided_at: epoch_seconds(void.created_at()),
-                        day: day(void.created_at()),
-                        store_id: void.store_id().to_string(),
-                        reason: void.reason().unwrap_or_default().to_string(),
-                        ingested_at: epoch_seconds(entry.void.ingested_at),
-                    }
-                })
-                .collect(),
-        )
-        .await
+        self.insert("order_facts", facts::order_facts(batch, zone))
+            .await?;
+        self.insert("order_line_facts", facts::line_facts(batch, zone))
+            .await?;
+        self.insert("refund_facts", facts::refund_facts(batch, zone))
+            .await?;
+        self.insert("refund_line_facts", facts::refund_line_facts(batch, zone))
+            .await?;
+        self.insert("order_voids", facts::void_facts(batch, zone))
+            .await
     }
 
     /// Recomputes every touched window range from the facts. On failure nothing is forgotten:
@@ -483,41 +230,5 @@ impl Sink for ClickHouseSink {
 
     fn flush(&self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(self.recompute())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Fact(u16);
-
-    impl DayPartitioned for Fact {
-        fn day(&self) -> u16 {
-            self.0
-        }
-    }
-
-    #[test]
-    fn an_insert_spans_at_most_a_hundred_days() {
-        let days = |groups: &[Vec<Fact>]| -> Vec<Vec<u16>> {
-            groups
-                .iter()
-                .map(|g| g.iter().map(|f| f.0).collect())
-                .collect()
-        };
-        // Recent events: one insert, whatever their order.
-        let recent = by_days(vec![Fact(9), Fact(8), Fact(9)]);
-        assert_eq!(days(&recent), [vec![8, 9, 9]]);
-        // 250 days, two rows each: 100 + 100 + 50 days, every row once.
-        let history = by_days((0..500).map(|n| Fact(n % 250)).collect());
-        assert_eq!(
-            history.iter().map(Vec::len).collect::<Vec<_>>(),
-            [200, 200, 100]
-        );
-        let all: Vec<u16> = days(&history).concat();
-        assert_eq!(all.len(), 500);
-        assert!(all.windows(2).all(|w| w[0] <= w[1]));
-        assert!(by_days(Vec::<Fact>::new()).is_empty());
     }
 }
