@@ -49,7 +49,7 @@ pub async fn leader_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
     let broker = cluster(stack)?
         .broker(node)
         .with_context(|| format!("no broker {node}"))?;
-    broker.kill();
+    broker.process.kill();
     tokio::time::sleep(scale.broker_down).await;
     let back = broker.restart(Duration::from_secs(120)).await?;
     finish(
@@ -75,9 +75,9 @@ pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outc
     let broker = cluster(stack)?
         .broker(node)
         .with_context(|| format!("no broker {node}"))?;
-    broker.pause()?;
+    broker.process.pause()?;
     tokio::time::sleep(scale.broker_hang).await;
-    broker.resume()?;
+    broker.process.resume()?;
     finish(
         stack,
         "cluster: a broker hung",
@@ -104,7 +104,7 @@ pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::R
         .iter_mut()
         .find(|n| n.options.host == host)
         .context("no node on 127.0.0.2")?;
-    node.kill();
+    node.process.kill();
     let committed_at_kill = stack.committed();
     tokio::time::sleep(scale.node_down).await;
     let committed_while_down = stack.committed() - committed_at_kill;

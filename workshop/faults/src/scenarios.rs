@@ -155,7 +155,7 @@ pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
         .broker
         .as_mut()
         .context("the stack has no broker of its own")?;
-    broker.kill();
+    broker.process.kill();
     tokio::time::sleep(scale.broker_down).await;
     let back = broker.restart(Duration::from_secs(120)).await?;
     finish(
@@ -182,9 +182,9 @@ pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outc
         .broker
         .as_ref()
         .context("the stack has no broker of its own")?;
-    broker.pause()?;
+    broker.process.pause()?;
     tokio::time::sleep(scale.broker_down).await;
-    broker.resume()?;
+    broker.process.resume()?;
     finish(
         stack,
         "Kafka broker hung",

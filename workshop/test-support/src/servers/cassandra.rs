@@ -156,7 +156,8 @@ async fn answers(contact_point: String) -> bool {
 
 pub struct Cassandra {
     pub options: CassandraOptions,
-    process: JavaProcess,
+    /// The JVM: [`JavaProcess::kill`] crashes the node, [`JavaProcess::pause`] hangs it.
+    pub process: JavaProcess,
 }
 
 impl Cassandra {
@@ -244,28 +245,9 @@ impl Cassandra {
         self.options.contact_point()
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.process.pid()
-    }
-
-    /// SIGKILL: the node crashes (commit log synced every 10 s, as configured).
-    pub fn kill(&mut self) {
-        self.process.kill();
-    }
-
     /// Starts the node again on the same data and ports, and waits until it answers.
     pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        self.process.kill();
-        self.process.start()?;
+        self.process.restart()?;
         self.wait_ready(within).await
-    }
-
-    /// SIGSTOP: the node hangs with its connections open.
-    pub fn pause(&self) -> anyhow::Result<()> {
-        self.process.pause()
-    }
-
-    pub fn resume(&self) -> anyhow::Result<()> {
-        self.process.resume()
     }
 }

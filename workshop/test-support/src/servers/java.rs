@@ -88,6 +88,12 @@ impl JavaProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// SIGKILL, then the same command again (on the server's data, ports and log).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        self.start()
+    }
+
     pub fn log(&self) -> &Path {
         &self.log
     }

@@ -166,7 +166,8 @@ async fn answers(bootstrap: String) -> bool {
 
 pub struct Kafka {
     pub options: KafkaOptions,
-    process: JavaProcess,
+    /// The JVM: [`JavaProcess::kill`] crashes the broker, [`JavaProcess::pause`] hangs it.
+    pub process: JavaProcess,
 }
 
 impl Kafka {
@@ -261,28 +262,9 @@ impl Kafka {
         self.options.bootstrap()
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.process.pid()
-    }
-
-    /// SIGKILL: the broker crashes.
-    pub fn kill(&mut self) {
-        self.process.kill();
-    }
-
     /// Starts the broker again on the same data and ports, and waits until it answers.
     pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        self.process.kill();
-        self.process.start()?;
+        self.process.restart()?;
         self.wait_ready(within).await
-    }
-
-    /// SIGSTOP: the broker hangs with its connections open.
-    pub fn pause(&self) -> anyhow::Result<()> {
-        self.process.pause()
-    }
-
-    pub fn resume(&self) -> anyhow::Result<()> {
-        self.process.resume()
     }
 }

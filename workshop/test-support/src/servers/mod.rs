@@ -123,10 +123,13 @@ impl TestServers {
             "TEST_TLS_CA_FILE",
             self.certificates.ca_file.display().to_string(),
         );
-        endpoints.set("TEST_KAFKA_PID", self.kafka.pid().unwrap_or(0).to_string());
+        endpoints.set(
+            "TEST_KAFKA_PID",
+            self.kafka.process.pid().unwrap_or(0).to_string(),
+        );
         endpoints.set(
             "TEST_CASSANDRA_PID",
-            self.cassandra.pid().unwrap_or(0).to_string(),
+            self.cassandra.process.pid().unwrap_or(0).to_string(),
         );
         endpoints.set("TEST_SERVERS_PID", std::process::id().to_string());
         endpoints
