@@ -10,16 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use test_support::servers::cluster::Cluster;
 
-use crate::scenarios::{finish, seconds, Load, Outcome, Scale};
+use crate::scenarios::{finish, load_around, seconds, Load, Outcome, Scale};
 use crate::stack::Stack;
 
-/// Single orders for `fault` and ten seconds more, three seconds under way when this returns.
+/// The cluster scenarios' traffic: the fault and thirteen seconds more.
 async fn load_over(stack: &mut Stack, scale: Scale, fault: Duration) -> (Instant, Load) {
-    let started = Instant::now();
-    let orders = (scale.rate * (fault.as_secs_f64() + 13.0)) as u64;
-    let load = stack.load(orders, scale.rate, 1);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    (started, load)
+    load_around(stack, scale, fault, Duration::from_secs(13)).await
 }
 
 fn cluster(stack: &mut Stack) -> anyhow::Result<&mut Cluster> {
@@ -100,20 +96,16 @@ pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::R
     let host = "127.0.0.2";
     let session = cluster(stack)?.session().await?;
     let node = cluster(stack)?
-        .nodes
-        .iter_mut()
-        .find(|n| n.options.host == host)
-        .context("no node on 127.0.0.2")?;
+        .node(host)
+        .with_context(|| format!("no node on {host}"))?;
     node.process.kill();
     let committed_at_kill = stack.committed();
     tokio::time::sleep(scale.node_down).await;
     let committed_while_down = stack.committed() - committed_at_kill;
     let hints = cluster(stack)?.pending_hints_for(&session, host).await?;
     let node = cluster(stack)?
-        .nodes
-        .iter_mut()
-        .find(|n| n.options.host == host)
-        .context("no node on 127.0.0.2")?;
+        .node(host)
+        .with_context(|| format!("no node on {host}"))?;
     let back = node.restart(Duration::from_secs(180)).await?;
     ensure!(
         committed_while_down > 0,

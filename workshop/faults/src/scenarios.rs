@@ -136,14 +136,24 @@ pub(crate) fn seconds(rate: f64, orders: u64) -> Duration {
 pub(crate) type Load =
     tokio::task::JoinHandle<anyhow::Result<(loadgen::stats::Summary, Vec<loadgen::traffic::Fact>)>>;
 
-/// The broker scenarios' traffic: single orders for the outage and ten seconds more, three
-/// seconds under way when this returns.
-async fn broker_load(stack: &mut Stack, scale: Scale) -> (Instant, Load) {
+/// Traffic around a fault: single orders for `fault` and `after` more, three seconds under way
+/// when this returns.
+pub(crate) async fn load_around(
+    stack: &mut Stack,
+    scale: Scale,
+    fault: Duration,
+    after: Duration,
+) -> (Instant, Load) {
     let started = Instant::now();
-    let orders = (scale.rate * (scale.broker_down.as_secs_f64() + 10.0)) as u64;
+    let orders = (scale.rate * (fault + after).as_secs_f64()) as u64;
     let load = stack.load(orders, scale.rate, 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
     (started, load)
+}
+
+/// The broker scenarios' traffic: the outage and ten seconds more.
+async fn broker_load(stack: &mut Stack, scale: Scale) -> (Instant, Load) {
+    load_around(stack, scale, scale.broker_down, Duration::from_secs(10)).await
 }
 
 /// The stack's own broker crashes (SIGKILL) during ingest load and starts again on its data after

@@ -262,6 +262,10 @@ impl Stack {
 
     /// Samples the group's lag twice a second until [`Stack::peak_lag`].
     fn watch_lag(&mut self) {
+        // One sampler at a time: a second load replaces the first one's.
+        if let Some(previous) = self.lag.take() {
+            previous.stop.cancel();
+        }
         let stop = CancellationToken::new();
         let bootstrap = self.stores.kafka.bootstrap_servers().to_string();
         let topic = self.stores.topic.clone();

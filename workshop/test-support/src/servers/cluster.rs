@@ -231,6 +231,11 @@ impl Cluster {
             .find(|b| b.options.node_id as i32 == node_id)
     }
 
+    /// The Cassandra node on `host`.
+    pub fn node(&mut self, host: &str) -> Option<&mut Cassandra> {
+        self.nodes.iter_mut().find(|n| n.options.host == host)
+    }
+
     /// What a test (or a service) reads to reach the cluster, with the replication the issue's
     /// deployment asks for.
     pub fn endpoints(&self) -> Endpoints {
