@@ -102,7 +102,14 @@ pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::R
     let committed_at_kill = stack.committed();
     tokio::time::sleep(scale.node_down).await;
     let committed_while_down = stack.committed() - committed_at_kill;
-    let hints = cluster(stack)?.pending_hints_for(&session, host).await?;
+    // Hints reach their files every hints_flush_period (10 s), so the first may still be in
+    // memory when the outage ends: the node stays down until one is there (30 s more at most).
+    let mut hints = cluster(stack)?.pending_hints_for(&session, host).await?;
+    let waiting = Instant::now();
+    while hints == 0 && waiting.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        hints = cluster(stack)?.pending_hints_for(&session, host).await?;
+    }
     let node = cluster(stack)?
         .node(host)
         .with_context(|| format!("no node on {host}"))?;
