@@ -7,7 +7,8 @@
 //! `resolve` decides this, without I/O.
 //!
 //! Ordering of effects per batch: (1) dead letters acknowledged, (2) every sink wrote the orders,
-//! then the batch's offsets become pending; (3) at the flush interval every sink flushes, then
+//! then the batch's offsets become pending; (3) after a batch that was not full (the job is
+//! keeping pace), or at the flush interval while it is behind, every sink flushes, then
 //! (4) pending offsets are committed. A crash anywhere before (4) re-delivers the batch, and the
 //! idempotent writes absorb the repeat; nothing after a failed step is ever committed.
 
@@ -105,7 +106,10 @@ impl Pipeline {
                 }
                 pending.record(&batch);
             }
-            let due = last_flush.elapsed() >= self.flush_interval || batch.is_empty();
+            // Caught up (a short batch), the job flushes after every batch, so a quiet or
+            // steady stream is visible within a linger and a flush; behind (full batches), it
+            // flushes once per interval, so catching up spends its time writing.
+            let due = self.source.caught_up(&batch) || last_flush.elapsed() >= self.flush_interval;
             if !pending.is_empty() && due {
                 if self
                     .flush_and_commit(&mut pending, &mut progress, &give_up)

@@ -167,6 +167,12 @@ impl OrderSource {
         (batch, None)
     }
 
+    /// Whether a batch came back short of full: the topic held no more for this member when the
+    /// linger ended, so the job is keeping pace and flushing at once costs no throughput.
+    pub fn caught_up(&self, batch: &[OwnedMessage]) -> bool {
+        batch.len() < self.config.batch_max
+    }
+
     /// Commits `offsets` for the partitions this member still owns (the rest will be re-read by
     /// their new owner, which is harmless because every write is idempotent).
     pub fn commit(&self, offsets: &Offsets) -> KafkaResult<()> {

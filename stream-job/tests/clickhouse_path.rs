@@ -294,6 +294,28 @@ async fn a_store_named_like_the_database_gets_its_windows() {
     job.shutdown().await.expect("the job stopped cleanly");
 }
 
+/// A job keeping pace flushes after every batch that was not full, not once per flush interval:
+/// with an interval of two minutes, orders are committed and their window recomputed within
+/// `WAIT` (30 s), which an interval-only flush could not do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_keeping_pace_flushes_without_waiting_for_the_interval() {
+    let mut world = World::new().await;
+    world
+        .settings
+        .push(("STREAM_JOB_FLUSH_INTERVAL_MS", "120000"));
+    let job = world.start_job().await;
+    let base = minute_now();
+    world
+        .produce_series("pace", 0..4, ("pace-store", None), |i| at(base, 1, i))
+        .await;
+    world.wait_for_commits(4).await;
+    assert_eq!(
+        store_windows(&world).await,
+        vec![(epoch(at(base, 1, 0)), "pace-store".to_string(), 4, 4_000, 4)]
+    );
+    job.shutdown().await.expect("the job stopped cleanly");
+}
+
 /// A graceful stop finishes the batch being written: ClickHouse is unreachable when the stop comes
 /// and back two seconds later, so the job goes on retrying that batch, then flushes and commits it
 /// before it exits, instead of leaving it to be read again. (Messages not yet read stay
