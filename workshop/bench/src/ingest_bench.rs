@@ -4,6 +4,9 @@
 //! Measures, in one run so the ratios are comparable on a noisy machine:
 //! - single orders: `BENCH_ORDERS` POSTs to /v1/orders from `BENCH_CONCURRENCY` clients;
 //! - batches: the same number of orders in batches of `BENCH_BATCH` to /v1/orders/batch.
+//!
+//! `INGEST_URL` points it at a running ingest-api (key `bench-key-0123456789`) instead of one in
+//! this process, to compare two builds with the same client.
 
 use std::time::{Duration, Instant};
 
@@ -119,15 +122,8 @@ async fn run_batches(
     timed(orders, concurrency, requests).await
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let settings = Settings::new(&ProcessEnv);
-    let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
-    let concurrency = settings.bounded("BENCH_CONCURRENCY", 64, 1, 4096)? as usize;
-    let batch = settings.bounded("BENCH_BATCH", 500, 1, 1000)? as usize;
-
-    let kafka = TestKafka::start();
-    kafka.create_topic("Order", 6).await;
+/// Starts ingest-api in this process on `kafka`; its base URL.
+async fn in_process(kafka: &TestKafka) -> anyhow::Result<String> {
     let bootstrap = kafka.bootstrap_servers().to_string();
     let env = vec![
         ("INGEST_LISTEN_ADDR", "127.0.0.1:0"),
@@ -140,6 +136,26 @@ async fn main() -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
+    Ok(base)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::new(&ProcessEnv);
+    let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
+    let concurrency = settings.bounded("BENCH_CONCURRENCY", 64, 1, 4096)? as usize;
+    let batch = settings.bounded("BENCH_BATCH", 500, 1, 1000)? as usize;
+
+    // INGEST_URL names a running ingest-api (a release binary to compare with another, say)
+    // that accepts the bench's key; otherwise one is started in this process.
+    let (base, kafka) = match std::env::var("INGEST_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let kafka = TestKafka::start();
+            kafka.create_topic("Order", 6).await;
+            (in_process(&kafka).await?, Some(kafka))
+        }
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
@@ -148,14 +164,13 @@ async fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
 
     println!("ingest-bench: {orders} orders per run, {concurrency} concurrent single posts, batches of {batch} x 4 concurrent");
-    println!(
-        "kafka: {}",
-        if kafka.mock().is_some() {
-            "librdkafka mock cluster (in-process)"
-        } else {
-            bootstrap.as_str()
+    match &kafka {
+        Some(kafka) if kafka.mock().is_some() => {
+            println!("kafka: librdkafka mock cluster (in-process)")
         }
-    );
+        Some(kafka) => println!("kafka: {}", kafka.bootstrap_servers()),
+        None => println!("ingest-api: {base}"),
+    }
     run_single(&client, &base, orders.min(2_000), concurrency)
         .await
         .context("warm-up")?;
