@@ -148,11 +148,51 @@ pub struct OrderReads {
     session: Arc<Session>,
     by_id: PreparedStatement,
     refunds: PreparedStatement,
-    store_day_first: PreparedStatement,
-    store_day_ties: PreparedStatement,
-    store_day_before: PreparedStatement,
-    customer: PreparedStatement,
+    store_day: Newest,
+    customer: Newest,
     customer_months: PreparedStatement,
+}
+
+/// The reads of one partition newest first (its clustering order), from a cursor on: the first
+/// rows; the rest of the cursor's millisecond; what is older than it.
+struct Newest {
+    first: PreparedStatement,
+    ties: PreparedStatement,
+    before: PreparedStatement,
+}
+
+impl Newest {
+    /// Prepares the three reads of `select` (which names the partition with its last `?`s).
+    async fn prepare(session: &Session, select: &str) -> anyhow::Result<Newest> {
+        let prepare = |cql: String| async move {
+            session
+                .prepare(cql.as_str())
+                .await
+                .with_context(|| format!("cannot prepare {cql}"))
+        };
+        Ok(Newest {
+            first: prepare(select.to_string()).await?,
+            ties: prepare(format!("{select} AND created_at = ?")).await?,
+            before: prepare(format!("{select} AND created_at < ?")).await?,
+        })
+    }
+}
+
+/// A row of a partition clustered by `(created_at DESC, order_id)`.
+trait Clustered {
+    fn key(&self) -> (DateTime<Utc>, &str);
+}
+
+impl Clustered for StoreDayRow {
+    fn key(&self) -> (DateTime<Utc>, &str) {
+        (self.created_at, &self.order_id)
+    }
+}
+
+impl Clustered for CustomerRow {
+    fn key(&self) -> (DateTime<Utc>, &str) {
+        (self.created_at, &self.order_id)
+    }
 }
 
 impl OrderReads {
@@ -177,21 +217,20 @@ impl OrderReads {
         let store_columns =
             "order_id, created_at, customer_id, channel, currency, item_count, total_minor";
         // A page reads its rows in the table's clustering order (newest first, ties by order id)
-        // and stops once it has them (`first_rows`), so it costs the same on a quiet day and on a
-        // busy one.
-        let store_day = format!(
-            "SELECT {store_columns} FROM {keyspace}.orders_by_store_day WHERE store_id = ? AND day = ?"
-        );
-        let store_day_first = prepare(store_day.clone()).await?;
-        // A later page starts at the cursor, on the server: the rest of the cursor's
-        // millisecond, then what is older, each in clustering order.
-        let store_day_ties = prepare(format!("{store_day} AND created_at = ?")).await?;
-        let store_day_before = prepare(format!("{store_day} AND created_at < ?")).await?;
+        // from the cursor on, and stops once it has them (`first_rows`), so the first page and
+        // the hundredth cost the same, on a quiet day and on a busy one, for a new customer and
+        // for one with years of orders.
+        let store_day = Newest::prepare(
+            &session,
+            &format!("SELECT {store_columns} FROM {keyspace}.orders_by_store_day WHERE store_id = ? AND day = ?"),
+        )
+        .await?;
         let customer_columns =
             "order_id, created_at, store_id, channel, currency, item_count, total_minor";
-        let customer = prepare(format!(
-            "SELECT {customer_columns} FROM {keyspace}.orders_by_customer_month WHERE customer_id = ? AND month = ?"
-        ))
+        let customer = Newest::prepare(
+            &session,
+            &format!("SELECT {customer_columns} FROM {keyspace}.orders_by_customer_month WHERE customer_id = ? AND month = ?"),
+        )
         .await?;
         let customer_months = prepare(format!(
             "SELECT month FROM {keyspace}.customer_months WHERE customer_id = ?"
@@ -201,9 +240,7 @@ impl OrderReads {
             session,
             by_id,
             refunds,
-            store_day_first,
-            store_day_ties,
-            store_day_before,
+            store_day,
             customer,
             customer_months,
         })
@@ -290,32 +327,15 @@ impl OrderReads {
     ) -> anyhow::Result<OrderPage> {
         // One row past the page tells whether another page follows.
         let want = limit.saturating_add(1);
-        let rows: Vec<StoreDayRow> = match cursor {
-            None => {
-                self.first_rows(&self.store_day_first, (store_id, day), want)
-                    .await?
-            }
-            Some(cursor) => {
-                // The rest of the cursor's millisecond (the orders of one millisecond are few; those
-                // already shown are dropped), then what is older.
-                let at = cursor.created_at();
-                let mut rows: Vec<StoreDayRow> =
-                    self.all(&self.store_day_ties, (store_id, day, at)).await?;
-                rows.retain(|r| cursor.precedes(r.created_at, &r.order_id));
-                if rows.len() < want {
-                    let left = want - rows.len();
-                    rows.extend(
-                        self.first_rows::<StoreDayRow>(
-                            &self.store_day_before,
-                            (store_id, day, at),
-                            left,
-                        )
-                        .await?,
-                    );
-                }
-                rows
-            }
-        };
+        let rows: Vec<StoreDayRow> = self
+            .newest(
+                &self.store_day,
+                (store_id, day),
+                |at| (store_id, day, at),
+                cursor,
+                want,
+            )
+            .await?;
         let (rows, next_page) = page(rows, |r| (r.created_at, r.order_id.as_str()), cursor, limit);
         let orders = rows
             .into_iter()
@@ -352,17 +372,26 @@ impl OrderReads {
         months.sort_unstable_by(|a, b| b.cmp(a));
         months.dedup();
         let from = cursor.map(|c| customer_month(c.created_at()));
+        let want = limit.saturating_add(1);
         let mut rows: Vec<CustomerRow> = Vec::new();
         for month in months
             .into_iter()
             .filter(|m| from.is_none_or(|from| *m <= from))
         {
-            let mut part: Vec<CustomerRow> = self.all(&self.customer, (customer_id, month)).await?;
-            if let Some(cursor) = cursor {
-                part.retain(|r| cursor.precedes(r.created_at, &r.order_id));
-            }
+            // The cursor lies in the first month read (or before it); older months are read
+            // from their newest row.
+            let from_cursor = cursor.filter(|_| Some(month) == from);
+            let part: Vec<CustomerRow> = self
+                .newest(
+                    &self.customer,
+                    (customer_id, month),
+                    |at| (customer_id, month, at),
+                    from_cursor,
+                    want - rows.len(),
+                )
+                .await?;
             rows.extend(part);
-            if rows.len() > limit {
+            if rows.len() >= want {
                 break;
             }
         }
@@ -383,10 +412,41 @@ impl OrderReads {
         Ok(OrderPage { orders, next_page })
     }
 
-    /// Every row of one partition, read page by page from the driver. Partitions here are one
-    /// store's day, one customer's month or one sale's refunds, none of which grows without
-    /// bound, so reading one whole is bounded; ordering and paging in the service keeps pages
-    /// right whatever order the server returns rows in.
+    /// At most `want` rows of one partition (`key`) in clustering order, after `cursor` when
+    /// there is one (`at` names the partition and a moment): the rest of the cursor's
+    /// millisecond (its orders are few; those already shown are dropped), then what is older.
+    async fn newest<R, K, V>(
+        &self,
+        reads: &Newest,
+        key: K,
+        at: impl Fn(DateTime<Utc>) -> V,
+        cursor: Option<&Cursor>,
+        want: usize,
+    ) -> anyhow::Result<Vec<R>>
+    where
+        R: Clustered + for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+        K: scylla::serialize::row::SerializeRow + Clone,
+        V: scylla::serialize::row::SerializeRow + Clone,
+    {
+        let Some(cursor) = cursor else {
+            return self.first_rows(&reads.first, key, want).await;
+        };
+        let moment = cursor.created_at();
+        let mut rows: Vec<R> = self.all(&reads.ties, at(moment)).await?;
+        rows.retain(|r| {
+            let (t, id) = r.key();
+            cursor.precedes(t, id)
+        });
+        if rows.len() < want {
+            let left = want - rows.len();
+            rows.extend(
+                self.first_rows::<R>(&reads.before, at(moment), left)
+                    .await?,
+            );
+        }
+        Ok(rows)
+    }
+
     /// The first `n` rows of a query in clustering order, fetched in pages of at most `n` rows so
     /// the server stops reading once they are in hand.
     async fn first_rows<R>(
@@ -419,6 +479,9 @@ impl OrderReads {
         Ok(rows)
     }
 
+    /// Every row a query selects, read page by page from the driver: only for reads that stay
+    /// small whatever the history (a sale's refunds, a customer's months, one millisecond of a
+    /// partition).
     async fn all<R>(
         &self,
         statement: &PreparedStatement,

@@ -2,9 +2,9 @@
 //!
 //! A token names the last order of the previous page by its clustering key, `(created_at,
 //! order_id)`; the next page holds the rows strictly after it in the order the tables define
-//! (created_at descending, then order_id ascending). A store-day page arrives from Cassandra in that
-//! order already, read from the cursor on; a customer page merges months, so the rows are put in
-//! order here before the page is cut.
+//! (created_at descending, then order_id ascending). Pages arrive from Cassandra in that order,
+//! read from the cursor on (a customer's months one after another, newest first); `page` still
+//! puts the rows in order and drops what the cursor already showed before it cuts the page.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

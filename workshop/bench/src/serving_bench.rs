@@ -2,10 +2,10 @@
 //! orders (default 5000) through stream-job into the run's servers, and into Cassandra alone
 //! (the pages read nothing else) long histories: a customer with `BENCH_CUSTOMER_HISTORY` orders
 //! (default 50,000) over two years and a store-day with `BENCH_STORE_DAY` orders (default
-//! 20,000). Then sends `BENCH_RATE` requests per second (default 200) of each kind for
-//! `BENCH_SECONDS` (default 10) and prints client-side p50/p99: order look-ups, summaries, and
-//! store-day and customer pages for a short and for the long history, first pages and pages deep
-//! into it, so whether a page's cost depends on history shows (pages at a tenth of the rate).
+//! 20,000). Then sends `BENCH_RATE` order look-ups per second (default 200), and a tenth of that
+//! of each other kind, for `BENCH_SECONDS` (default 10) and prints client-side p50/p99: look-ups,
+//! summaries, and store-day and customer pages for a short and for the long history, first pages
+//! and pages deep into it, so whether a page's cost depends on history shows.
 //! Run with `cargo run --release -p bench --bin serving-bench`.
 
 use std::time::{Duration, Instant};
@@ -167,11 +167,12 @@ async fn main() -> anyhow::Result<()> {
             vec![deep_page],
         ));
     }
-    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups and summaries/s, {} pages/s of each kind, for {seconds} s (Cassandra {}, {})", (rate / 10).max(1), stores.cassandra.contact_point(), stores.clickhouse.engine().describe());
-    // Pages at a tenth of the rate: a page of a long history takes long enough that the full rate
-    // would only measure the queue.
+    println!("serving-bench: {orders} orders, a customer with {customer_history} over two years, a store-day with {store_day}; {rate} look-ups/s, {} summaries and pages/s of each kind, for {seconds} s (Cassandra {}, {})", (rate / 10).max(1), stores.cassandra.contact_point(), stores.clickhouse.engine().describe());
+    // Look-ups at the full rate; summaries and pages at a tenth of it: a summary on the test
+    // engine (chdb behind a one-process Python front) or a page of a long history takes long
+    // enough that the full rate would only measure the queue.
     for (n, (name, urls)) in kinds.into_iter().enumerate() {
-        let rate = if n < 2 { rate } else { (rate / 10).max(1) };
+        let rate = if n == 0 { rate } else { (rate / 10).max(1) };
         let (latencies, failed) = steady(&client, urls, rate, seconds).await?;
         print(&name, &latencies, failed);
     }
