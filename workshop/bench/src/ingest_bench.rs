@@ -5,8 +5,9 @@
 //! - single orders: `BENCH_ORDERS` POSTs to /v1/orders from `BENCH_CONCURRENCY` clients;
 //! - batches: the same number of orders in batches of `BENCH_BATCH` to /v1/orders/batch.
 //!
-//! `INGEST_URL` points it at a running ingest-api (key `bench-key-0123456789`) instead of one in
-//! this process, to compare two builds with the same client.
+//! `BENCH_ONLY=single` or `batch` runs one of the two. `INGEST_URL` points it at a running
+//! ingest-api (key `bench-key-0123456789`) instead of one in this process, to compare two builds
+//! with the same client.
 
 use std::time::{Duration, Instant};
 
@@ -145,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
     let orders = settings.bounded("BENCH_ORDERS", 20_000, 100, 10_000_000)? as usize;
     let concurrency = settings.bounded("BENCH_CONCURRENCY", 64, 1, 4096)? as usize;
     let batch = settings.bounded("BENCH_BATCH", 500, 1, 1000)? as usize;
+    let only = settings.choice("BENCH_ONLY", "both", &["both", "single", "batch"])?;
 
     // INGEST_URL names a running ingest-api (a release binary to compare with another, say)
     // that accepts the bench's key; otherwise one is started in this process.
@@ -174,18 +176,17 @@ async fn main() -> anyhow::Result<()> {
     run_single(&client, &base, orders.min(2_000), concurrency)
         .await
         .context("warm-up")?;
-    let single = run_single(&client, &base, orders, concurrency)
-        .await
-        .context("single orders")?;
-    let batches = run_batches(&client, &base, orders, batch, 4)
-        .await
-        .context("batches")?;
-    single.print("POST /v1/orders");
-    batches.print("POST /v1/orders/batch");
-    println!(
-        "batch / single throughput ratio: {:.1}x",
-        (batches.orders as f64 / batches.elapsed.as_secs_f64())
-            / (single.orders as f64 / single.elapsed.as_secs_f64())
-    );
+    if only != "batch" {
+        let single = run_single(&client, &base, orders, concurrency)
+            .await
+            .context("single orders")?;
+        single.print("POST /v1/orders");
+    }
+    if only != "single" {
+        let batches = run_batches(&client, &base, orders, batch, 4)
+            .await
+            .context("batches")?;
+        batches.print("POST /v1/orders/batch");
+    }
     Ok(())
 }
