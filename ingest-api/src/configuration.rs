@@ -143,6 +143,28 @@ mod tests {
         assert_eq!(config.freshness, Freshness::default());
     }
 
+    /// README.md's table under "## ingest-api" lists exactly what ingest-api reads, with the
+    /// defaults it applies (the SASL settings are read when SASL is on).
+    #[test]
+    fn the_readme_lists_every_setting_with_its_default() {
+        let env = vec![
+            ("INGEST_API_KEYS", KEY),
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
+            ("KAFKA_SASL_USERNAME", "user"),
+            ("KAFKA_SASL_PASSWORD", "password"),
+        ];
+        let settings = Settings::new(&env);
+        IngestConfig::from_settings(&settings).unwrap();
+        let problems = service_runtime::documented::check(
+            &settings.asked(),
+            include_str!("../../README.md"),
+            "ingest-api",
+            &[],
+            &["LOG_FORMAT", "RUST_LOG"],
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
     #[test]
     fn bad_values_stop_start_up_naming_the_variable() {
         let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![

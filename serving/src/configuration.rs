@@ -114,6 +114,23 @@ mod tests {
         assert!(!format!("{config:?}").contains(KEY));
     }
 
+    /// README.md's table under "## serving" lists what serving alone reads and stream-job's table
+    /// the store settings both read, each with the default serving applies.
+    #[test]
+    fn the_readme_lists_every_setting_with_its_default() {
+        let env = vec![("SERVING_API_KEYS", KEY), ("CASSANDRA_TLS", "true")];
+        let settings = Settings::new(&env);
+        ServingConfig::from_settings(&settings).unwrap();
+        let problems = service_runtime::documented::check(
+            &settings.asked(),
+            include_str!("../../README.md"),
+            "serving",
+            &["stream-job"],
+            &["LOG_FORMAT", "RUST_LOG"],
+        );
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
     #[test]
     fn bad_values_stop_start_up_naming_the_variable() {
         for (var, value) in [

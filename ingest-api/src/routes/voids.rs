@@ -20,7 +20,7 @@ use crate::state::AppState;
     post,
     path = "/v1/orders/{order_id}/void",
     tag = "orders",
-    params(("order_id" = String, Path, description = "The sale to void", pattern = r"^[A-Za-z0-9._:-]+$", min_length = 1, max_length = 64)),
+    params(("order_id" = inline(sales_model::OrderId), Path, description = "The sale to void")),
     request_body = sales_model::VoidRequest,
     security(("bearer" = [])),
     responses(

@@ -12,6 +12,22 @@ fn in_alphabet(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
 }
 
+/// The alphabet as the API description states it (held to `in_alphabet` by a test).
+pub const ID_PATTERN: &str = r"^[A-Za-z0-9._:-]+$";
+
+/// An identifier's schema in the API description: a string of 1 to `max` characters of the
+/// alphabet.
+fn id_schema(max: usize, example: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(ID_PATTERN))
+        .examples([example])
+        .into()
+}
+
 /// Checks length (in characters, `1..=max`) and alphabet; the error codes are `length` and
 /// `charset`.
 fn check_identifier(value: &str, max: usize) -> Result<(), ValidationError> {
@@ -29,7 +45,7 @@ fn check_identifier(value: &str, max: usize) -> Result<(), ValidationError> {
 }
 
 macro_rules! identifier {
-    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $example:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
@@ -61,32 +77,42 @@ macro_rules! identifier {
                 &self.0
             }
         }
+
+        /// The API description's schema of this identifier; request fields that hold one
+        /// (as text, so a bad one is a field error) name it with `value_type`.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema(Self::MAX_LEN, $example)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
 identifier!(
     /// The POS's identifier of an order; the idempotency key and the Kafka message key.
-    OrderId, 64
+    OrderId, 64, "pos-17-000123"
 );
 identifier!(
     /// The POS's identifier of a refund; its idempotency key.
-    RefundId, 64
+    RefundId, 64, "pos-17-r-000045"
 );
 identifier!(
     /// A shop.
-    StoreId, 32
+    StoreId, 32, "store-042"
 );
 identifier!(
     /// A till within a shop.
-    TerminalId, 64
+    TerminalId, 64, "till-3"
 );
 identifier!(
     /// A loyalty/customer account.
-    CustomerId, 64
+    CustomerId, 64, "c-9001"
 );
 identifier!(
     /// A stock-keeping unit (product code).
-    Sku, 64
+    Sku, 64, "sku-1"
 );
 
 #[cfg(test)]
@@ -121,6 +147,61 @@ mod tests {
             let err = OrderId::parse(bad).unwrap_err();
             assert_eq!(err.code, "charset", "{bad}");
         }
+    }
+
+    /// The pattern the API description gives clients accepts exactly the characters the
+    /// service does.
+    #[test]
+    fn the_described_pattern_is_the_checked_alphabet() {
+        let pattern = regex::Regex::new(ID_PATTERN).expect("a valid pattern");
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            assert_eq!(
+                pattern.is_match(&c.to_string()),
+                in_alphabet(c),
+                "{c:?} (U+{:04X})",
+                c as u32
+            );
+        }
+    }
+
+    /// Every id field of every request states the id's own schema in the API description: the
+    /// alphabet's pattern and the type's maximum length.
+    #[test]
+    fn request_schemas_take_the_id_rules_from_the_id_types() {
+        use utoipa::PartialSchema;
+        let schemas = [
+            serde_json::to_value(crate::request::OrderRequest::schema()),
+            serde_json::to_value(crate::request::LineRequest::schema()),
+            serde_json::to_value(crate::refund::RefundRequest::schema()),
+            serde_json::to_value(crate::refund::RefundLineRequest::schema()),
+            serde_json::to_value(crate::refund::VoidRequest::schema()),
+        ];
+        let max = |field: &str| match field {
+            "store_id" => StoreId::MAX_LEN,
+            _ => OrderId::MAX_LEN,
+        };
+        let mut checked = 0;
+        for schema in schemas {
+            let schema = schema.expect("a schema serialises");
+            let properties = schema["properties"].as_object().expect("properties");
+            for (field, property) in properties {
+                if !(field.ends_with("_id") || field == "sku") {
+                    continue;
+                }
+                // An optional id is `oneOf` null and the id's schema.
+                let id = property["oneOf"]
+                    .as_array()
+                    .and_then(|choices| choices.iter().find(|c| c.get("pattern").is_some()))
+                    .unwrap_or(property);
+                assert_eq!(id["pattern"], ID_PATTERN, "{field}: {property}");
+                assert_eq!(id["maxLength"], max(field), "{field}: {property}");
+                assert_eq!(id["minLength"], 1, "{field}: {property}");
+                checked += 1;
+            }
+        }
+        // order: order, store, terminal, customer; line: sku; refund: refund, order, store;
+        // refund line: sku; void: store.
+        assert_eq!(checked, 10);
     }
 
     #[test]

@@ -117,28 +117,13 @@ impl Void {
 #[schema(as = Refund)]
 pub struct RefundRequest {
     /// The idempotency key: re-posting the same id is a retry, counted once downstream.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "pos-17-r-000045"
-    )]
+    #[schema(value_type = crate::ids::RefundId, inline)]
     pub refund_id: String,
     /// The sale it refunds.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "pos-17-000123"
-    )]
+    #[schema(value_type = crate::ids::OrderId, inline)]
     pub order_id: String,
     /// Where the money went back (may differ from the sale's store).
-    #[schema(
-        min_length = 1,
-        max_length = 32,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "store-042"
-    )]
+    #[schema(value_type = crate::ids::StoreId, inline)]
     pub store_id: String,
     /// The sale's currency (ISO 4217).
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
@@ -164,12 +149,7 @@ pub struct RefundRequest {
 #[serde(deny_unknown_fields)]
 #[schema(as = RefundLine)]
 pub struct RefundLineRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "sku-1"
-    )]
+    #[schema(value_type = crate::ids::Sku, inline)]
     pub sku: String,
     #[validate(range(min = 1, max = 10000))]
     #[schema(minimum = 1, maximum = 10000)]
@@ -183,12 +163,7 @@ pub struct RefundLineRequest {
 #[serde(deny_unknown_fields)]
 #[schema(as = Void)]
 pub struct VoidRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 32,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "store-042"
-    )]
+    #[schema(value_type = crate::ids::StoreId, inline)]
     pub store_id: String,
     /// When the sale was voided (RFC 3339); the same freshness rules as orders.
     #[schema(format = DateTime, example = "2026-11-22T10:16:02Z")]

@@ -23,25 +23,15 @@ use crate::{
 #[schema(as = Order)]
 pub struct OrderRequest {
     /// The idempotency key: re-posting the same id is a retry, counted once downstream.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "pos-17-000123"
-    )]
+    #[schema(value_type = crate::ids::OrderId, inline)]
     pub order_id: String,
-    #[schema(
-        min_length = 1,
-        max_length = 32,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "store-042"
-    )]
+    #[schema(value_type = crate::ids::StoreId, inline)]
     pub store_id: String,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:-]+$")]
+    #[schema(value_type = Option<crate::ids::TerminalId>, inline)]
     pub terminal_id: Option<String>,
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:-]+$")]
+    #[schema(value_type = Option<crate::ids::CustomerId>, inline)]
     pub customer_id: Option<String>,
     /// One of `in_store`, `takeaway`, `delivery`, `online`.
     #[schema(example = "in_store")]
@@ -72,12 +62,7 @@ pub struct OrderRequest {
 #[serde(deny_unknown_fields)]
 #[schema(as = Line)]
 pub struct LineRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = r"^[A-Za-z0-9._:-]+$",
-        example = "sku-1"
-    )]
+    #[schema(value_type = crate::ids::Sku, inline)]
     pub sku: String,
     #[validate(custom(function = "check_line_name"))]
     #[schema(min_length = 1, max_length = 200, example = "Latte")]

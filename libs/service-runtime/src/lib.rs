@@ -8,6 +8,7 @@
 //! beyond the shape of a field error.
 
 pub mod auth;
+pub mod documented;
 pub mod metrics;
 pub mod ops;
 pub mod params;

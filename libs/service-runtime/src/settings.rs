@@ -4,6 +4,7 @@
 //! an unset variable takes its documented default. Secrets are read into [`SecretString`], which
 //! never prints its value, so a configuration can be logged whole.
 
+use std::cell::RefCell;
 use std::env;
 use std::fmt::Display;
 use std::str::FromStr;
@@ -48,17 +49,51 @@ impl Source for Vec<(String, String)> {
     }
 }
 
-/// Reads typed settings from a [`Source`].
+/// Reads typed settings from a [`Source`], and remembers which it was asked for, with their
+/// defaults, so a test can hold the README's settings tables to what a binary reads
+/// ([`crate::documented`]).
 pub struct Settings<'a> {
     source: &'a dyn Source,
+    asked: RefCell<Vec<Asked>>,
+}
+
+/// A setting a binary read: its variable and, where the getter knows it as text, its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub var: String,
+    pub default: Option<String>,
 }
 
 impl<'a> Settings<'a> {
     pub fn new(source: &'a dyn Source) -> Self {
-        Self { source }
+        Self {
+            source,
+            asked: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Every setting read so far, in the order first read.
+    pub fn asked(&self) -> Vec<Asked> {
+        self.asked.borrow().clone()
+    }
+
+    fn note(&self, var: &str, default: Option<String>) {
+        let mut asked = self.asked.borrow_mut();
+        match asked.iter_mut().find(|a| a.var == var) {
+            Some(seen) => {
+                if default.is_some() {
+                    seen.default = default;
+                }
+            }
+            None => asked.push(Asked {
+                var: var.to_string(),
+                default,
+            }),
+        }
     }
 
     pub fn raw(&self, var: &str) -> Option<String> {
+        self.note(var, None);
         self.source.get(var)
     }
 
@@ -68,7 +103,9 @@ impl<'a> Settings<'a> {
     }
 
     pub fn string(&self, var: &str, default: &str) -> String {
-        self.raw(var).unwrap_or_else(|| default.to_string())
+        let value = self.raw(var);
+        self.note(var, Some(default.to_string()));
+        value.unwrap_or_else(|| default.to_string())
     }
 
     /// A value parsed with `FromStr`, or `default` when unset.
@@ -89,7 +126,9 @@ impl<'a> Settings<'a> {
 
     /// A count that must lie in `min..=max`.
     pub fn bounded(&self, var: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
-        let value = self.parse(var, default)?;
+        let value = self.parse(var, default);
+        self.note(var, Some(default.to_string()));
+        let value = value?;
         if !(min..=max).contains(&value) {
             return Err(ConfigError {
                 var: var.to_string(),
