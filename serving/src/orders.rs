@@ -161,19 +161,21 @@ struct Newest {
     before: PreparedStatement,
 }
 
+/// Prepares `cql`; fails naming the statement the schema cannot take.
+async fn prepare(session: &Session, cql: String) -> anyhow::Result<PreparedStatement> {
+    session
+        .prepare(cql.as_str())
+        .await
+        .with_context(|| format!("cannot prepare {cql}"))
+}
+
 impl Newest {
     /// Prepares the three reads of `select` (which names the partition with its last `?`s).
     async fn prepare(session: &Session, select: &str) -> anyhow::Result<Newest> {
-        let prepare = |cql: String| async move {
-            session
-                .prepare(cql.as_str())
-                .await
-                .with_context(|| format!("cannot prepare {cql}"))
-        };
         Ok(Newest {
-            first: prepare(select.to_string()).await?,
-            ties: prepare(format!("{select} AND created_at = ?")).await?,
-            before: prepare(format!("{select} AND created_at < ?")).await?,
+            first: prepare(session, select.to_string()).await?,
+            ties: prepare(session, format!("{select} AND created_at = ?")).await?,
+            before: prepare(session, format!("{select} AND created_at < ?")).await?,
         })
     }
 }
@@ -197,15 +199,7 @@ impl Clustered for CustomerRow {
 
 impl OrderReads {
     pub async fn new(session: Arc<Session>, keyspace: &str) -> anyhow::Result<Self> {
-        let prepare = |cql: String| {
-            let session = session.clone();
-            async move {
-                session
-                    .prepare(cql.as_str())
-                    .await
-                    .with_context(|| format!("cannot prepare {cql}"))
-            }
-        };
+        let prepare = |cql: String| prepare(&session, cql);
         let by_id = prepare(format!(
             "SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?"
         ))
@@ -361,39 +355,46 @@ impl OrderReads {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> anyhow::Result<OrderPage> {
-        // Months newest first, from the cursor's month on; each month's orders are all older than
-        // the months before it, so once a page and one more row are in hand the rest is unread.
-        let mut months: Vec<i32> = self
-            .all::<(i32,)>(&self.customer_months, (customer_id,))
-            .await?
-            .into_iter()
-            .map(|(month,)| month)
-            .collect();
-        months.sort_unstable_by(|a, b| b.cmp(a));
-        months.dedup();
+        // Months newest first; each month's orders are all older than the months before it, so
+        // once a page and one more row are in hand the rest is unread. A later page reads its
+        // cursor's month from the cursor on while the months are listed: most pages end there.
         let from = cursor.map(|c| customer_month(c.created_at()));
         let want = limit.saturating_add(1);
-        let mut rows: Vec<CustomerRow> = Vec::new();
-        for month in months
-            .into_iter()
-            .filter(|m| from.is_none_or(|from| *m <= from))
-        {
-            // The cursor lies in the first month read (or before it); older months are read
-            // from their newest row.
-            let from_cursor = cursor.filter(|_| Some(month) == from);
-            let part: Vec<CustomerRow> = self
-                .newest(
+        let listing = self.all::<(i32,)>(&self.customer_months, (customer_id,));
+        let (listed, mut rows): (_, Vec<CustomerRow>) = match (cursor, from) {
+            (Some(cursor), Some(month)) => {
+                let first = self.newest(
                     &self.customer,
                     (customer_id, month),
                     |at| (customer_id, month, at),
-                    from_cursor,
-                    want - rows.len(),
-                )
-                .await?;
-            rows.extend(part);
+                    Some(cursor),
+                    want,
+                );
+                futures::try_join!(listing, first)?
+            }
+            _ => (listing.await?, Vec::new()),
+        };
+        let mut months: Vec<i32> = listed.into_iter().map(|(month,)| month).collect();
+        months.sort_unstable_by(|a, b| b.cmp(a));
+        months.dedup();
+        for month in months
+            .into_iter()
+            .filter(|m| from.is_none_or(|from| *m < from))
+        {
             if rows.len() >= want {
                 break;
             }
+            let left = want - rows.len();
+            rows.extend(
+                self.newest::<CustomerRow, _, _>(
+                    &self.customer,
+                    (customer_id, month),
+                    |at| (customer_id, month, at),
+                    None,
+                    left,
+                )
+                .await?,
+            );
         }
         let (rows, next_page) = page(rows, |r| (r.created_at, r.order_id.as_str()), cursor, limit);
         let orders = rows
