@@ -494,83 +494,116 @@ async fn post(
         .expect("post")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates_and_kills() {
-    let mut world = World::new().await;
-    world.settings.push(("BUSINESS_TIME_ZONE", ZONE));
-    let (base, ingest) = world
-        .start_ingest(&[("INGEST_API_KEYS", KEY), ("KAFKA_ADMIN_TIMEOUT_MS", "1000")])
-        .await;
-    let client = reqwest::Client::new();
+/// What the steps share: the world, ingest-api's address, the running job (killed and restarted
+/// by the steps), and how many elements Kafka refused as unavailable.
+struct Run<'a> {
+    world: &'a World,
+    client: reqwest::Client,
+    base: String,
+    job: Mutex<Option<StreamJob>>,
+    unavailable: Mutex<usize>,
+}
 
-    // 1. Sales: every order at least once, some retried later, some duplicated inside a batch,
-    // invalid ones mixed in; singles and batches in a shuffled order; the job killed meanwhile.
-    let mut rng = Rng(SEED);
-    let now = Utc::now();
-    let orders: Vec<Generated> = (0..ORDERS).map(|n| generate(&mut rng, n, now)).collect();
+impl Run<'_> {
+    /// Kills the running job and starts another.
+    async fn restart_job(&self) {
+        if let Some(running) = self.job.lock().unwrap().take() {
+            running.kill();
+        }
+        *self.job.lock().unwrap() = Some(self.world.start_job().await);
+    }
+
+    /// POSTs `body` to `path` and checks that ingest-api accepted it.
+    async fn accepted(&self, path: &str, body: &Value) {
+        let status = post(&self.client, &format!("{}{path}", self.base), body)
+            .await
+            .status();
+        assert_eq!(status, 202, "{body}");
+    }
+}
+
+/// Step 1, sales: every order at least once, some retried later, some duplicated inside a batch,
+/// invalid ones mixed in; singles and batches in a shuffled order; the job killed meanwhile.
+/// The ids accepted.
+async fn post_sales(run: &Run<'_>, rng: &mut Rng, orders: &[Generated]) -> BTreeSet<String> {
     let mut bodies: Vec<Value> = Vec::new();
-    for order in &orders {
+    for order in orders {
         bodies.push(order.body.clone());
         if rng.chance(15) {
             bodies.push(order.body.clone()); // a POS retry of the same payload
         }
         if rng.chance(5) {
-            bodies.push(invalid(&mut rng, order));
+            bodies.push(invalid(rng, order));
         }
     }
-    let sales_plan = plan(&mut rng, bodies);
-    let job = Mutex::new(Some(world.start_job().await));
+    let sales_plan = plan(rng, bodies);
     let accepted = Mutex::new(BTreeSet::new());
-    let unavailable = Mutex::new(0usize);
     let kills: Vec<u64> = (0..KILLS).map(|_| 300 + rng.below(1500)).collect();
     tokio::join!(
         send(
-            &client,
-            &base,
+            &run.client,
+            &run.base,
             ORDER_ROUTES,
             sales_plan,
             &accepted,
-            &unavailable
+            &run.unavailable
         ),
-        kill_and_restart(&world, &job, kills),
+        kill_and_restart(run.world, &run.job, kills),
     );
-    let accepted_sales = accepted.lock().unwrap().clone();
+    let accepted = accepted.into_inner().unwrap();
     assert_eq!(
-        accepted_sales.len(),
+        accepted.len(),
         ORDERS,
         "every valid order was accepted at least once"
     );
+    accepted
+}
 
-    // 2. Refunds and voids of accepted sales (so each follows its sale in the partition), and of
-    // sales nobody posted, with retries and in-batch duplicates, while the job is killed again.
+/// The refunds and voids of step 2: of accepted sales (so each follows its sale in the
+/// partition), and of sales nobody posted.
+fn refunds_and_voids(
+    rng: &mut Rng,
+    orders: &[Generated],
+) -> (Vec<GeneratedRefund>, Vec<GeneratedVoid>) {
     let now = Utc::now();
     let mut refunds: Vec<GeneratedRefund> = Vec::new();
     let mut voids: Vec<GeneratedVoid> = Vec::new();
-    for order in &orders {
+    for order in orders {
         if rng.chance(30) {
             for _ in 0..=rng.below(3) {
                 let n = refunds.len();
-                refunds.push(generate_refund(&mut rng, n, Some(order), now));
+                refunds.push(generate_refund(rng, n, Some(order), now));
             }
         }
         if rng.chance(5) {
-            voids.push(generate_void(&mut rng, &order.order_id, Some(order), now));
+            voids.push(generate_void(rng, &order.order_id, Some(order), now));
         }
     }
     for _ in 0..25 {
         let n = refunds.len();
-        refunds.push(generate_refund(&mut rng, n, None, now));
+        refunds.push(generate_refund(rng, n, None, now));
     }
     for n in 0..5 {
         voids.push(generate_void(
-            &mut rng,
+            rng,
             &format!("inv-ghost-void-{n}"),
             None,
             now,
         ));
     }
+    (refunds, voids)
+}
+
+/// Step 2: posts the refunds and voids with retries, in-batch duplicates and invalid refunds,
+/// while the job is killed again. The refund ids and voided order ids accepted.
+async fn post_refunds_and_voids(
+    run: &Run<'_>,
+    rng: &mut Rng,
+    refunds: &[GeneratedRefund],
+    voids: &[GeneratedVoid],
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut bodies: Vec<Value> = Vec::new();
-    for refund in &refunds {
+    for refund in refunds {
         bodies.push(refund.body.clone());
         if rng.chance(15) {
             bodies.push(refund.body.clone());
@@ -583,9 +616,9 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             bodies.push(bad);
         }
     }
-    let refund_plan = plan(&mut rng, bodies);
+    let refund_plan = plan(rng, bodies);
     let mut void_plan: Vec<Request> = Vec::new();
-    for void in &voids {
+    for void in voids {
         void_plan.push(Request::Void(void.order_id.clone(), void.body.clone()));
         if rng.chance(20) {
             void_plan.push(Request::Void(void.order_id.clone(), void.body.clone()));
@@ -596,31 +629,31 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
     let kills: Vec<u64> = (0..2).map(|_| 300 + rng.below(1000)).collect();
     tokio::join!(
         send(
-            &client,
-            &base,
+            &run.client,
+            &run.base,
             REFUND_ROUTES,
             refund_plan,
             &accepted_refunds,
-            &unavailable
+            &run.unavailable
         ),
         send(
-            &client,
-            &base,
+            &run.client,
+            &run.base,
             ORDER_ROUTES,
             void_plan,
             &accepted_voids,
-            &unavailable
+            &run.unavailable
         ),
-        kill_and_restart(&world, &job, kills),
+        kill_and_restart(run.world, &run.job, kills),
     );
     assert_eq!(
-        *unavailable.lock().unwrap(),
+        *run.unavailable.lock().unwrap(),
         0,
         "Kafka was up; nothing should have been refused as unavailable"
     );
-    let accepted_refunds = accepted_refunds.lock().unwrap().clone();
+    let accepted_refunds = accepted_refunds.into_inner().unwrap();
     let accepted_voids: BTreeSet<String> = accepted_voids
-        .lock()
+        .into_inner()
         .unwrap()
         .iter()
         .map(|id| id.trim_start_matches("void:").to_string())
@@ -631,9 +664,16 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         "every valid refund accepted"
     );
     assert_eq!(accepted_voids.len(), voids.len(), "every void accepted");
+    (accepted_refunds, accepted_voids)
+}
 
-    // The stream holds every case the rules speak of, so ignoring a rule shows in the totals.
-    let voided: BTreeSet<String> = voids.iter().map(|v| v.order_id.clone()).collect();
+/// The stream holds every case the rules speak of, so ignoring a rule shows in the totals. The
+/// number of refunds on another business day than their sale.
+fn assert_every_rule_is_exercised(
+    orders: &[Generated],
+    refunds: &[GeneratedRefund],
+    voided: &BTreeSet<String>,
+) -> usize {
     let refunded_sales: BTreeSet<&str> = refunds.iter().map(|r| r.order_id.as_str()).collect();
     let sale_total = |id: &str| orders.iter().find(|o| o.order_id == id).map(|o| o.total);
     let refunded_by_sale = |id: &str| -> i64 {
@@ -676,14 +716,24 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             >= 50,
         "sales with several refunds"
     );
+    other_day
+}
 
-    // 3. Later versions of accepted ids with other content — sales, refunds and voids — one of
-    // them twice inside a batch, while the job is killed once more: ingest-api accepts each (it
-    // keeps no state) and stream-job must make each a dead letter, never a row.
+/// Step 3: later versions of accepted ids with other content — sales, refunds and voids — one of
+/// them twice inside a batch, while the job is killed once more: ingest-api accepts each (it
+/// keeps no state) and stream-job must make each a dead letter, never a row. The order ids the
+/// dead letters must name, and how many dead letters were sent.
+async fn post_conflicting_versions(
+    run: &Run<'_>,
+    rng: &mut Rng,
+    orders: &[Generated],
+    refunds: &[GeneratedRefund],
+    voids: &[GeneratedVoid],
+) -> (BTreeSet<String>, usize) {
     let mut variants: Vec<Value> = Vec::new();
-    for order in &orders {
+    for order in orders {
         if rng.chance(4) {
-            variants.push(conflicting(&mut rng, order));
+            variants.push(conflicting(rng, order));
         }
     }
     let mut dead_expected: BTreeSet<String> = variants
@@ -718,52 +768,45 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
     let dead_letters = variants.len() + refund_variants.len() + void_variants.len() + 1;
     let (first_half, second_half) = variants.split_at(variants.len() / 2);
     let reply = post(
-        &client,
-        &format!("{base}/v1/orders/batch"),
+        &run.client,
+        &format!("{}/v1/orders/batch", run.base),
         &vec![first_half[0].clone(), first_half[0].clone()],
     )
     .await;
     assert_eq!(reply.status(), 200);
-    for (i, half) in [first_half, second_half].into_iter().enumerate() {
-        for body in half {
-            let status = post(&client, &format!("{base}/v1/orders"), body)
-                .await
-                .status();
-            assert_eq!(status, 202, "{body}");
-        }
-        if i == 0 {
-            if let Some(running) = job.lock().unwrap().take() {
-                running.kill();
-            }
-            *job.lock().unwrap() = Some(world.start_job().await);
-        }
+    for body in first_half {
+        run.accepted("/v1/orders", body).await;
+    }
+    run.restart_job().await;
+    for body in second_half {
+        run.accepted("/v1/orders", body).await;
     }
     for body in &refund_variants {
-        let status = post(&client, &format!("{base}/v1/refunds"), body)
-            .await
-            .status();
-        assert_eq!(status, 202, "{body}");
+        run.accepted("/v1/refunds", body).await;
     }
     for (order_id, body) in &void_variants {
-        let status = post(&client, &format!("{base}/v1/orders/{order_id}/void"), body)
-            .await
-            .status();
-        assert_eq!(status, 202, "{body}");
+        run.accepted(&format!("/v1/orders/{order_id}/void"), body)
+            .await;
     }
+    (dead_expected, dead_letters)
+}
 
-    // Let the last job drain everything and commit it.
+/// Lets the last job drain everything and commit it.
+async fn wait_until_drained(world: &World) {
     let produced = world.kafka.end_offsets_total(&world.topic);
     let deadline = Instant::now() + Duration::from_secs(120);
     while world.kafka.committed_total(&world.group, &world.topic) < produced {
         assert!(Instant::now() < deadline, "the job did not catch up");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
 
-    // Every conflicting duplicate is a dead letter (a kill may have sent one twice).
+/// Every conflicting duplicate is a dead letter (a kill may have sent one twice).
+fn assert_dead_letters(world: &World, expected: &BTreeSet<String>, sent: usize) {
     let dlq = format!("{}.dlq", world.topic);
     let dead: BTreeSet<String> = world
         .kafka
-        .read_topic(&dlq, 2 * dead_letters, Duration::from_secs(5))
+        .read_topic(&dlq, 2 * sent, Duration::from_secs(5))
         .iter()
         .filter(|m| {
             use rdkafka::message::{Headers, Message};
@@ -776,12 +819,16 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         })
         .map(test_support::kafka::key_text)
         .collect();
-    assert_eq!(
-        dead, dead_expected,
-        "conflicting duplicates vs dead letters"
-    );
+    assert_eq!(&dead, expected, "conflicting duplicates vs dead letters");
+}
 
-    // Cassandra holds exactly the accepted sales, voids and refunds, once each, first versions.
+/// Cassandra holds exactly the accepted sales, voids and refunds, once each, first versions.
+async fn assert_cassandra_holds_the_accepted(
+    world: &World,
+    sales: &BTreeSet<String>,
+    voids: &BTreeSet<String>,
+    refunds: &BTreeSet<String>,
+) {
     let rows = world
         .scan::<(String, Option<String>, Option<String>)>(
             "SELECT order_id, store_id, void_store_id FROM sales.orders_by_id",
@@ -797,22 +844,16 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .filter(|(_, _, void_store)| void_store.is_some())
         .map(|(id, _, _)| id.clone())
         .collect();
-    assert_eq!(
-        stored_sales, accepted_sales,
-        "Cassandra lost or invented sales"
-    );
-    assert_eq!(
-        stored_voids, accepted_voids,
-        "Cassandra lost or invented voids"
-    );
+    assert_eq!(&stored_sales, sales, "Cassandra lost or invented sales");
+    assert_eq!(&stored_voids, voids, "Cassandra lost or invented voids");
     let stored_refunds: BTreeMap<String, Option<String>> = world
         .scan::<(String, Option<String>)>("SELECT refund_id, reason FROM sales.refunds_by_id")
         .await
         .into_iter()
         .collect();
     assert_eq!(
-        stored_refunds.keys().cloned().collect::<BTreeSet<_>>(),
-        accepted_refunds,
+        &stored_refunds.keys().cloned().collect::<BTreeSet<_>>(),
+        refunds,
         "Cassandra lost or invented refunds"
     );
     assert!(
@@ -821,10 +862,19 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             .all(|reason| reason.as_deref() != Some("changed my mind")),
         "a refund's later version replaced its first"
     );
+}
 
-    // The generator's totals of the accepted events.
+/// Per-product net, by (SKU, business day), without the zeros.
+type Products = BTreeMap<(String, NaiveDate), i64>;
+
+/// The generator's totals of the accepted events: the groups' and the products'.
+fn expected_totals(
+    orders: &[Generated],
+    refunds: &[GeneratedRefund],
+    voided: &BTreeSet<String>,
+) -> (Totals, Products) {
     let mut expected = Totals::new();
-    let mut expected_products: BTreeMap<(String, NaiveDate), i64> = BTreeMap::new();
+    let mut products = Products::new();
     for order in orders.iter().filter(|o| !voided.contains(&o.order_id)) {
         add(
             &mut expected,
@@ -835,22 +885,22 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             0,
         );
         for (sku, amount) in &order.lines {
-            *expected_products
-                .entry((sku.clone(), order.key.3))
-                .or_default() += amount;
+            *products.entry((sku.clone(), order.key.3)).or_default() += amount;
         }
     }
-    for refund in &refunds {
+    for refund in refunds {
         add(&mut expected, refund.key.clone(), 0, 0, 0, refund.amount);
         for (sku, amount) in &refund.lines {
-            *expected_products
-                .entry((sku.clone(), refund.key.3))
-                .or_default() -= amount;
+            *products.entry((sku.clone(), refund.key.3)).or_default() -= amount;
         }
     }
+    products.retain(|_, net| *net != 0);
+    (expected, products)
+}
 
-    // Totals from Cassandra: sales not voided, and refunds.
-    let mut from_cassandra = Totals::new();
+/// Totals from Cassandra: sales not voided, and refunds.
+async fn cassandra_totals(world: &World) -> Totals {
+    let mut totals = Totals::new();
     for (store, channel, currency, day, items, total, void) in world
         .scan::<(
             Option<String>,
@@ -868,7 +918,7 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         if let (Some(store), Some(channel), Some(currency), Some(day), Some(items), Some(total), None) =
             (store, channel, currency, day, items, total, void)
         {
-            add(&mut from_cassandra, (store, channel, currency, day), 1, items as u64, total, 0);
+            add(&mut totals, (store, channel, currency, day), 1, items as u64, total, 0);
         }
     }
     for (store, channel, currency, day, amount) in world
@@ -878,7 +928,7 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .await
     {
         add(
-            &mut from_cassandra,
+            &mut totals,
             (store, channel, currency, day),
             0,
             0,
@@ -886,9 +936,12 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             amount,
         );
     }
+    totals
+}
 
-    // Totals from ClickHouse's views.
-    let mut from_clickhouse = Totals::new();
+/// Totals from ClickHouse's views: the groups' and the products'.
+async fn clickhouse_totals(world: &World) -> (Totals, Products) {
+    let mut totals = Totals::new();
     for (store, channel, currency, day, orders, items, gross, refunds, net) in world
         .clickhouse
         .rows::<(String, String, String, String, u64, u64, i64, i64, i64)>(
@@ -897,9 +950,9 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .await
     {
         let day = day.parse().expect("a ClickHouse Date");
-        from_clickhouse.insert((store, channel, currency, day), (orders, items, gross, refunds, net));
+        totals.insert((store, channel, currency, day), (orders, items, gross, refunds, net));
     }
-    let from_clickhouse_products: BTreeMap<(String, NaiveDate), i64> = world
+    let products: Products = world
         .clickhouse
         .rows::<(String, String, i64)>(
             "SELECT sku, toString(day), sum(net_minor) FROM sales.v_product_sales_by_window GROUP BY sku, day",
@@ -909,11 +962,12 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         .map(|(sku, day, net)| ((sku, day.parse().expect("a ClickHouse Date")), net))
         .filter(|(_, net)| *net != 0)
         .collect();
-    let expected_products: BTreeMap<(String, NaiveDate), i64> = expected_products
-        .into_iter()
-        .filter(|(_, net)| *net != 0)
-        .collect();
+    (totals, products)
+}
 
+/// The expected totals cover what the comparison must: many groups, several days, refunds of
+/// unknown sales, every currency.
+fn assert_the_totals_are_varied(expected: &Totals) {
     assert!(
         expected.len() > 20,
         "the generator should spread orders over many groups"
@@ -933,6 +987,48 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
             .collect::<BTreeSet<_>>(),
         BTreeSet::from(["EUR", "JPY", "KWD", "USD"])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates_and_kills() {
+    let mut world = World::new().await;
+    world.settings.push(("BUSINESS_TIME_ZONE", ZONE));
+    let (base, ingest) = world
+        .start_ingest(&[("INGEST_API_KEYS", KEY), ("KAFKA_ADMIN_TIMEOUT_MS", "1000")])
+        .await;
+    let run = Run {
+        world: &world,
+        client: reqwest::Client::new(),
+        base,
+        job: Mutex::new(Some(world.start_job().await)),
+        unavailable: Mutex::new(0),
+    };
+    let mut rng = Rng(SEED);
+    let now = Utc::now();
+    let orders: Vec<Generated> = (0..ORDERS).map(|n| generate(&mut rng, n, now)).collect();
+
+    let accepted_sales = post_sales(&run, &mut rng, &orders).await;
+    let (refunds, voids) = refunds_and_voids(&mut rng, &orders);
+    let (accepted_refunds, accepted_voids) =
+        post_refunds_and_voids(&run, &mut rng, &refunds, &voids).await;
+    let voided: BTreeSet<String> = voids.iter().map(|v| v.order_id.clone()).collect();
+    let other_day = assert_every_rule_is_exercised(&orders, &refunds, &voided);
+    let (dead_expected, dead_letters) =
+        post_conflicting_versions(&run, &mut rng, &orders, &refunds, &voids).await;
+    wait_until_drained(&world).await;
+
+    assert_dead_letters(&world, &dead_expected, dead_letters);
+    assert_cassandra_holds_the_accepted(
+        &world,
+        &accepted_sales,
+        &accepted_voids,
+        &accepted_refunds,
+    )
+    .await;
+    let (expected, expected_products) = expected_totals(&orders, &refunds, &voided);
+    let from_cassandra = cassandra_totals(&world).await;
+    let (from_clickhouse, from_clickhouse_products) = clickhouse_totals(&world).await;
+    assert_the_totals_are_varied(&expected);
     let (expected, from_cassandra, from_clickhouse) = (
         nonzero(expected),
         nonzero(from_cassandra),
@@ -949,20 +1045,24 @@ async fn totals_agree_across_stores_after_sales_refunds_voids_retries_duplicates
         &expected_products,
         "ClickHouse products vs the accepted events",
     );
+    let voided_sales = voided
+        .iter()
+        .filter(|id| accepted_sales.contains(*id))
+        .count();
     eprintln!(
         "invariant: {} sales ({} voided), {} refunds ({} of unknown sales, {} on another day than their sale), {} voids of unknown sales, {} conflicting duplicates, {} groups, {} kills",
         accepted_sales.len(),
-        voided.iter().filter(|id| accepted_sales.contains(*id)).count(),
+        voided_sales,
         refunds.len(),
         refunds.iter().filter(|r| r.sale_day.is_none()).count(),
         other_day,
-        voids.len() - voided.iter().filter(|id| accepted_sales.contains(*id)).count(),
+        voids.len() - voided_sales,
         dead_letters,
         expected.len(),
         KILLS + 3,
     );
 
-    if let Some(running) = job.lock().unwrap().take() {
+    if let Some(running) = run.job.lock().unwrap().take() {
         running.kill();
     }
     ingest.abort();
