@@ -156,6 +156,19 @@ class Section:
     def add(self, text=""):
         self.lines.append(text)
 
+    def para(self, text):
+        """A paragraph: the text and a blank line."""
+        self.add(text)
+        self.add()
+
+    def quote(self, output, *prefixes):
+        """The bench output's lines starting with `prefixes`, as a block."""
+        lines = [line for line in (result_line(output, p) for p in prefixes) if line]
+        for line in lines:
+            self.add(f"    {line}")
+        if lines:
+            self.add()
+
     def cpu_table(self, cpu, wall, orders):
         self.add(f"CPU over {wall:.1f} s of wall time ({CORES} cores: {CORES * wall:.1f} CPU-s "
                  "available), per process:")
@@ -278,14 +291,9 @@ def profile_stream(section, workdir, env):
                 "bench process, which runs the job's pipeline; CPU counted over the timed part "
                 "(first write to last commit) only:")
     section.add()
-    for prefix in ("Kafka -> Cassandra", "conflicting-duplicate check", "windows recomputed"):
-        line = result_line(output, prefix)
-        if line:
-            section.add(f"    {line}")
-    section.add()
+    section.quote(output, "Kafka -> Cassandra", "conflicting-duplicate check", "windows recomputed")
     if not used:
-        section.add("(stream-bench did not mark its timed part: no CPU figures)")
-        section.add()
+        section.para("(stream-bench did not mark its timed part: no CPU figures)")
         return
     total = section.cpu_table(used, wall, orders)
     cassandra = used.get("Cassandra node", 0.0)
@@ -350,13 +358,9 @@ def profile_cassandra(section, workdir, env):
     section.add("Cassandra's JVM (Java Flight Recorder's execution samples, default settings) "
                 "during a Cassandra-only stream-bench of 30,000 orders (slowed by the recorder):")
     section.add()
-    line = result_line(bench.stdout, "Kafka -> Cassandra")
-    if line:
-        section.add(f"    {line}")
-        section.add()
+    section.quote(bench.stdout, "Kafka -> Cassandra")
     if not events:
-        section.add("(no samples)")
-        section.add()
+        section.para("(no samples)")
         return
     section.add("| thread pool | samples |")
     section.add("| --- | --- |")
