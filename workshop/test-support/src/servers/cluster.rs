@@ -54,6 +54,33 @@ pub fn keyspace_replication() -> String {
     format!("{{'class': 'NetworkTopologyStrategy', '{DATA_CENTRE}': {REPLICAS}}}")
 }
 
+/// How many times a node that fails to join is started again.
+const JOIN_ATTEMPTS: u32 = 3;
+
+/// Starts a node that joins the ring. On a loaded machine the seed can stall for seconds (a
+/// CI run logged a 13.8 s pause), and a joining node that hears nothing from it within its ring
+/// delay gives up ("Unable to contact any seeds") and exits. It is then started again on the
+/// same data, where Cassandra resumes the interrupted bootstrap.
+async fn join(options: CassandraOptions, within: Duration) -> anyhow::Result<Cassandra> {
+    let host = options.host.clone();
+    let mut node = Cassandra::spawn(options)?;
+    let mut attempt = 1;
+    loop {
+        match node.wait_ready(within).await {
+            Ok(_) => return Ok(node),
+            Err(error) if attempt < JOIN_ATTEMPTS => {
+                let reason = error.to_string();
+                let reason = reason.split("; the end of").next().unwrap_or_default();
+                eprintln!("cassandra {host} did not join (attempt {attempt}: {reason}); starting it again");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                node.process.restart()?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 impl Cluster {
     /// Starts three brokers and three Cassandra nodes with their data under `dir` (emptied
     /// first), and waits until all answer. The brokers start together (their quorum needs a
@@ -112,7 +139,7 @@ impl Cluster {
         let kafka_ready = started.elapsed();
         // The two others join the seed one at a time: a node takes its tokens from the ring it sees.
         for n in 1..HOSTS.len() {
-            nodes.push(Cassandra::start(options(n), within).await?);
+            nodes.push(join(options(n), within).await?);
         }
         let cluster = Cluster { brokers, nodes };
         cluster.replicate_logins().await?;

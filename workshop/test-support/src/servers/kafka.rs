@@ -134,7 +134,15 @@ impl KafkaOptions {
 /// A fresh cluster id: 16 random bytes, base64url without padding, as `StorageTool random-uuid`
 /// prints.
 pub fn new_cluster_id() -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+    // One in 64 encodings starts with '-', which the storage tool's argument parser takes for an
+    // option ("--cluster-id: expected one argument"); Kafka's own generator draws again too.
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(uuid::Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
 }
 
 const LOG4J: &str = "status = warn\n\
@@ -266,5 +274,19 @@ impl Kafka {
     pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
         self.process.restart()?;
         self.wait_ready(within).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_never_look_like_an_option() {
+        for _ in 0..2_000 {
+            let id = new_cluster_id();
+            assert!(!id.starts_with('-'), "{id}");
+            assert_eq!(id.len(), 22, "{id}");
+        }
     }
 }
