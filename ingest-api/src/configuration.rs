@@ -155,14 +155,12 @@ mod tests {
         ];
         let settings = Settings::new(&env);
         IngestConfig::from_settings(&settings).unwrap();
-        let problems = service_runtime::documented::check(
-            &settings.asked(),
+        service_runtime::documented::assert_documented(
+            &settings,
             include_str!("../../README.md"),
             "ingest-api",
             &[],
-            &["LOG_FORMAT", "RUST_LOG"],
         );
-        assert!(problems.is_empty(), "{problems:#?}");
     }
 
     #[test]

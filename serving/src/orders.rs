@@ -330,7 +330,7 @@ impl OrderReads {
                 want,
             )
             .await?;
-        let (rows, next_page) = page(rows, |r| (r.created_at, r.order_id.as_str()), cursor, limit);
+        let (rows, next_page) = page(rows, Clustered::key, cursor, limit);
         let orders = rows
             .into_iter()
             .map(|r| OrderSummary {
@@ -396,7 +396,7 @@ impl OrderReads {
                 .await?,
             );
         }
-        let (rows, next_page) = page(rows, |r| (r.created_at, r.order_id.as_str()), cursor, limit);
+        let (rows, next_page) = page(rows, Clustered::key, cursor, limit);
         let orders = rows
             .into_iter()
             .map(|r| OrderSummary {

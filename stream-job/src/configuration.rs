@@ -98,14 +98,12 @@ mod tests {
         ];
         let settings = Settings::new(&env);
         StreamConfig::from_settings(&settings).unwrap();
-        let problems = service_runtime::documented::check(
-            &settings.asked(),
+        service_runtime::documented::assert_documented(
+            &settings,
             include_str!("../../README.md"),
             "stream-job",
             &[],
-            &[],
         );
-        assert!(problems.is_empty(), "{problems:#?}");
     }
 
     #[test]

@@ -46,6 +46,20 @@ def category(cmdline):
     return os.path.basename(first) or "other"
 
 
+def processes():
+    """(pid, command line) of every process with one."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if cmdline:
+            yield pid, cmdline
+
+
 class CpuSampler:
     """CPU seconds per process category between start() and stop(), sampled every 200 ms."""
 
@@ -57,17 +71,11 @@ class CpuSampler:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def sample(self):
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        for pid, cmdline in processes():
             try:
                 with open(f"/proc/{pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
             except OSError:
-                continue
-            if not cmdline:
                 continue
             ticks = int(fields[11]) + int(fields[12])
             self.first.setdefault(pid, ticks)
@@ -103,8 +111,8 @@ def perf_available():
     return probe.returncode == 0
 
 
-def perf_top(data, limit=12):
-    """The hottest functions (self time) of a perf recording, as (share, symbol)."""
+def perf_rows(data):
+    """Every function of a perf recording with its self time, hottest first, as (share, symbol)."""
     report = subprocess.run(
         ["perf", "report", "-i", data, "--no-children", "--sort", "sym", "--stdio", "-g", "none"],
         capture_output=True, text=True,
@@ -118,12 +126,11 @@ def perf_top(data, limit=12):
             if len(symbol) > 110:
                 symbol = symbol[:107] + "..."
             rows.append((float(share), ("kernel: " if space == "k" else "") + symbol))
-    return rows[:limit]
+    return rows
 
 
-def allocator_share(data):
-    """Share of samples in malloc/free, glibc's or mimalloc's."""
-    rows = perf_top(data, limit=10_000)
+def allocator_share(rows):
+    """Share of `rows`' samples in malloc/free, glibc's or mimalloc's."""
     pattern = re.compile(r"(^|[^a-z])(_?int_malloc|_int_free|malloc|cfree|free|realloc|"
                          r"malloc_consolidate|unlink_chunk|mi_\w+|_mi_\w+)\b")
     return sum(share for share, symbol in rows if pattern.search(symbol))
@@ -248,34 +255,28 @@ def profile_ingest(section, workdir, env):
     finally:
         service.terminate()
         service.wait()
-    section.add("### ingest-api")
-    section.add()
-    section.add("The release binary in its own process, `perf record` attached, while ingest-bench "
-                "posts to it: single orders (64 in flight), then batches of 500 (4 in flight). "
-                "Each run's CPU window includes ingest-bench's 2,000-order warm-up.")
-    section.add()
+    section.para("### ingest-api")
+    section.para("The release binary in its own process, `perf record` attached, while ingest-bench "
+                 "posts to it: single orders (64 in flight), then batches of 500 (4 in flight). "
+                 "Each run's CPU window includes ingest-bench's 2,000-order warm-up.")
     for only, what in (("single", "POST /v1/orders  "), ("batch", "POST /v1/orders/batch")):
         bench, used, wall, data = runs[only]
-        line = result_line(bench.stdout, what)
-        section.add(f"**{'Single orders' if only == 'single' else 'Batches of 500'}:**")
-        section.add()
-        if line:
-            section.add(f"    {line}")
-            section.add()
+        section.para(f"**{'Single orders' if only == 'single' else 'Batches of 500'}:**")
+        section.quote(bench.stdout, what)
         posted = orders[only] + 2_000
-        total = section.cpu_table(used, wall, posted)
+        section.cpu_table(used, wall, posted)
         service = used.get("ingest-api", 0.0)
         if service > 0:
-            section.add(f"**Bound.** ingest-api itself spent {1000 * service / posted:.3f} CPU ms "
-                        f"per order: with every core to itself it would top out at "
-                        f"{CORES * posted / service:,.0f} orders/s. Here it shares them with the "
-                        "client and the broker (the client's CPU includes building its request "
-                        "bodies before the timed part)." + share_of(line, CORES * posted / service))
-            section.add()
-        section.top_table("ingest-api's hottest functions", perf_top(data))
-        section.add(f"malloc and free (glibc's, librdkafka's, and mimalloc's): "
-                    f"{allocator_share(data):.1f}% of ingest-api's samples.")
-        section.add()
+            section.para(f"**Bound.** ingest-api itself spent {1000 * service / posted:.3f} CPU "
+                         f"ms per order: with every core to itself it would top out at "
+                         f"{CORES * posted / service:,.0f} orders/s. Here it shares them with the "
+                         "client and the broker (the client's CPU includes building its request "
+                         "bodies before the timed part)."
+                         + share_of(result_line(bench.stdout, what), CORES * posted / service))
+        rows = perf_rows(data)
+        section.top_table("ingest-api's hottest functions", rows[:12])
+        section.para(f"malloc and free (glibc's, librdkafka's, and mimalloc's): "
+                     f"{allocator_share(rows):.1f}% of ingest-api's samples.")
 
 
 def profile_stream(section, workdir, env):
@@ -285,12 +286,10 @@ def profile_stream(section, workdir, env):
     output, used, wall = run_timed(
         ["perf", "record", "-F", "499", "-o", data, "--", os.path.join(RELEASE, "stream-bench")],
         dict(env, BENCH_SINKS="both", BENCH_ORDERS=str(orders)))
-    section.add("### stream-job")
-    section.add()
-    section.add(f"stream-bench with both sinks, {orders:,} orders pre-loaded, `perf record` on the "
-                "bench process, which runs the job's pipeline; CPU counted over the timed part "
-                "(first write to last commit) only:")
-    section.add()
+    section.para("### stream-job")
+    section.para(f"stream-bench with both sinks, {orders:,} orders pre-loaded, `perf record` on the "
+                 "bench process, which runs the job's pipeline; CPU counted over the timed part "
+                 "(first write to last commit) only:")
     section.quote(output, "Kafka -> Cassandra", "conflicting-duplicate check", "windows recomputed")
     if not used:
         section.para("(stream-bench did not mark its timed part: no CPU figures)")
@@ -298,46 +297,34 @@ def profile_stream(section, workdir, env):
     total = section.cpu_table(used, wall, orders)
     cassandra = used.get("Cassandra node", 0.0)
     if cassandra > 0:
-        section.add(f"**Bound.** Every process together spent {1000 * total / orders:.3f} CPU ms per "
-                    f"order; on {CORES} cores that allows at most "
-                    f"{CORES * orders / total:,.0f} orders/s whatever the job does. Cassandra "
-                    f"alone spent {1000 * cassandra / orders:.3f} ms per order: even with the "
-                    f"whole machine to itself it could store at most "
-                    f"{CORES * orders / cassandra:,.0f} orders/s, so 10,000 orders/s on one node "
-                    f"would need {10_000 * cassandra / orders:.1f} cores of Cassandra alone."
-                    + share_of(result_line(output, "Kafka -> Cassandra"), CORES * orders / total))
-        section.add()
+        section.para(f"**Bound.** Every process together spent {1000 * total / orders:.3f} CPU ms per "
+                     f"order; on {CORES} cores that allows at most "
+                     f"{CORES * orders / total:,.0f} orders/s whatever the job does. Cassandra "
+                     f"alone spent {1000 * cassandra / orders:.3f} ms per order: even with the "
+                     f"whole machine to itself it could store at most "
+                     f"{CORES * orders / cassandra:,.0f} orders/s, so 10,000 orders/s on one node "
+                     f"would need {10_000 * cassandra / orders:.1f} cores of Cassandra alone."
+                     + share_of(result_line(output, "Kafka -> Cassandra"), CORES * orders / total))
     section.top_table("Hottest functions in the bench process (the job's pipeline and its "
-                      "ClickHouse engine's client side)", perf_top(data, 10))
+                      "ClickHouse engine's client side)", perf_rows(data)[:10])
     profile_cassandra(section, workdir, env)
 
 
 def java_pid(marker):
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    return pid
-        except OSError:
-            continue
-    return None
+    return next((pid for pid, cmdline in processes() if marker in cmdline), None)
 
 
 def profile_cassandra(section, workdir, env):
     """Java Flight Recorder on the Cassandra node during a Cassandra-only stream-bench."""
     pid = java_pid("CassandraDaemon")
     if pid is None or shutil.which("jcmd") is None or shutil.which("jfr") is None:
-        section.add("(No Cassandra node of this machine's or no JDK tools: no JVM profile.)")
-        section.add()
+        section.para("(No Cassandra node of this machine's or no JDK tools: no JVM profile.)")
         return
     recording = os.path.join(workdir, "cassandra.jfr")
     started = run(["jcmd", pid, "JFR.start", "name=bench", "settings=default",
                    f"filename={recording}"])
     if started.returncode != 0:
-        section.add(f"(Java Flight Recorder refused: {started.stdout.strip()[:200]})")
-        section.add()
+        section.para(f"(Java Flight Recorder refused: {started.stdout.strip()[:200]})")
         return
     bench = run([os.path.join(RELEASE, "stream-bench")],
                 dict(env, BENCH_SINKS="cassandra", BENCH_ORDERS="30000"))
@@ -355,9 +342,8 @@ def profile_cassandra(section, workdir, env):
             if owner.startswith("org.apache.cassandra") and owner not in seen:
                 classes[owner] += 1
                 seen.add(owner)
-    section.add("Cassandra's JVM (Java Flight Recorder's execution samples, default settings) "
-                "during a Cassandra-only stream-bench of 30,000 orders (slowed by the recorder):")
-    section.add()
+    section.para("Cassandra's JVM (Java Flight Recorder's execution samples, default settings) "
+                 "during a Cassandra-only stream-bench of 30,000 orders (slowed by the recorder):")
     section.quote(bench.stdout, "Kafka -> Cassandra")
     if not events:
         section.para("(no samples)")
@@ -377,17 +363,15 @@ def profile_cassandra(section, workdir, env):
 def main():
     report = sys.argv[1]
     section = Section()
-    section.add("## Profiles")
-    section.add()
+    section.para("## Profiles")
     if not perf_available():
         section.add("`perf` is not available on this machine: no profiles.")
     else:
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn,scylla=off")
         with tempfile.TemporaryDirectory() as workdir:
-            section.add("Taken after the figures above, on the same servers, one stage at a time. "
-                        "Shares are of samples; CPU seconds come from /proc.")
-            section.add()
+            section.para("Taken after the figures above, on the same servers, one stage at a time. "
+                         "Shares are of samples; CPU seconds come from /proc.")
             profile_ingest(section, workdir, env)
             profile_stream(section, workdir, env)
     text = open(report).read()

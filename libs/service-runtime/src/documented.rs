@@ -5,7 +5,8 @@
 //! default the code applies where the table gives it as a literal; every setting the binary's
 //! own tables list is one it reads.
 
-use crate::settings::Asked;
+use crate::settings::{Asked, Settings};
+use crate::telemetry::{LOG_FILTER, LOG_FORMAT};
 
 /// A row of a settings table: `| `NAME` / `OTHER` | `default` / `other` | meaning |`.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,16 +64,17 @@ fn rows(text: &str) -> Vec<Row> {
     found
 }
 
-/// What is wrong between `asked` (what the binary read) and the README: `own` is the binary's
-/// section, `shared` sections that document settings it shares with others, `elsewhere`
-/// settings its own table lists that something other than its configuration reads (logging).
-pub fn check(
-    asked: &[Asked],
-    readme: &str,
-    own: &str,
-    shared: &[&str],
-    elsewhere: &[&str],
-) -> Vec<String> {
+/// What is wrong between `asked` (what the binary's configuration read) and the README: `own` is
+/// the binary's section, `shared` sections that document settings it shares with others. Every
+/// binary also reads logging's settings first ([`crate::telemetry::start`]).
+pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<String> {
+    let mut asked = asked.to_vec();
+    for (var, default) in [LOG_FORMAT, LOG_FILTER] {
+        asked.push(Asked {
+            var: var.to_string(),
+            default: Some(default.to_string()),
+        });
+    }
     let own_rows = rows(section(readme, own));
     let mut all_rows = rows(section(readme, own));
     for title in shared {
@@ -82,7 +84,7 @@ pub fn check(
     if own_rows.is_empty() {
         problems.push(format!("README has no settings table under \"## {own}\""));
     }
-    for setting in asked {
+    for setting in &asked {
         match all_rows.iter().find(|row| row.var == setting.var) {
             None => problems.push(format!(
                 "{} is read but no settings table under \"## {own}\" (or {shared:?}) lists it",
@@ -102,7 +104,7 @@ pub fn check(
     }
     for row in &own_rows {
         let read = asked.iter().any(|a| a.var == row.var);
-        if !read && !elsewhere.contains(&row.var.as_str()) {
+        if !read {
             problems.push(format!(
                 "{} is in the README's table under \"## {own}\" but {own} does not read it",
                 row.var
@@ -112,11 +114,21 @@ pub fn check(
     problems
 }
 
+/// Panics listing every disagreement [`check`] finds between the README and what `settings`
+/// was asked for by a binary's configuration.
+pub fn assert_documented(settings: &Settings<'_>, readme: &str, own: &str, shared: &[&str]) {
+    let problems = check(&settings.asked(), readme, own, shared);
+    assert!(
+        problems.is_empty(),
+        "README's settings tables and {own} disagree: {problems:#?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const README: &str = "intro\n\n## svc\n\ntext\n\n| variable | default | meaning |\n| --- | --- | --- |\n| `A_MS` | `100` | a |\n| `B` / `C` | `x` / `y` | b and c |\n| `D` | system store | d |\n| `LOG_FORMAT` | `text` | logs |\n\n## other\n\n| `SHARED` | `1` | s |\n";
+    const README: &str = "intro\n\n## svc\n\ntext\n\n| variable | default | meaning |\n| --- | --- | --- |\n| `A_MS` | `100` | a |\n| `B` / `C` | `x` / `y` | b and c |\n| `D` | system store | d |\n| `LOG_FORMAT` | `text` | logs |\n| `RUST_LOG` | `info` | filter |\n\n## other\n\n| `SHARED` | `1` | s |\n";
 
     fn asked(list: &[(&str, Option<&str>)]) -> Vec<Asked> {
         list.iter()
@@ -152,6 +164,10 @@ mod tests {
                     var: "LOG_FORMAT".into(),
                     default: Some("text".into())
                 },
+                Row {
+                    var: "RUST_LOG".into(),
+                    default: Some("info".into())
+                },
             ]
         );
     }
@@ -166,7 +182,7 @@ mod tests {
             ("SHARED", Some("1")),
         ]);
         assert_eq!(
-            check(&read, README, "svc", &["other"], &["LOG_FORMAT"]),
+            check(&read, README, "svc", &["other"]),
             Vec::<String>::new()
         );
     }
@@ -179,14 +195,20 @@ mod tests {
             ("NEW", None),
             ("D", None),
         ]);
-        let problems = check(&read, README, "svc", &[], &["LOG_FORMAT"]);
+        let problems = check(&read, README, "svc", &[]);
         assert_eq!(problems.len(), 3, "{problems:#?}");
         assert!(problems[0].contains("A_MS") && problems[0].contains("`250`"));
         assert!(problems[1].starts_with("NEW is read"));
         assert!(problems[2].starts_with("C is in the README"));
         assert_eq!(
-            check(&[], "no tables", "svc", &[], &[]),
-            vec!["README has no settings table under \"## svc\"".to_string()]
+            check(&[], "no tables", "svc", &[]),
+            vec![
+                "README has no settings table under \"## svc\"".to_string(),
+                "LOG_FORMAT is read but no settings table under \"## svc\" (or []) lists it"
+                    .to_string(),
+                "RUST_LOG is read but no settings table under \"## svc\" (or []) lists it"
+                    .to_string(),
+            ]
         );
     }
 }

@@ -4,17 +4,24 @@ use tracing_subscriber::EnvFilter;
 
 use crate::settings::{ProcessEnv, Settings};
 
+/// The log format's setting and its default (`text`, or `json`).
+pub const LOG_FORMAT: (&str, &str) = ("LOG_FORMAT", "text");
+
+/// The log filter's setting (read by `EnvFilter`) and its default.
+pub const LOG_FILTER: (&str, &str) = ("RUST_LOG", "info");
+
 /// What every binary does first: its settings from the process environment, and logging started
-/// as `LOG_FORMAT` (`text` or `json`) says.
+/// as [`LOG_FORMAT`] says.
 pub fn start() -> Settings<'static> {
     let settings = Settings::new(&ProcessEnv);
-    init(&settings.string("LOG_FORMAT", "text"));
+    let (var, default) = LOG_FORMAT;
+    init(&settings.string(var, default));
     settings
 }
 
-/// Installs the global subscriber; `RUST_LOG` filters (default `info`).
+/// Installs the global subscriber, filtered by [`LOG_FILTER`].
 pub fn init(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LOG_FILTER.1));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

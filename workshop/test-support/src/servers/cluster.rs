@@ -69,8 +69,9 @@ async fn join(options: CassandraOptions, within: Duration) -> anyhow::Result<Cas
         match node.wait_ready(within).await {
             Ok(_) => return Ok(node),
             Err(error) if attempt < JOIN_ATTEMPTS => {
+                // The first line names the exit and the log; the log's tail follows it.
                 let reason = error.to_string();
-                let reason = reason.split("; the end of").next().unwrap_or_default();
+                let reason = reason.lines().next().unwrap_or_default();
                 eprintln!("cassandra {host} did not join (attempt {attempt}: {reason}); starting it again");
                 attempt += 1;
                 tokio::time::sleep(Duration::from_secs(5)).await;
