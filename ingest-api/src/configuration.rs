@@ -62,13 +62,13 @@ impl IngestConfig {
         let replication_factor = s.bounded("KAFKA_REPLICATION_FACTOR", 1, 1, 10)? as i32;
         let min_insync_replicas = s.bounded("KAFKA_MIN_INSYNC_REPLICAS", 1, 1, 10)? as i32;
         if min_insync_replicas > replication_factor {
-            return Err(ConfigError {
-                var: "KAFKA_MIN_INSYNC_REPLICAS".into(),
-                value: min_insync_replicas.to_string(),
-                reason: format!(
-                    "must not exceed KAFKA_REPLICATION_FACTOR ({replication_factor}): no order could be acknowledged"
-                ),
-            });
+            return Err(ConfigError::exceeds(
+                "KAFKA_MIN_INSYNC_REPLICAS",
+                min_insync_replicas,
+                "KAFKA_REPLICATION_FACTOR",
+                replication_factor,
+                ": no order could be acknowledged",
+            ));
         }
         Ok(Self {
             listen_addr: s.parse("INGEST_LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
@@ -143,25 +143,19 @@ mod tests {
         assert_eq!(config.freshness, Freshness::default());
     }
 
-    /// README.md's table under "## ingest-api" lists exactly what ingest-api reads, with the
-    /// defaults it applies (the SASL settings are read when SASL is on).
-    #[test]
-    fn the_readme_lists_every_setting_with_its_default() {
-        let env = vec![
+    // README.md's table under "## ingest-api" lists exactly what ingest-api reads, with the
+    // defaults it applies (the SASL settings are read when SASL is on).
+    service_runtime::readme_lists_every_setting!(
+        IngestConfig::from_settings,
+        own: "ingest-api",
+        shared: [],
+        env: [
             ("INGEST_API_KEYS", KEY),
             ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
             ("KAFKA_SASL_USERNAME", "user"),
             ("KAFKA_SASL_PASSWORD", "password"),
-        ];
-        let settings = Settings::new(&env);
-        IngestConfig::from_settings(&settings).unwrap();
-        service_runtime::documented::assert_documented(
-            &settings,
-            include_str!("../../README.md"),
-            "ingest-api",
-            &[],
-        );
-    }
+        ]
+    );
 
     #[test]
     fn bad_values_stop_start_up_naming_the_variable() {

@@ -78,9 +78,11 @@ impl Application {
 /// The service's routes and their API document, built from the same handlers.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let orders = OpenApiRouter::new()
+        // Sales, one or a batch, and their voids.
         .routes(routes!(orders::post_order))
         .routes(routes!(orders::post_batch))
         .routes(routes!(voids::post_void))
+        // Refunds, one or a batch.
         .routes(routes!(refunds::post_refund))
         .routes(routes!(refunds::post_refund_batch))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes));

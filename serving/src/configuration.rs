@@ -56,11 +56,8 @@ impl ServingConfig {
         let default_page = s.bounded("SERVING_DEFAULT_PAGE", 50, 1, 10_000)? as usize;
         let max_page = s.bounded("SERVING_MAX_PAGE", 500, 1, 10_000)? as usize;
         if default_page > max_page {
-            return Err(ConfigError {
-                var: "SERVING_DEFAULT_PAGE".into(),
-                value: default_page.to_string(),
-                reason: format!("must not exceed SERVING_MAX_PAGE ({max_page})"),
-            });
+            let (var, limit) = ("SERVING_DEFAULT_PAGE", "SERVING_MAX_PAGE");
+            return Err(ConfigError::exceeds(var, default_page, limit, max_page, ""));
         }
         Ok(Self {
             listen_addr: s.parse(
@@ -98,6 +95,15 @@ mod tests {
 
     const KEY: &str = "serving-key-0123456789";
 
+    // README.md's table under "## serving" lists what serving alone reads and stream-job's table
+    // the store settings both read, each with the default serving applies.
+    service_runtime::readme_lists_every_setting!(
+        ServingConfig::from_settings,
+        own: "serving",
+        shared: ["stream-job"],
+        env: [("SERVING_API_KEYS", KEY), ("CASSANDRA_TLS", "true")]
+    );
+
     #[test]
     fn defaults_match_the_readme() {
         let env = vec![("SERVING_API_KEYS", KEY)];
@@ -112,21 +118,6 @@ mod tests {
             (2, 90)
         );
         assert!(!format!("{config:?}").contains(KEY));
-    }
-
-    /// README.md's table under "## serving" lists what serving alone reads and stream-job's table
-    /// the store settings both read, each with the default serving applies.
-    #[test]
-    fn the_readme_lists_every_setting_with_its_default() {
-        let env = vec![("SERVING_API_KEYS", KEY), ("CASSANDRA_TLS", "true")];
-        let settings = Settings::new(&env);
-        ServingConfig::from_settings(&settings).unwrap();
-        service_runtime::documented::assert_documented(
-            &settings,
-            include_str!("../../README.md"),
-            "serving",
-            &["stream-job"],
-        );
     }
 
     #[test]

@@ -86,25 +86,19 @@ mod tests {
         assert_eq!(config.clickhouse.window_seconds, 60);
     }
 
-    /// README.md's table under "## stream-job" lists exactly what stream-job reads, with the
-    /// defaults it applies (SASL and TLS settings are read when those are on).
-    #[test]
-    fn the_readme_lists_every_setting_with_its_default() {
-        let env = vec![
+    // README.md's table under "## stream-job" lists exactly what stream-job reads, with the
+    // defaults it applies (SASL and TLS settings are read when those are on).
+    service_runtime::readme_lists_every_setting!(
+        StreamConfig::from_settings,
+        own: "stream-job",
+        shared: [],
+        env: [
             ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
             ("KAFKA_SASL_USERNAME", "user"),
             ("KAFKA_SASL_PASSWORD", "password"),
             ("CASSANDRA_TLS", "true"),
-        ];
-        let settings = Settings::new(&env);
-        StreamConfig::from_settings(&settings).unwrap();
-        service_runtime::documented::assert_documented(
-            &settings,
-            include_str!("../../README.md"),
-            "stream-job",
-            &[],
-        );
-    }
+        ]
+    );
 
     #[test]
     fn bad_values_name_their_variable() {

@@ -231,12 +231,7 @@ async fn a_replay_of_several_days_is_recomputed_exactly() {
     }
     let job = world.start_job().await;
     world.wait_for_commits(16).await;
-    let days: Vec<(String, u64)> = world
-        .clickhouse
-        .rows(
-            "SELECT toString(day), sum(orders) FROM sales.v_sales_daily GROUP BY day ORDER BY day",
-        )
-        .await;
+    let days = orders_by_day(&world.clickhouse).await;
     assert_eq!(days, expected.into_iter().collect::<Vec<_>>());
     job.shutdown().await.expect("the job stopped cleanly");
 }
@@ -264,12 +259,7 @@ async fn a_batch_over_more_than_a_hundred_days_is_stored_whole() {
     world.kafka.produce_all(&world.topic, &messages).await;
     let job = world.start_job().await;
     world.wait_for_commits(150).await;
-    let days: Vec<(String, u64)> = world
-        .clickhouse
-        .rows(
-            "SELECT toString(day), sum(orders) FROM sales.v_sales_daily GROUP BY day ORDER BY day",
-        )
-        .await;
+    let days = orders_by_day(&world.clickhouse).await;
     assert_eq!(days.len(), 150, "{days:?}");
     assert!(days.iter().all(|(_, orders)| *orders == 1), "{days:?}");
     job.shutdown().await.expect("the job stopped cleanly");
@@ -380,4 +370,13 @@ async fn the_client_works_against_a_real_clickhouse_server() {
         .await;
     assert_eq!(lines, vec![4], "two orders of two lines each");
     job.shutdown().await.expect("the job stopped cleanly");
+}
+
+/// Orders a day, by day, as the daily view shows them.
+async fn orders_by_day(clickhouse: &TestClickHouse) -> Vec<(String, u64)> {
+    clickhouse
+        .rows(
+            "SELECT toString(day), sum(orders) FROM sales.v_sales_daily GROUP BY day ORDER BY day",
+        )
+        .await
 }

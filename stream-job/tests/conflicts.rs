@@ -218,21 +218,12 @@ async fn a_retry_just_inside_the_idempotency_window_is_counted_once_and_one_past
     let body = SampleOrder::new("window-1", "store-1", created_at)
         .line("sku-1", "Latte", 2, 350)
         .json();
-    let post = || async {
-        let response = client
-            .post(format!("{base}/v1/orders"))
-            .bearer_auth(KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("reach ingest-api");
-        let status = response.status().as_u16();
-        (
-            status,
-            response
-                .json::<serde_json::Value>()
-                .await
-                .unwrap_or_default(),
+    let post = || {
+        test_support::status_and_json(
+            client
+                .post(format!("{base}/v1/orders"))
+                .bearer_auth(KEY)
+                .json(&body),
         )
     };
 

@@ -124,6 +124,27 @@ pub fn assert_documented(settings: &Settings<'_>, readme: &str, own: &str, share
     );
 }
 
+/// A test, `the_readme_lists_every_setting_with_its_default`, that the README table under
+/// `## {own}` (with the `shared` tables) lists exactly the settings `read` asks of `env`, with the
+/// defaults it applies. For a binary's configuration module, whose crate sits beside README.md.
+#[macro_export]
+macro_rules! readme_lists_every_setting {
+    ($read:path, own: $own:literal, shared: [$($shared:literal),*], env: [$(($var:literal, $value:expr)),* $(,)?]) => {
+        #[test]
+        fn the_readme_lists_every_setting_with_its_default() {
+            let env: Vec<(&str, &str)> = vec![$(($var, $value)),*];
+            let settings = $crate::settings::Settings::new(&env);
+            $read(&settings).expect("the configuration reads");
+            $crate::documented::assert_documented(
+                &settings,
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")),
+                $own,
+                &[$($shared),*],
+            );
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,35 +162,20 @@ mod tests {
 
     #[test]
     fn tables_are_read_with_their_literal_defaults() {
-        assert_eq!(
-            rows(section(README, "svc")),
-            vec![
-                Row {
-                    var: "A_MS".into(),
-                    default: Some("100".into())
-                },
-                Row {
-                    var: "B".into(),
-                    default: Some("x".into())
-                },
-                Row {
-                    var: "C".into(),
-                    default: Some("y".into())
-                },
-                Row {
-                    var: "D".into(),
-                    default: None
-                },
-                Row {
-                    var: "LOG_FORMAT".into(),
-                    default: Some("text".into())
-                },
-                Row {
-                    var: "RUST_LOG".into(),
-                    default: Some("info".into())
-                },
-            ]
-        );
+        let read: Vec<(String, Option<String>)> = rows(section(README, "svc"))
+            .into_iter()
+            .map(|row| (row.var, row.default))
+            .collect();
+        let expected = [
+            ("A_MS", Some("100")),
+            ("B", Some("x")),
+            ("C", Some("y")),
+            ("D", None),
+            ("LOG_FORMAT", Some("text")),
+            ("RUST_LOG", Some("info")),
+        ]
+        .map(|(var, default)| (var.to_string(), default.map(str::to_string)));
+        assert_eq!(read, expected);
     }
 
     #[test]

@@ -21,6 +21,24 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+impl ConfigError {
+    /// `var` is `value`, over `limit`, the value of `limit_var`; `consequence` (empty, or starting
+    /// with ": ") says what would go wrong.
+    pub fn exceeds(
+        var: &str,
+        value: impl Display,
+        limit_var: &str,
+        limit: impl Display,
+        consequence: &str,
+    ) -> ConfigError {
+        ConfigError {
+            var: var.into(),
+            value: value.to_string(),
+            reason: format!("must not exceed {limit_var} ({limit}){consequence}"),
+        }
+    }
+}
+
 /// Where settings come from: the process environment, or a fixed list in tests.
 pub trait Source {
     fn get(&self, var: &str) -> Option<String>;

@@ -4,6 +4,8 @@
 use anyhow::Context;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use sales_model::Channel;
+use scylla::deserialize::row::DeserializeRow;
+use scylla::statement::prepared::PreparedStatement;
 
 use sales_stores::cassandra::{StoredOrder, StoredRefund as RefundRow};
 
@@ -11,52 +13,55 @@ use super::sink::CassandraSink;
 use crate::sink::{Known, StoredRefund, Wanted};
 
 impl CassandraSink {
+    /// Every row `statement` reads for one id, named by `table` in errors.
+    async fn rows_of<R>(
+        &self,
+        statement: &PreparedStatement,
+        id: &str,
+        table: &str,
+    ) -> anyhow::Result<Vec<R>>
+    where
+        R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata>,
+    {
+        let read = async {
+            self.session
+                .execute_unpaged(statement, (id,))
+                .await?
+                .into_rows_result()?
+                .rows::<R>()?
+                .collect::<Result<Vec<R>, _>>()
+                .map_err(anyhow::Error::from)
+        };
+        read.await.with_context(|| format!("reading {table}"))
+    }
+
     /// The `orders_by_id` row of `order_id`, if any.
     async fn stored_order(&self, order_id: &str) -> anyhow::Result<Option<StoredOrder>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.statements.stored_order, (order_id,))
-            .await
-            .context("reading orders_by_id")?
-            .into_rows_result()
-            .context("reading orders_by_id")?;
-        result
-            .maybe_first_row::<StoredOrder>()
-            .context("reading orders_by_id")
+        let rows = self
+            .rows_of(&self.statements.stored_order, order_id, "orders_by_id")
+            .await?;
+        Ok(rows.into_iter().next())
     }
 
     /// The stored refund `refund_id` and the channel it was attributed to, if any.
     async fn stored_refund(&self, refund_id: &str) -> anyhow::Result<Option<StoredRefund>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.statements.stored_refund, (refund_id,))
-            .await
-            .context("reading refunds_by_id")?
-            .into_rows_result()
-            .context("reading refunds_by_id")?;
-        Ok(result
-            .maybe_first_row::<RefundRow>()
-            .context("reading refunds_by_id")?
-            .map(|row| StoredRefund {
-                record: row.record(),
-                channel: Channel::parse(&row.channel).ok(),
-            }))
+        let rows = self
+            .rows_of::<RefundRow>(&self.statements.stored_refund, refund_id, "refunds_by_id")
+            .await?;
+        Ok(rows.into_iter().next().map(|row| StoredRefund {
+            record: row.record(),
+            channel: Channel::parse(&row.channel).ok(),
+        }))
     }
 
     /// (refund id, amount) of every stored refund of `order_id`: one small partition.
     async fn refunds_of(&self, order_id: &str) -> anyhow::Result<Vec<(String, i64)>> {
-        let result = self
-            .session
-            .execute_unpaged(&self.statements.refunds_of_order, (order_id,))
-            .await
-            .context("reading refunds_by_order")?
-            .into_rows_result()
-            .context("reading refunds_by_order")?;
-        result
-            .rows::<(String, i64)>()
-            .context("reading refunds_by_order")?
-            .collect::<Result<_, _>>()
-            .context("reading refunds_by_order")
+        self.rows_of(
+            &self.statements.refunds_of_order,
+            order_id,
+            "refunds_by_order",
+        )
+        .await
     }
 
     /// What is already stored of the ids a batch names: sales, voids, refunds and each refunded

@@ -67,19 +67,23 @@ impl Statements {
     pub async fn prepare(session: &Arc<Session>, keyspace: &str) -> anyhow::Result<Statements> {
         let s = session.as_ref();
         Ok(Statements {
+            // A sale's four tables, and the months its customer bought in.
             by_id: prepare_upsert::<OrderRow>(s, keyspace).await?,
             by_store_day: prepare_upsert::<StoreDayRow>(s, keyspace).await?,
             by_customer: prepare_upsert::<CustomerRow>(s, keyspace).await?,
             customer_months: prepare_upsert::<CustomerMonthRow>(s, keyspace).await?,
             by_day: prepare_upsert::<DayRow>(s, keyspace).await?,
+            // A void, on its sale's rows.
             void_by_id: prepare_upsert::<VoidRow>(s, keyspace).await?,
             voided_by_store_day: prepare_upsert::<VoidedStoreDayRow>(s, keyspace).await?,
             voided_by_customer: prepare_upsert::<VoidedCustomerRow>(s, keyspace).await?,
             voided_by_day: prepare_upsert::<VoidedDayRow>(s, keyspace).await?,
+            // A refund's four tables.
             refund_by_id: prepare_upsert::<RefundByIdRow>(s, keyspace).await?,
             refund_by_order: prepare_upsert::<RefundByOrderRow>(s, keyspace).await?,
             refund_by_store_day: prepare_upsert::<RefundByStoreDayRow>(s, keyspace).await?,
             refund_by_day: prepare_upsert::<RefundByDayRow>(s, keyspace).await?,
+            // The look-ups of a batch's ids.
             stored_order: prepare(
                 s,
                 format!("SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?"),

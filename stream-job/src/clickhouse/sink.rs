@@ -191,38 +191,37 @@ impl Sink for ClickHouseSink {
                 .pending
                 .lock()
                 .map_err(|_| anyhow::anyhow!("pending windows lock poisoned"))?;
-            let mut touch = |at: DateTime<Utc>, store_id: &str, ingested_at| {
+            let sales = batch.sales.iter().map(|entry| {
+                let order = &entry.sale.event;
+                (
+                    order.created_at(),
+                    order.store_id().as_str(),
+                    entry.sale.ingested_at,
+                )
+            });
+            let refunds = batch.refunds.iter().map(|entry| {
+                let refund = &entry.refund.event;
+                (
+                    refund.created_at(),
+                    refund.store_id().as_str(),
+                    entry.refund.ingested_at,
+                )
+            });
+            // A void of a sale not known yet touches nothing: the sale, when it comes, is
+            // recomputed as voided.
+            let voids = batch.voids.iter().filter_map(|entry| {
+                let sale = entry.sale.as_ref()?;
+                Some((
+                    sale.created_at,
+                    sale.store_id.as_str(),
+                    entry.void.ingested_at,
+                ))
+            });
+            for (at, store_id, ingested_at) in sales.chain(refunds).chain(voids) {
                 pending
                     .touched
                     .add(window_start(epoch_seconds(at), window), store_id);
                 pending.ingested_at.push(ingested_at);
-            };
-            for entry in &batch.sales {
-                let order = &entry.sale.event;
-                touch(
-                    order.created_at(),
-                    order.store_id().as_str(),
-                    entry.sale.ingested_at,
-                );
-            }
-            for entry in &batch.refunds {
-                let refund = &entry.refund.event;
-                touch(
-                    refund.created_at(),
-                    refund.store_id().as_str(),
-                    entry.refund.ingested_at,
-                );
-            }
-            // A void of a sale not known yet touches nothing: the sale, when it comes, is
-            // recomputed as voided.
-            for entry in &batch.voids {
-                if let Some(sale) = &entry.sale {
-                    touch(
-                        sale.created_at,
-                        sale.store_id.as_str(),
-                        entry.void.ingested_at,
-                    );
-                }
             }
             Ok(())
         })

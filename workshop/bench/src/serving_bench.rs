@@ -5,13 +5,17 @@
 //! 20,000). Then sends `BENCH_RATE` order look-ups per second (default 200), and a tenth of that
 //! of each other kind, for `BENCH_SECONDS` (default 10) and prints client-side p50/p99: look-ups,
 //! summaries, and store-day and customer pages for a short and for the long history, first pages
-//! and pages deep into it, so whether a page's cost depends on history shows.
+//! and pages deep into it, so whether a page's cost depends on history shows. Last, two floors at
+//! the pages' rate: `GET /health`, which reads no store, and the long store-day's first 51 rows
+//! read straight from Cassandra, so a page's p99 can be set against what it cannot beat here.
 //! Run with `cargo run --release -p bench --bin serving-bench`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
 use chrono::Utc;
+use sales_stores::cassandra::CassandraConfig;
 use service_runtime::settings::{ProcessEnv, Settings};
 use serving::configuration::ServingConfig;
 use serving::startup::Application;
@@ -19,39 +23,65 @@ use test_support::stores::TestStores;
 
 const KEY: &str = "bench-key-0123456789";
 
-async fn steady(
-    client: &reqwest::Client,
-    urls: Vec<String>,
+/// Runs `op(n)` `rate` times a second for `seconds`, each started on time whether or not the
+/// ones before it finished; each one's latency, sorted, and how many failed (the first failure is
+/// printed).
+async fn steady_with<F, Fut>(
     rate: usize,
     seconds: u64,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
+    op: F,
+) -> anyhow::Result<(Vec<Duration>, usize)>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
     let tick = Duration::from_secs(1) / rate as u32;
     let mut interval = tokio::time::interval(tick);
     let mut handles = Vec::new();
     for n in 0..rate * seconds as usize {
         interval.tick().await;
-        let url = urls[n % urls.len()].clone();
-        let request = client.get(&url).bearer_auth(KEY).send();
+        let attempt = op(n);
         handles.push(tokio::spawn(async move {
             let started = Instant::now();
-            let status = request.await.map(|r| r.status().as_u16()).unwrap_or(0);
-            (status, started.elapsed(), url)
+            let outcome = attempt.await;
+            (outcome, started.elapsed())
         }));
     }
     let mut latencies = Vec::new();
     let mut failed = 0usize;
     for handle in handles {
-        let (status, latency, url) = handle.await?;
-        if status != 200 {
+        let (outcome, latency) = handle.await?;
+        if let Err(error) = outcome {
             failed += 1;
             if failed == 1 {
-                eprintln!("serving-bench: {url} answered {status}");
+                eprintln!("serving-bench: {error}");
             }
         }
         latencies.push(latency);
     }
     latencies.sort();
     Ok((latencies, failed))
+}
+
+/// GETs of `urls`, in turn, at `rate` a second for `seconds`; a failure is an answer other than 200.
+async fn steady(
+    client: &reqwest::Client,
+    urls: Vec<String>,
+    rate: usize,
+    seconds: u64,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    steady_with(rate, seconds, |n| {
+        let url = urls[n % urls.len()].clone();
+        let request = client.get(&url).bearer_auth(KEY).send();
+        async move {
+            match request.await.map(|r| r.status().as_u16()) {
+                Ok(200) => Ok(()),
+                Ok(status) => Err(format!("{url} answered {status}")),
+                Err(error) => Err(format!("{url}: {error}")),
+            }
+        }
+    })
+    .await
 }
 
 fn print(name: &str, latencies: &[Duration], failed: usize) {
@@ -171,10 +201,50 @@ async fn main() -> anyhow::Result<()> {
     // Look-ups at the full rate; summaries and pages at a tenth of it: a summary on the test
     // engine (chdb behind a one-process Python front) or a page of a long history takes long
     // enough that the full rate would only measure the queue.
+    let page_rate = (rate / 10).max(1);
     for (n, (name, urls)) in kinds.into_iter().enumerate() {
-        let rate = if n == 0 { rate } else { (rate / 10).max(1) };
+        let rate = if n == 0 { rate } else { page_rate };
         let (latencies, failed) = steady(&client, urls, rate, seconds).await?;
         print(&name, &latencies, failed);
+    }
+    // What bounds a page on this machine, at the pages' rate: an answer that reads no store (the
+    // HTTP client, serving's router and the runtime they share), and the store read alone (the
+    // first page of the long store-day, straight from Cassandra on a session of its own).
+    let (latencies, failed) =
+        steady(&client, vec![format!("{base}/health")], page_rate, seconds).await?;
+    print("floor: GET /health, no store read", &latencies, failed);
+    if store_day > 0 {
+        let env = stores.env(&[]);
+        let cassandra = CassandraConfig::from_settings(&Settings::new(&env))?;
+        let session = Arc::new(sales_stores::cassandra::connect(&cassandra).await?);
+        let read = Arc::new(
+            session
+                .prepare(format!(
+                    "SELECT * FROM {}.orders_by_store_day WHERE store_id = ? AND day = ? LIMIT 51",
+                    stores.keyspace
+                ))
+                .await?,
+        );
+        let (latencies, failed) = steady_with(page_rate, seconds, |_| {
+            let (read, session) = (read.clone(), session.clone());
+            async move {
+                let result = session
+                    .execute_unpaged(&read, ("store-history", history_day))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let rows = result.into_rows_result().map_err(|e| e.to_string())?;
+                match rows.rows_num() {
+                    51 => Ok(()),
+                    n => Err(format!("the store-day read answered {n} rows, not 51")),
+                }
+            }
+        })
+        .await?;
+        print(
+            "floor: Cassandra read of a page's 51 rows",
+            &latencies,
+            failed,
+        );
     }
     Ok(())
 }

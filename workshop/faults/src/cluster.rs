@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use test_support::servers::cluster::Cluster;
+use test_support::servers::kafka::Kafka;
 
-use crate::scenarios::{finish, load_around, seconds, Load, Outcome, Scale};
+use crate::scenarios::{
+    crash_broker, finish, hang_broker, load_around, seconds, Load, Outcome, Scale,
+};
 use crate::stack::Stack;
 
 /// The cluster scenarios' traffic: the fault and thirteen seconds more.
@@ -23,6 +26,12 @@ fn cluster(stack: &mut Stack) -> anyhow::Result<&mut Cluster> {
         .cluster
         .as_mut()
         .context("the stack runs on no cluster")
+}
+
+fn broker(stack: &mut Stack, node: i32) -> anyhow::Result<&mut Kafka> {
+    cluster(stack)?
+        .broker(node)
+        .with_context(|| format!("no broker {node}"))
 }
 
 /// The broker that leads the most partitions of the order topic, and how many it leads.
@@ -42,22 +51,14 @@ fn busiest_leader(stack: &Stack) -> (i32, usize) {
 pub async fn leader_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     let (started, load) = load_over(stack, scale, scale.broker_down).await;
     let (node, led) = busiest_leader(stack);
-    let broker = cluster(stack)?
-        .broker(node)
-        .with_context(|| format!("no broker {node}"))?;
-    broker.process.kill();
-    tokio::time::sleep(scale.broker_down).await;
-    let back = broker.restart(Duration::from_secs(120)).await?;
+    let what = crash_broker(broker(stack, node)?, scale.broker_down).await?;
+    let what = format!("broker {node} (leader of {led} of 6 partitions) {what}");
     finish(
         stack,
         "cluster: partition leader SIGKILLed",
         started,
         load,
-        format!(
-            "broker {node} (leader of {led} of 6 partitions) SIGKILLed, restarted on its data after {} s (answering {:.1} s later)",
-            scale.broker_down.as_secs(),
-            back.as_secs_f64()
-        ),
+        what,
         vec![],
     )
     .await
@@ -68,24 +69,9 @@ pub async fn leader_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
 pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     let (started, load) = load_over(stack, scale, scale.broker_hang).await;
     let (node, led) = busiest_leader(stack);
-    let broker = cluster(stack)?
-        .broker(node)
-        .with_context(|| format!("no broker {node}"))?;
-    broker.process.pause()?;
-    tokio::time::sleep(scale.broker_hang).await;
-    broker.process.resume()?;
-    finish(
-        stack,
-        "cluster: a broker hung",
-        started,
-        load,
-        format!(
-            "broker {node} (leader of {led} of 6 partitions) SIGSTOPped for {} s, then SIGCONT",
-            scale.broker_hang.as_secs()
-        ),
-        vec![],
-    )
-    .await
+    let what = hang_broker(broker(stack, node)?, scale.broker_hang).await?;
+    let what = format!("broker {node} (leader of {led} of 6 partitions) {what}");
+    finish(stack, "cluster: a broker hung", started, load, what, vec![]).await
 }
 
 /// One Cassandra node crashes (SIGKILL) for a while and starts again: the job goes on writing

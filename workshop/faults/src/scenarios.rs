@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rdkafka::message::Headers;
 use serde_json::{json, Value};
 use test_support::orders::SampleOrder;
+use test_support::servers::kafka::Kafka;
 
 use crate::stack::Stack;
 
@@ -152,6 +153,13 @@ pub(crate) async fn load_around(
 }
 
 /// The broker scenarios' traffic: the outage and ten seconds more.
+fn own_broker(stack: &mut Stack) -> anyhow::Result<&mut Kafka> {
+    stack
+        .broker
+        .as_mut()
+        .context("the stack has no broker of its own")
+}
+
 async fn broker_load(stack: &mut Stack, scale: Scale) -> (Instant, Load) {
     load_around(stack, scale, scale.broker_down, Duration::from_secs(10)).await
 }
@@ -161,26 +169,9 @@ async fn broker_load(stack: &mut Stack, scale: Scale) -> (Instant, Load) {
 /// `Retry-After`, stream-job reconnects, and everything accepted arrives.
 pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     let (started, load) = broker_load(stack, scale).await;
-    let broker = stack
-        .broker
-        .as_mut()
-        .context("the stack has no broker of its own")?;
-    broker.process.kill();
-    tokio::time::sleep(scale.broker_down).await;
-    let back = broker.restart(Duration::from_secs(120)).await?;
-    finish(
-        stack,
-        "Kafka broker SIGKILLed",
-        started,
-        load,
-        format!(
-            "broker SIGKILLed, restarted on its data after {} s (answering {:.1} s later)",
-            scale.broker_down.as_secs(),
-            back.as_secs_f64()
-        ),
-        vec![],
-    )
-    .await
+    let what = crash_broker(own_broker(stack)?, scale.broker_down).await?;
+    let what = format!("broker {what}");
+    finish(stack, "Kafka broker SIGKILLed", started, load, what, vec![]).await
 }
 
 /// The stack's own broker hangs (SIGSTOP: its sockets stay open, nothing answers) during ingest
@@ -188,25 +179,29 @@ pub async fn broker_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Ou
 /// is lost or counted twice.
 pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     let (started, load) = broker_load(stack, scale).await;
-    let broker = stack
-        .broker
-        .as_ref()
-        .context("the stack has no broker of its own")?;
-    broker.process.pause()?;
-    tokio::time::sleep(scale.broker_down).await;
-    broker.process.resume()?;
-    finish(
-        stack,
-        "Kafka broker hung",
-        started,
-        load,
-        format!(
-            "broker SIGSTOPped for {} s, then SIGCONT",
-            scale.broker_down.as_secs()
-        ),
-        vec![],
-    )
-    .await
+    let what = hang_broker(own_broker(stack)?, scale.broker_down).await?;
+    let what = format!("broker {what}");
+    finish(stack, "Kafka broker hung", started, load, what, vec![]).await
+}
+
+/// `broker` crashes (SIGKILL) for `down` and starts again on its data; what happened, for the
+/// report.
+pub async fn crash_broker(broker: &mut Kafka, down: Duration) -> anyhow::Result<String> {
+    let back = broker
+        .process
+        .crash_for(down, Duration::from_secs(120))
+        .await?;
+    Ok(format!(
+        "SIGKILLed, restarted on its data after {} s (answering {:.1} s later)",
+        down.as_secs(),
+        back.as_secs_f64()
+    ))
+}
+
+/// `broker` hangs (SIGSTOP) for `hang`, then carries on (SIGCONT); what happened, for the report.
+pub async fn hang_broker(broker: &mut Kafka, hang: Duration) -> anyhow::Result<String> {
+    broker.process.hang_for(hang).await?;
+    Ok(format!("SIGSTOPped for {} s, then SIGCONT", hang.as_secs()))
 }
 
 /// stream-job SIGKILLed at random moments and started again while orders stream in.

@@ -170,16 +170,14 @@ pub async fn check(
 
     let session = sales_stores::cassandra::connect(cassandra).await?;
     let keyspace = &cassandra.keyspace;
-    let sale_query = session
-        .prepare(format!(
+    let (sale_query, refund_query) = futures::try_join!(
+        session.prepare(format!(
             "SELECT store_id, currency, day, total_minor, void_store_id FROM {keyspace}.orders_by_id WHERE order_id = ?"
-        ))
-        .await?;
-    let refund_query = session
-        .prepare(format!(
+        )),
+        session.prepare(format!(
             "SELECT store_id, currency, day, amount_minor FROM {keyspace}.refunds_by_id WHERE refund_id = ?"
-        ))
-        .await?;
+        )),
+    )?;
     type SaleRow = (
         Option<String>,
         Option<String>,

@@ -39,7 +39,9 @@ const DAY: [f64; 24] = [
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
+    /// ingest-api's address, `http://host:port`.
     pub base_url: String,
+    /// The bearer key it posts with.
     pub key: SecretString,
     /// Orders per second; 0 sends as fast as the senders go.
     pub rate: f64,

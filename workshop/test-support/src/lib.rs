@@ -69,3 +69,11 @@ pub async fn wait_until_ok(url: &str, timeout: std::time::Duration) -> Result<()
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Sends `request` and answers its status and its JSON body (`null` when the body is not JSON);
+/// panics naming what it could not reach.
+pub async fn status_and_json(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("send the request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}

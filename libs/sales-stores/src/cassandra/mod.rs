@@ -42,6 +42,7 @@ pub const ORDER_COLUMNS: &str = "order_id, store_id, terminal_id, customer_id, c
 #[derive(Debug, DeserializeRow)]
 pub struct StoredOrder {
     pub order_id: String,
+    // The sale.
     pub store_id: Option<String>,
     pub terminal_id: Option<String>,
     pub customer_id: Option<String>,
@@ -49,6 +50,7 @@ pub struct StoredOrder {
     pub currency: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub day: Option<NaiveDate>,
+    // Its lines, a list a field.
     pub line_skus: Option<Vec<String>>,
     pub line_names: Option<Vec<String>>,
     pub line_quantities: Option<Vec<i32>>,
@@ -60,6 +62,7 @@ pub struct StoredOrder {
     pub payment_method: Option<String>,
     pub ingest_id: Option<Uuid>,
     pub ingested_at: Option<DateTime<Utc>>,
+    // Its void.
     pub void_store_id: Option<String>,
     pub void_created_at: Option<DateTime<Utc>>,
     pub void_reason: Option<String>,
@@ -197,9 +200,12 @@ impl StoredRefund {
 
 #[derive(Clone, Debug)]
 pub struct CassandraConfig {
+    /// `host:port` of the nodes the driver first reaches; it finds the others from them.
     pub contact_points: Vec<String>,
     pub keyspace: String,
+    /// The data centre whose nodes are asked first; the driver's default when unset.
     pub local_dc: Option<String>,
+    /// Of every read and write (`LOCAL_QUORUM` unless set).
     pub consistency: Consistency,
     /// Orders written (or requests served) concurrently.
     pub concurrency: usize,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::java::JavaProcess;
+use super::java::{JavaProcess, Readiness};
 use super::tls::Certificates;
 
 /// The module flags of `conf/jvm17-server.options` (Cassandra 5.0) that the server needs on 17.
@@ -216,29 +216,20 @@ impl Cassandra {
             &format!("cassandra {}", options.host),
             args,
             &dir.join("cassandra.log"),
+            Readiness::new(
+                "Cassandra",
+                options.contact_point(),
+                "Starting listening for CQL clients",
+                answers,
+            ),
         )?;
         Ok(Cassandra { options, process })
-    }
-
-    /// [`Cassandra::spawn`] and [`Cassandra::wait_ready`].
-    pub async fn start(options: CassandraOptions, within: Duration) -> anyhow::Result<Cassandra> {
-        let mut cassandra = Cassandra::spawn(options)?;
-        cassandra.wait_ready(within).await?;
-        Ok(cassandra)
     }
 
     /// Waits until the node listens for CQL clients and answers a query as the superuser; the
     /// error carries the end of its log.
     pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        let contact_point = self.options.contact_point();
-        self.process
-            .wait_ready(
-                &format!("Cassandra at {contact_point}"),
-                "Starting listening for CQL clients",
-                within,
-                || answers(contact_point.clone()),
-            )
-            .await
+        self.process.wait_ready(within).await
     }
 
     pub fn contact_point(&self) -> String {
@@ -248,6 +239,6 @@ impl Cassandra {
     /// Starts the node again on the same data and ports, and waits until it answers.
     pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
         self.process.restart()?;
-        self.wait_ready(within).await
+        self.process.wait_ready(within).await
     }
 }

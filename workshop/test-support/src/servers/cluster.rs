@@ -133,7 +133,9 @@ impl Cluster {
             heap_mb: 768,
             token_replication: REPLICAS,
         };
-        let mut nodes = vec![Cassandra::start(options(0), within).await?];
+        let mut seed = Cassandra::spawn(options(0))?;
+        seed.wait_ready(within).await?;
+        let mut nodes = vec![seed];
         for broker in &mut brokers {
             broker.wait_ready(within).await?;
         }

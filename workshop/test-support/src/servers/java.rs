@@ -1,13 +1,13 @@
 //! One JVM server as a child process: its output in a log file, stopped by PID when dropped (and
 //! when the launcher itself dies), and killed, paused or resumed on request.
 
-use std::future::Future;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use futures::future::BoxFuture;
 
 /// The JDK 17 `java` (Cassandra 5.0 runs on 11 and 17 only): `JAVA17_HOME`, else Debian's
 /// `/usr/lib/jvm/java-17-*`, else `java` on the PATH.
@@ -30,8 +30,32 @@ pub fn java17() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("java"))
 }
 
+/// How a server shows it is ready: a line in this start's log, then an answer in its own protocol.
+pub struct Readiness {
+    /// What errors call the server ("Kafka at 127.0.0.1:9092").
+    pub what: String,
+    pub line: &'static str,
+    pub answers: Box<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>,
+}
+
+impl Readiness {
+    /// Ready once `line` is logged and `answers(address)` says yes; `what` is the kind of server.
+    pub fn new<F, Fut>(what: &str, address: String, line: &'static str, answers: F) -> Readiness
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send + 'static,
+    {
+        Readiness {
+            what: format!("{what} at {address}"),
+            line,
+            answers: Box::new(move || Box::pin(answers(address.clone()))),
+        }
+    }
+}
+
 pub struct JavaProcess {
     name: String,
+    ready: Readiness,
     command: Vec<String>,
     log: PathBuf,
     /// Where this start's output begins in the log.
@@ -41,9 +65,15 @@ pub struct JavaProcess {
 
 impl JavaProcess {
     /// Starts `java args…` with its output appended to `log`.
-    pub fn spawn(name: &str, args: Vec<String>, log: &Path) -> anyhow::Result<JavaProcess> {
+    pub fn spawn(
+        name: &str,
+        args: Vec<String>,
+        log: &Path,
+        ready: Readiness,
+    ) -> anyhow::Result<JavaProcess> {
         let mut process = JavaProcess {
             name: name.to_string(),
+            ready,
             command: args,
             log: log.to_path_buf(),
             since: 0,
@@ -128,34 +158,45 @@ impl JavaProcess {
         Ok(())
     }
 
-    /// Waits until this start's log has `line` and `answers` (the server's own protocol) says
-    /// yes; how long that took, or an error naming `what` with the end of the log.
-    pub async fn wait_ready<F, Fut>(
-        &mut self,
-        what: &str,
-        line: &str,
-        within: Duration,
-        mut answers: F,
-    ) -> anyhow::Result<Duration>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = bool>,
-    {
+    /// Waits until this start's log has the readiness line and the server answers; how long that
+    /// took, or an error naming the server with the end of its log.
+    pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         loop {
             self.check_alive()?;
-            if self.logged(line) && answers().await {
+            if self.logged(self.ready.line) && (self.ready.answers)().await {
                 return Ok(started.elapsed());
             }
             if started.elapsed() > within {
                 bail!(
-                    "{what} did not answer within {within:?}; the end of {}:\n{}",
+                    "{} did not answer within {within:?}; the end of {}:\n{}",
+                    self.ready.what,
                     self.log.display(),
                     self.log_tail(60)
                 );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// SIGKILL, `down` without the server, then the same command again; how long the server took
+    /// to answer once started.
+    pub async fn crash_for(
+        &mut self,
+        down: Duration,
+        within: Duration,
+    ) -> anyhow::Result<Duration> {
+        self.kill();
+        tokio::time::sleep(down).await;
+        self.start()?;
+        self.wait_ready(within).await
+    }
+
+    /// SIGSTOP for `hang` (the sockets stay open, nothing answers), then SIGCONT.
+    pub async fn hang_for(&self, hang: Duration) -> anyhow::Result<()> {
+        self.pause()?;
+        tokio::time::sleep(hang).await;
+        self.resume()
     }
 
     fn signal(&self, signal: i32) -> anyhow::Result<()> {

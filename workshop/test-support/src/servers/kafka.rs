@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use base64::Engine;
 
-use super::java::JavaProcess;
+use super::java::{JavaProcess, Readiness};
 use super::tls::Certificates;
 
 /// A SASL_SSL listener beside the plain one: SCRAM-SHA-256 over TLS with the given certificate.
@@ -31,9 +31,13 @@ pub struct Voter {
 pub struct KafkaOptions {
     /// Holds `data/`, `server.properties` and `kafka.log`; data found there is reused.
     pub dir: PathBuf,
+    /// The broker's `node.id`, unique in its cluster.
     pub node_id: u32,
+    /// The address it listens on (a loopback address of its own in a cluster).
     pub host: String,
+    /// Where clients reach it.
     pub port: u16,
+    /// Where the quorum's controllers reach each other.
     pub controller_port: u16,
     /// The whole quorum, this node included.
     pub voters: Vec<Voter>,
@@ -241,39 +245,24 @@ impl Kafka {
             &format!("kafka node {}", options.node_id),
             args,
             &dir.join("kafka.log"),
+            Readiness::new(
+                "Kafka",
+                options.bootstrap(),
+                "Kafka Server started",
+                answers,
+            ),
         )?;
         Ok(Kafka { options, process })
-    }
-
-    /// [`Kafka::spawn`] and [`Kafka::wait_ready`].
-    pub async fn start(options: KafkaOptions, within: Duration) -> anyhow::Result<Kafka> {
-        let mut kafka = Kafka::spawn(options)?;
-        kafka.wait_ready(within).await?;
-        Ok(kafka)
     }
 
     /// Waits until the broker has logged that it started and answers a metadata request; the
     /// error carries the end of its log.
     pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        let bootstrap = self.options.bootstrap();
-        self.process
-            .wait_ready(
-                &format!("Kafka at {bootstrap}"),
-                "Kafka Server started",
-                within,
-                || answers(bootstrap.clone()),
-            )
-            .await
+        self.process.wait_ready(within).await
     }
 
     pub fn bootstrap(&self) -> String {
         self.options.bootstrap()
-    }
-
-    /// Starts the broker again on the same data and ports, and waits until it answers.
-    pub async fn restart(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        self.process.restart()?;
-        self.wait_ready(within).await
     }
 }
 
