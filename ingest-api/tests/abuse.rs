@@ -7,42 +7,27 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use support::{order, KEY};
 use test_support::kafka::TestKafka;
+use tokio::process::Command;
 
 const MALFORMED: usize = 10_000;
 
-/// The ingest-api binary on a free port; killed when dropped.
-struct Service {
-    child: Child,
-    base: String,
-    addr: String,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Service {
-    /// Resident memory, from /proc.
-    fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the service is running");
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS");
-        kib / 1024.0
-    }
+/// Resident memory of the process `pid`, from /proc.
+fn rss_mib(pid: u32) -> f64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the service is running");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib / 1024.0
 }
 
 fn free_port() -> u16 {
@@ -119,7 +104,8 @@ async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_an
     kafka.create_topic(&topic, 3).await;
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_ingest-api"))
+    // The ingest-api binary on a free port; killed when dropped.
+    let service = Command::new(env!("CARGO_BIN_EXE_ingest-api"))
         .envs([
             ("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers()),
             ("KAFKA_TOPIC", topic.as_str()),
@@ -132,20 +118,18 @@ async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_an
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .kill_on_drop(true)
         .spawn()
         .expect("start ingest-api");
-    let service = Service {
-        child,
-        base: format!("http://{addr}"),
-        addr,
-    };
-    test_support::wait_until_ok(&format!("{}/ready", service.base), Duration::from_secs(30))
+    let pid = service.id().expect("the service is running");
+    let base = format!("http://{addr}");
+    test_support::wait_until_ok(&format!("{base}/ready"), Duration::from_secs(30))
         .await
         .expect("ingest-api ready");
     let client = reqwest::Client::new();
     let post = |content_type: &'static str, body: Vec<u8>, keyed: bool| {
         let mut request = client
-            .post(format!("{}/v1/orders", service.base))
+            .post(format!("{base}/v1/orders"))
             .header("content-type", content_type)
             .body(body);
         if keyed {
@@ -153,22 +137,19 @@ async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_an
         }
         request.send()
     };
-    let valid_order = |n: usize| order(&format!("valid-{n}")).to_string().into_bytes();
+    let post_valid = |n: usize| {
+        let body = order(&format!("valid-{n}")).to_string().into_bytes();
+        post("application/json", body, true)
+    };
 
     // Warm up with valid and malformed requests, then take the baseline.
     let valid = order("template");
     for i in 0..300 {
-        assert_eq!(
-            post("application/json", valid_order(i), true)
-                .await
-                .unwrap()
-                .status(),
-            202
-        );
+        assert_eq!(post_valid(i).await.unwrap().status(), 202);
         let (content_type, body, keyed) = malformed(i, &valid);
         post(content_type, body, keyed).await.unwrap();
     }
-    let before = service.rss_mib();
+    let before = rss_mib(pid);
 
     let started = Instant::now();
     let statuses: Vec<(usize, u16, String)> = stream::iter(0..MALFORMED)
@@ -198,13 +179,13 @@ async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_an
         );
         assert!(!field.is_empty(), "request {i} ({}): no field named", i % 8);
     }
-    let after = service.rss_mib();
+    let after = rss_mib(pid);
 
     // Stalled bodies: half an order, then nothing. A valid order still goes through at once,
     // and each stalled request is answered and closed at the request timeout.
     let mut stalled: Vec<TcpStream> = (0..32)
         .map(|_| {
-            let mut socket = TcpStream::connect(&service.addr).expect("connect");
+            let mut socket = TcpStream::connect(&addr).expect("connect");
             write!(
                 socket,
                 "POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"order_id\":"
@@ -215,13 +196,7 @@ async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_an
         })
         .collect();
     let during = Instant::now();
-    assert_eq!(
-        post("application/json", valid_order(10_000), true)
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(post_valid(10_000).await.unwrap().status(), 202);
     let valid_latency = during.elapsed();
     let stalled_for = Instant::now();
     for socket in &mut stalled {
@@ -239,13 +214,7 @@ async fn ten_thousand_malformed_requests_and_stalled_bodies_leave_the_service_an
         cut_after < Duration::from_secs(8),
         "stalled bodies held for {cut_after:?}"
     );
-    assert_eq!(
-        post("application/json", valid_order(10_001), true)
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(post_valid(10_001).await.unwrap().status(), 202);
 
     println!(
         "{MALFORMED} malformed requests in {:.1} s ({:.0}/s); RSS {before:.1} MiB before, {after:.1} MiB after; \

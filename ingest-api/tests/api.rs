@@ -9,7 +9,7 @@ use chrono::Utc;
 use rdkafka::Message;
 use sales_model::Envelope;
 use serde_json::{json, Value};
-use support::{order, spawn_app, KEY};
+use support::{keys_on, order, spawn_app, KEY};
 use test_support::kafka::{key_text, payload_text, TestKafka};
 use test_support::orders::SampleOrder;
 
@@ -90,12 +90,7 @@ async fn amounts_are_kept_in_their_currency_minor_unit() {
     let response = app.post("/v1/orders", &fractional_yen).await;
     assert_eq!(response.status(), 422);
     let errors: Value = response.json().await.unwrap();
-    let fields: Vec<(&str, &str)> = errors["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
-        .collect();
+    let fields = support::text_pairs(&errors["errors"], "field", "message");
     assert_eq!(
         fields,
         vec![
@@ -167,11 +162,7 @@ async fn a_retried_order_keeps_its_key_and_partition() {
         .unwrap();
     assert_eq!(first["status"], "accepted");
     assert_eq!(first["partition"], second["partition"]);
-    let messages = kafka.read_topic(&app.topic, 2, WAIT);
-    assert_eq!(
-        messages.iter().map(key_text).collect::<Vec<_>>(),
-        vec!["retry-1", "retry-1"]
-    );
+    assert_eq!(keys_on(&kafka, &app.topic, 2, WAIT), ["retry-1", "retry-1"]);
     app.stop().await.unwrap();
 }
 
@@ -248,11 +239,7 @@ async fn a_mixed_batch_produces_exactly_the_valid_orders_and_reports_the_rest_in
     assert_eq!(results[3]["errors"][0]["code"], "total_mismatch");
     assert_eq!(results[4]["errors"][0]["code"], "unknown_field");
 
-    let mut keys: Vec<String> = kafka
-        .read_topic(&app.topic, 3, QUIET)
-        .iter()
-        .map(key_text)
-        .collect();
+    let mut keys = keys_on(&kafka, &app.topic, 3, QUIET);
     keys.sort();
     assert_eq!(keys, vec!["batch-ok-1", "batch-ok-2"]);
     app.stop().await.unwrap();
@@ -387,14 +374,9 @@ async fn refused_requests_answer_their_status_and_produce_nothing() {
     assert_eq!(fields, ["currency", "items[0].quantity", "total"]);
 
     assert_eq!(app.post("/v1/orders", &order("marker")).await.status(), 202);
-    let keys: Vec<String> = kafka
-        .read_topic(&app.topic, 2, QUIET)
-        .iter()
-        .map(key_text)
-        .collect();
     assert_eq!(
-        keys,
-        vec!["marker"],
+        keys_on(&kafka, &app.topic, 2, QUIET),
+        ["marker"],
         "only the marker order may be on the topic"
     );
     app.stop().await.unwrap();
@@ -430,18 +412,7 @@ async fn with_the_broker_down_orders_get_503_and_after_it_returns_202() {
     );
 
     mock.broker_up(-1).unwrap();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = app
-            .post("/v1/orders", &order("after"))
-            .await
-            .status()
-            .as_u16();
-        if status == 202 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let status = app.post_until_accepted("/v1/orders", &order("after")).await;
     assert_eq!(status, 202);
     app.stop().await.unwrap();
 }
@@ -469,12 +440,7 @@ async fn an_order_in_flight_at_shutdown_is_finished_and_acknowledged() {
     app.stop().await.unwrap();
     assert_eq!(in_flight.await.unwrap().unwrap(), 202);
     mock.broker_round_trip_time(1, Duration::ZERO).unwrap();
-    let keys: Vec<String> = kafka
-        .read_topic("Order", 1, WAIT)
-        .iter()
-        .map(key_text)
-        .collect();
-    assert_eq!(keys, vec!["in-flight"]);
+    assert_eq!(keys_on(&kafka, "Order", 1, WAIT), ["in-flight"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -585,9 +551,8 @@ async fn malformed_requests_get_a_4xx_naming_a_field_and_the_service_keeps_answe
         );
     }
     assert_eq!(app.post("/v1/orders", &order("after")).await.status(), 202);
-    let on_topic = kafka.read_topic(&app.topic, 2, Duration::from_secs(3));
     assert_eq!(
-        on_topic.iter().map(key_text).collect::<Vec<_>>(),
+        keys_on(&kafka, &app.topic, 2, Duration::from_secs(3)),
         ["after"],
         "no malformed request may produce anything"
     );

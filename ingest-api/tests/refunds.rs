@@ -30,19 +30,9 @@ fn void() -> Value {
     json!({"store_id": "store-042", "created_at": (Utc::now() - chrono::Duration::seconds(30)).to_rfc3339(), "reason": "rung up twice"})
 }
 
-/// The `(field, code)` pairs of an error body.
-fn errors(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {body}"))
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().to_string(),
-                e["code"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+/// The `(field, code)` of every error of an answer.
+fn errors(body: &Value) -> Vec<(&str, &str)> {
+    support::text_pairs(&body["errors"], "field", "code")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,10 +132,7 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
         .await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        errors(&body),
-        [("body".to_string(), "malformed_json".to_string())]
-    );
+    assert_eq!(errors(&body), [("body", "malformed_json")]);
     let mut huge = refund("r-1", "o-1");
     huge["reason"] = json!("x".repeat(8000));
     let response = app.post("/v1/refunds", &huge).await;
@@ -156,70 +143,39 @@ async fn refused_refunds_and_voids_answer_their_status_and_produce_nothing() {
     bad["amount"] = json!("3.49");
     bad["currency"] = json!("eur");
     bad["items"][0]["quantity"] = json!(0);
-    let response = app.post("/v1/refunds", &bad).await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        errors(&body),
-        [
-            ("amount".to_string(), "amount_mismatch".to_string()),
-            ("currency".into(), "currency".into()),
-            ("items[0].quantity".into(), "range".into()),
-            ("refund_id".into(), "charset".into()),
-        ]
-    );
     let mut zero = refund("r-1", "o-1");
     zero["amount"] = json!("0.00");
     zero.as_object_mut().unwrap().remove("items");
-    let response = app.post("/v1/refunds", &zero).await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(errors(&body), [("amount".to_string(), "range".to_string())]);
     let mut unknown = refund("r-1", "o-1");
     unknown["channel"] = json!("online");
-    let body: Value = app
-        .post("/v1/refunds", &unknown)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        errors(&body),
-        [("channel".to_string(), "unknown_field".to_string())]
-    );
-
     // Invalid voids: a bad id in the path, a stale time, an unknown field.
-    let response = app.post("/v1/orders/o%201/void", &void()).await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        errors(&body),
-        [("order_id".to_string(), "charset".to_string())]
-    );
     let mut stale = void();
     stale["created_at"] = json!((Utc::now() - chrono::Duration::days(8)).to_rfc3339());
-    let body: Value = app
-        .post("/v1/orders/o-1/void", &stale)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        errors(&body),
-        [("created_at".to_string(), "too_old".to_string())]
-    );
     let mut repeated = void();
     repeated["order_id"] = json!("o-1");
-    let body: Value = app
-        .post("/v1/orders/o-1/void", &repeated)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        errors(&body),
-        [("order_id".to_string(), "unknown_field".to_string())]
-    );
+    let all_at_once = [
+        ("amount", "amount_mismatch"),
+        ("currency", "currency"),
+        ("items[0].quantity", "range"),
+        ("refund_id", "charset"),
+    ];
+    for (path, body, expected) in [
+        ("/v1/refunds", bad, &all_at_once[..]),
+        ("/v1/refunds", zero, &[("amount", "range")]),
+        ("/v1/refunds", unknown, &[("channel", "unknown_field")]),
+        ("/v1/orders/o%201/void", void(), &[("order_id", "charset")]),
+        ("/v1/orders/o-1/void", stale, &[("created_at", "too_old")]),
+        (
+            "/v1/orders/o-1/void",
+            repeated,
+            &[("order_id", "unknown_field")],
+        ),
+    ] {
+        let response = app.post(path, &body).await;
+        assert_eq!(response.status(), 422, "{path}: {body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(errors(&answer), expected, "{path}: {body}");
+    }
     let response = app.post("/v1/orders/o-1/void", &json!([])).await;
     assert_eq!(response.status(), 422);
 
@@ -282,12 +238,8 @@ async fn a_mixed_refund_batch_produces_exactly_the_valid_refunds_and_reports_the
             (3, "accepted", "r-3")
         ]
     );
-    assert_eq!(
-        errors(&results[1]),
-        [("amount".to_string(), "negative".to_string())]
-    );
-    let messages = kafka.read_topic(&app.topic, 3, Duration::from_secs(3));
-    let keys: Vec<String> = messages.iter().map(key_text).collect();
+    assert_eq!(errors(&results[1]), [("amount", "negative")]);
+    let keys = support::keys_on(&kafka, &app.topic, 3, Duration::from_secs(3));
     assert_eq!(keys.len(), 2, "{keys:?}");
     assert!(keys.contains(&"o-1".to_string()) && keys.contains(&"o-3".to_string()));
     app.stop().await.unwrap();
@@ -319,18 +271,9 @@ async fn with_the_broker_down_refunds_and_voids_get_503_with_retry_after() {
 
     // Once the broker is back, the same refund is accepted (the POS retries it).
     mock.broker_up(-1).unwrap();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = app
-            .post("/v1/refunds", &refund("r-1", "o-1"))
-            .await
-            .status()
-            .as_u16();
-        if status == 202 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let status = app
+        .post_until_accepted("/v1/refunds", &refund("r-1", "o-1"))
+        .await;
     assert_eq!(status, 202);
     app.stop().await.unwrap();
 }

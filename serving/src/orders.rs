@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use sales_model::{exponent_of, format_minor};
 use scylla::client::session::Session;
 use scylla::response::{PagingState, PagingStateResponse};
@@ -16,6 +14,7 @@ use uuid::Uuid;
 
 use sales_stores::cassandra::{customer_month, StoredOrder, ORDER_COLUMNS};
 
+use crate::cassandra_reads::{all_rows, prepare};
 use crate::paging::{page, Cursor};
 
 /// Money as the API shows it: decimal text at the currency's ISO 4217 scale (`6.50` EUR, `650`
@@ -29,21 +28,50 @@ pub fn money(minor: i64, currency: &str) -> String {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Order)]
 pub struct OrderView {
+    /// The till's id of the sale, its idempotency key.
+    #[schema(example = "pos-17-000123")]
     pub order_id: String,
+    /// The store that made the sale.
+    #[schema(example = "store-042")]
     pub store_id: String,
+    /// The till that rang it up, when the POS said.
+    #[schema(example = "t-3")]
     pub terminal_id: Option<String>,
+    /// The customer, when the POS named one.
+    #[schema(example = "c-9001")]
     pub customer_id: Option<String>,
+    /// One of in_store, takeaway, delivery, online.
+    #[schema(example = "in_store")]
     pub channel: String,
+    /// The ISO 4217 currency of every amount of the order.
+    #[schema(example = "EUR")]
     pub currency: String,
+    /// When the sale was made (the event time the POS sent).
+    #[schema(example = "2026-11-22T10:15:30Z")]
     pub created_at: DateTime<Utc>,
+    /// The business day of `created_at` in BUSINESS_TIME_ZONE.
+    #[schema(example = "2026-11-22")]
     pub day: NaiveDate,
+    /// The lines, in the order the POS sent them.
     pub items: Vec<LineView>,
+    /// How many items: the sum of the lines' quantities.
+    #[schema(example = 2)]
     pub item_count: i32,
+    /// Taken off the lines' sum, in the currency's units.
+    #[schema(example = "0.50")]
     pub discount: String,
+    /// Added to the lines' sum, in the currency's units.
+    #[schema(example = "0.00")]
     pub tax: String,
+    /// What the sale took: the lines' sum − discount + tax, in the currency's units.
+    #[schema(example = "6.50")]
     pub total: String,
+    /// One of cash, card, mobile, other, when the POS said.
+    #[schema(example = "card")]
     pub payment_method: Option<String>,
+    /// The ingest attempt that carried the stored version (for tracing, never for identity).
     pub ingest_id: Option<Uuid>,
+    /// When ingest-api accepted that attempt.
     pub ingested_at: Option<DateTime<Utc>>,
     /// Whether the sale was voided: then it counts in no aggregate (its refunds still do).
     pub voided: bool,
@@ -64,43 +92,72 @@ pub struct OrderView {
 /// A sale's void.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VoidView {
+    /// The store that voided the sale.
     pub store_id: String,
+    /// When the void was made.
     pub created_at: DateTime<Utc>,
+    /// Why, when the POS said.
     pub reason: Option<String>,
 }
 
 /// One refund of a sale.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RefundView {
+    /// The till's id of the refund, its idempotency key.
+    #[schema(example = "pos-17-r-000045")]
     pub refund_id: String,
     /// Where the money went back.
+    #[schema(example = "store-042")]
     pub store_id: String,
+    /// When the money went back: the refund counts in that window and business day.
     pub created_at: DateTime<Utc>,
+    /// The sale's currency.
+    #[schema(example = "EUR")]
     pub currency: String,
+    /// What went back, in the currency's units.
+    #[schema(example = "3.50")]
     pub amount: String,
+    /// Why, when the POS said.
+    #[schema(example = "damaged")]
     pub reason: Option<String>,
 }
 
+/// One line of a sale.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Line)]
 pub struct LineView {
+    /// The product's stock-keeping unit.
+    #[schema(example = "sku-1")]
     pub sku: String,
+    /// The product's name as the till showed it.
+    #[schema(example = "Latte")]
     pub name: String,
+    /// How many units, 1 to 10000.
+    #[schema(example = 2)]
     pub quantity: i32,
+    /// One unit's price, in the currency's units.
+    #[schema(example = "3.50")]
     pub unit_price: String,
+    /// quantity × unit_price, in the currency's units.
+    #[schema(example = "7.00")]
     pub amount: String,
 }
 
 /// One order in a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderSummary {
+    #[schema(example = "pos-17-000123")]
     pub order_id: String,
     pub created_at: DateTime<Utc>,
+    #[schema(example = "store-042")]
     pub store_id: String,
     pub customer_id: Option<String>,
+    #[schema(example = "in_store")]
     pub channel: String,
+    #[schema(example = "EUR")]
     pub currency: String,
     pub item_count: i32,
+    #[schema(example = "6.50")]
     pub total: String,
 }
 
@@ -111,10 +168,24 @@ pub struct OrderPage {
     pub next_page: Option<String>,
 }
 
+impl OrderPage {
+    /// The page of `rows` after `cursor`, at most `limit` long.
+    fn of(rows: Vec<ListedRow>, cursor: Option<&Cursor>, limit: usize) -> OrderPage {
+        let (rows, next_page) = page(rows, ListedRow::key, cursor, limit);
+        OrderPage {
+            orders: rows.into_iter().map(OrderSummary::from).collect(),
+            next_page,
+        }
+    }
+}
+
+/// An order as the list tables (`orders_by_store_day`, `orders_by_customer_month`) both hold it,
+/// partition key included; read in [`LISTED_COLUMNS`].
 #[derive(DeserializeRow)]
-struct StoreDayRow {
+struct ListedRow {
     order_id: String,
     created_at: DateTime<Utc>,
+    store_id: String,
     customer_id: Option<String>,
     channel: String,
     currency: String,
@@ -122,15 +193,30 @@ struct StoreDayRow {
     total_minor: i64,
 }
 
-#[derive(DeserializeRow)]
-struct CustomerRow {
-    order_id: String,
-    created_at: DateTime<Utc>,
-    store_id: String,
-    channel: String,
-    currency: String,
-    item_count: i32,
-    total_minor: i64,
+/// The columns of a [`ListedRow`], in its order.
+const LISTED_COLUMNS: &str =
+    "order_id, created_at, store_id, customer_id, channel, currency, item_count, total_minor";
+
+impl ListedRow {
+    /// Its clustering key in both tables: `(created_at DESC, order_id)`.
+    fn key(&self) -> (DateTime<Utc>, &str) {
+        (self.created_at, &self.order_id)
+    }
+}
+
+impl From<ListedRow> for OrderSummary {
+    fn from(r: ListedRow) -> Self {
+        OrderSummary {
+            total: money(r.total_minor, &r.currency),
+            order_id: r.order_id,
+            created_at: r.created_at,
+            store_id: r.store_id,
+            customer_id: r.customer_id,
+            channel: r.channel,
+            currency: r.currency,
+            item_count: r.item_count,
+        }
+    }
 }
 
 #[derive(DeserializeRow)]
@@ -161,39 +247,21 @@ struct Newest {
     before: PreparedStatement,
 }
 
-/// Prepares `cql`; fails naming the statement the schema cannot take.
-async fn prepare(session: &Session, cql: String) -> anyhow::Result<PreparedStatement> {
-    session
-        .prepare(cql.as_str())
-        .await
-        .with_context(|| format!("cannot prepare {cql}"))
-}
-
 impl Newest {
-    /// Prepares the three reads of `select` (which names the partition with its last `?`s).
-    async fn prepare(session: &Session, select: &str) -> anyhow::Result<Newest> {
+    /// Prepares the three reads of the listed orders of `table` whose partition `partition`
+    /// names with `?`s.
+    async fn prepare(
+        session: &Session,
+        keyspace: &str,
+        table: &str,
+        partition: &str,
+    ) -> anyhow::Result<Newest> {
+        let select = format!("SELECT {LISTED_COLUMNS} FROM {keyspace}.{table} WHERE {partition}");
         Ok(Newest {
-            first: prepare(session, select.to_string()).await?,
+            first: prepare(session, select.clone()).await?,
             ties: prepare(session, format!("{select} AND created_at = ?")).await?,
             before: prepare(session, format!("{select} AND created_at < ?")).await?,
         })
-    }
-}
-
-/// A row of a partition clustered by `(created_at DESC, order_id)`.
-trait Clustered {
-    fn key(&self) -> (DateTime<Utc>, &str);
-}
-
-impl Clustered for StoreDayRow {
-    fn key(&self) -> (DateTime<Utc>, &str) {
-        (self.created_at, &self.order_id)
-    }
-}
-
-impl Clustered for CustomerRow {
-    fn key(&self) -> (DateTime<Utc>, &str) {
-        (self.created_at, &self.order_id)
     }
 }
 
@@ -208,24 +276,13 @@ impl OrderReads {
             "SELECT refund_id, store_id, currency, created_at, amount_minor, reason FROM {keyspace}.refunds_by_order WHERE order_id = ?"
         ))
         .await?;
-        let store_columns =
-            "order_id, created_at, customer_id, channel, currency, item_count, total_minor";
         // A page reads its rows in the table's clustering order (newest first, ties by order id)
         // from the cursor on, and stops once it has them (`first_rows`), so the first page and
         // the hundredth cost the same, on a quiet day and on a busy one, for a new customer and
         // for one with years of orders.
-        let store_day = Newest::prepare(
-            &session,
-            &format!("SELECT {store_columns} FROM {keyspace}.orders_by_store_day WHERE store_id = ? AND day = ?"),
-        )
-        .await?;
-        let customer_columns =
-            "order_id, created_at, store_id, channel, currency, item_count, total_minor";
-        let customer = Newest::prepare(
-            &session,
-            &format!("SELECT {customer_columns} FROM {keyspace}.orders_by_customer_month WHERE customer_id = ? AND month = ?"),
-        )
-        .await?;
+        let newest = |table, partition| Newest::prepare(&session, keyspace, table, partition);
+        let store_day = newest("orders_by_store_day", "store_id = ? AND day = ?").await?;
+        let customer = newest("orders_by_customer_month", "customer_id = ? AND month = ?").await?;
         let customer_months = prepare(format!(
             "SELECT month FROM {keyspace}.customer_months WHERE customer_id = ?"
         ))
@@ -254,7 +311,8 @@ impl OrderReads {
         let Some(sale) = row.record() else {
             return Ok(None);
         };
-        let mut refunds: Vec<RefundRow> = self.all(&self.refunds, (order_id,)).await?;
+        let mut refunds: Vec<RefundRow> =
+            all_rows(&self.session, &self.refunds, (order_id,)).await?;
         refunds.sort_by(|a, b| (a.created_at, &a.refund_id).cmp(&(b.created_at, &b.refund_id)));
         let currency = sale.currency.as_str();
         let items = row
@@ -321,7 +379,7 @@ impl OrderReads {
     ) -> anyhow::Result<OrderPage> {
         // One row past the page tells whether another page follows.
         let want = limit.saturating_add(1);
-        let rows: Vec<StoreDayRow> = self
+        let rows = self
             .newest(
                 &self.store_day,
                 (store_id, day),
@@ -330,21 +388,7 @@ impl OrderReads {
                 want,
             )
             .await?;
-        let (rows, next_page) = page(rows, Clustered::key, cursor, limit);
-        let orders = rows
-            .into_iter()
-            .map(|r| OrderSummary {
-                order_id: r.order_id,
-                created_at: r.created_at,
-                store_id: store_id.to_string(),
-                customer_id: r.customer_id,
-                channel: r.channel,
-                total: money(r.total_minor, &r.currency),
-                currency: r.currency,
-                item_count: r.item_count,
-            })
-            .collect();
-        Ok(OrderPage { orders, next_page })
+        Ok(OrderPage::of(rows, cursor, limit))
     }
 
     /// A customer's orders, newest first, read month by month (`orders_by_customer_month`), so a
@@ -360,8 +404,8 @@ impl OrderReads {
         // cursor's month from the cursor on while the months are listed: most pages end there.
         let from = cursor.map(|c| customer_month(c.created_at()));
         let want = limit.saturating_add(1);
-        let listing = self.all::<(i32,)>(&self.customer_months, (customer_id,));
-        let (listed, mut rows): (_, Vec<CustomerRow>) = match (cursor, from) {
+        let listing = all_rows::<(i32,)>(&self.session, &self.customer_months, (customer_id,));
+        let (listed, mut rows) = match (cursor, from) {
             (Some(cursor), Some(month)) => {
                 let first = self.newest(
                     &self.customer,
@@ -386,7 +430,7 @@ impl OrderReads {
             }
             let left = want - rows.len();
             rows.extend(
-                self.newest::<CustomerRow, _, _>(
+                self.newest(
                     &self.customer,
                     (customer_id, month),
                     |at| (customer_id, month, at),
@@ -396,36 +440,21 @@ impl OrderReads {
                 .await?,
             );
         }
-        let (rows, next_page) = page(rows, Clustered::key, cursor, limit);
-        let orders = rows
-            .into_iter()
-            .map(|r| OrderSummary {
-                order_id: r.order_id,
-                created_at: r.created_at,
-                store_id: r.store_id,
-                customer_id: Some(customer_id.to_string()),
-                channel: r.channel,
-                total: money(r.total_minor, &r.currency),
-                currency: r.currency,
-                item_count: r.item_count,
-            })
-            .collect();
-        Ok(OrderPage { orders, next_page })
+        Ok(OrderPage::of(rows, cursor, limit))
     }
 
     /// At most `want` rows of one partition (`key`) in clustering order, after `cursor` when
     /// there is one (`at` names the partition and a moment): the rest of the cursor's
     /// millisecond (its orders are few; those already shown are dropped), then what is older.
-    async fn newest<R, K, V>(
+    async fn newest<K, V>(
         &self,
         reads: &Newest,
         key: K,
         at: impl Fn(DateTime<Utc>) -> V,
         cursor: Option<&Cursor>,
         want: usize,
-    ) -> anyhow::Result<Vec<R>>
+    ) -> anyhow::Result<Vec<ListedRow>>
     where
-        R: Clustered + for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
         K: scylla::serialize::row::SerializeRow + Clone,
         V: scylla::serialize::row::SerializeRow + Clone,
     {
@@ -433,32 +462,26 @@ impl OrderReads {
             return self.first_rows(&reads.first, key, want).await;
         };
         let moment = cursor.created_at();
-        let mut rows: Vec<R> = self.all(&reads.ties, at(moment)).await?;
+        let mut rows: Vec<ListedRow> = all_rows(&self.session, &reads.ties, at(moment)).await?;
         rows.retain(|r| {
             let (t, id) = r.key();
             cursor.precedes(t, id)
         });
         if rows.len() < want {
             let left = want - rows.len();
-            rows.extend(
-                self.first_rows::<R>(&reads.before, at(moment), left)
-                    .await?,
-            );
+            rows.extend(self.first_rows(&reads.before, at(moment), left).await?);
         }
         Ok(rows)
     }
 
     /// The first `n` rows of a query in clustering order, fetched in pages of at most `n` rows so
     /// the server stops reading once they are in hand.
-    async fn first_rows<R>(
+    async fn first_rows(
         &self,
         statement: &PreparedStatement,
         values: impl scylla::serialize::row::SerializeRow + Clone,
         n: usize,
-    ) -> anyhow::Result<Vec<R>>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
-    {
+    ) -> anyhow::Result<Vec<ListedRow>> {
         let mut statement = statement.clone();
         let mut rows = Vec::new();
         let mut paging = PagingState::start();
@@ -468,7 +491,7 @@ impl OrderReads {
                 .session
                 .execute_single_page(&statement, values.clone(), paging)
                 .await?;
-            for row in result.into_rows_result()?.rows::<R>()? {
+            for row in result.into_rows_result()?.rows::<ListedRow>()? {
                 rows.push(row?);
             }
             match next {
@@ -478,26 +501,6 @@ impl OrderReads {
         }
         rows.truncate(n);
         Ok(rows)
-    }
-
-    /// Every row a query selects, read page by page from the driver: only for reads that stay
-    /// small whatever the history (a sale's refunds, a customer's months, one millisecond of a
-    /// partition).
-    async fn all<R>(
-        &self,
-        statement: &PreparedStatement,
-        values: impl scylla::serialize::row::SerializeRow,
-    ) -> anyhow::Result<Vec<R>>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
-    {
-        Ok(self
-            .session
-            .execute_iter(statement.clone(), values)
-            .await?
-            .rows_stream::<R>()?
-            .try_collect()
-            .await?)
     }
 
     /// Cheap query proving the keyspace answers (readiness).

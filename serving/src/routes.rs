@@ -2,6 +2,8 @@
 //! naming it, an unknown one too, and a store that cannot answer is a 503 with `Retry-After`.
 //! Each handler is described for the generated API document.
 
+use std::future::Future;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -30,6 +32,11 @@ fn bad(field: &str, code: &str, message: impl Into<String>) -> Problem {
 fn unavailable(error: anyhow::Error) -> Problem {
     tracing::warn!(error = format!("{error:#}"), "store query failed");
     Problem::unavailable("a data store did not answer; retry shortly")
+}
+
+/// The answer of a store read: its result as JSON, or a 503 when the store failed.
+async fn answer<T>(read: impl Future<Output = anyhow::Result<T>>) -> Result<Json<T>, Problem> {
+    read.await.map(Json).map_err(unavailable)
 }
 
 /// `limit`: 1 to `SERVING_MAX_PAGE`, default `SERVING_DEFAULT_PAGE`.
@@ -193,14 +200,9 @@ pub async fn order(
     Path(order_id): Path<String>,
 ) -> Result<Json<OrderView>, Problem> {
     let id = OrderId::parse(order_id).map_err(|e| bad("order_id", &e.code, e.to_string()))?;
-    match app
-        .orders()?
-        .order(id.as_str())
-        .await
-        .map_err(unavailable)?
-    {
-        Some(order) => Ok(Json(order)),
-        None => Err(Problem::new(
+    match answer(app.orders()?.order(id.as_str())).await? {
+        Json(Some(order)) => Ok(Json(order)),
+        Json(None) => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "order_id",
             "not_found",
@@ -237,12 +239,11 @@ pub async fn store_orders(
     let day = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
         .map_err(|_| bad("date", "date", "must be a day such as 2026-11-22"))?;
     let (limit, cursor) = page_request(params.limit.as_deref(), params.page.as_deref(), &app)?;
-    let page = app
-        .orders()?
-        .store_day(store.as_str(), day, cursor.as_ref(), limit)
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(page))
+    answer(
+        app.orders()?
+            .store_day(store.as_str(), day, cursor.as_ref(), limit),
+    )
+    .await
 }
 
 /// A customer's orders, newest first.
@@ -265,12 +266,11 @@ pub async fn customer_orders(
     let customer =
         CustomerId::parse(customer_id).map_err(|e| bad("customer_id", &e.code, e.to_string()))?;
     let (limit, cursor) = page_request(params.limit.as_deref(), params.page.as_deref(), &app)?;
-    let page = app
-        .orders()?
-        .customer(customer.as_str(), cursor.as_ref(), limit)
-        .await
-        .map_err(unavailable)?;
-    Ok(Json(page))
+    answer(
+        app.orders()?
+            .customer(customer.as_str(), cursor.as_ref(), limit),
+    )
+    .await
 }
 
 /// Orders, items and revenue per group and currency (currencies are never added together).
@@ -299,11 +299,7 @@ pub async fn summary(
         )
     })?;
     let currency = currency(params.currency.as_deref())?;
-    let rows = app
-        .sales
-        .summary(range, group_by, currency.as_deref())
-        .await
-        .map_err(unavailable)?;
+    let Json(rows) = answer(app.sales.summary(range, group_by, currency.as_deref())).await?;
     Ok(Json(SummaryReply {
         from: range.from,
         to: range.to,
@@ -332,11 +328,7 @@ pub async fn top_products(
     let range = range(params.from.as_deref(), params.to.as_deref(), &app)?;
     let limit = limit(params.limit.as_deref(), &app)?;
     let currency = currency(params.currency.as_deref())?;
-    let rows = app
-        .sales
-        .top_products(range, limit, currency.as_deref())
-        .await
-        .map_err(unavailable)?;
+    let Json(rows) = answer(app.sales.top_products(range, limit, currency.as_deref())).await?;
     Ok(Json(TopProductsReply {
         from: range.from,
         to: range.to,

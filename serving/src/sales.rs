@@ -111,15 +111,10 @@ fn in_range(
     query.bind(from).bind(to).bind(currency).bind(currency)
 }
 
-/// One group's figures in one currency. Sales that were voided count nowhere; refunds count
-/// where and when the money went back.
+/// What a row's sales took and what went back, in its currency's units. Sales that were voided
+/// count nowhere; refunds count where and when the money went back.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SummaryRow {
-    pub key: String,
-    pub currency: String,
-    /// Sales (not voided).
-    pub orders: u64,
-    pub items: u64,
+pub struct Takings {
     /// What the sales took.
     #[schema(example = "120.50")]
     pub gross: String,
@@ -134,6 +129,30 @@ pub struct SummaryRow {
     pub revenue: String,
 }
 
+impl Takings {
+    /// Sums of `v_sales_by_window` or `v_product_sales_by_window` in minor units of `currency`.
+    fn of(gross_minor: i64, refunds_minor: i64, net_minor: i64, currency: &str) -> Takings {
+        Takings {
+            gross: money(gross_minor, currency),
+            refunds: money(refunds_minor, currency),
+            net: money(net_minor, currency),
+            revenue: money(net_minor, currency),
+        }
+    }
+}
+
+/// One group's figures in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryRow {
+    pub key: String,
+    pub currency: String,
+    /// Sales (not voided).
+    pub orders: u64,
+    pub items: u64,
+    #[serde(flatten)]
+    pub takings: Takings,
+}
+
 /// One product's figures in one currency (line amounts, before order-level discount and tax).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductRow {
@@ -143,25 +162,25 @@ pub struct ProductRow {
     pub quantity: u64,
     /// Units refunded.
     pub refunded_quantity: u64,
+    /// Sales with the product.
     pub orders: u64,
-    pub gross: String,
-    pub refunds: String,
-    pub net: String,
-    /// The net amount, as before refunds existed.
-    pub revenue: String,
+    #[serde(flatten)]
+    pub takings: Takings,
 }
 
+/// A summary's group as ClickHouse sums it; money in minor units of `currency`.
 #[derive(Row, Deserialize)]
 struct SummaryRecord {
     key: String,
     currency: String,
     total_orders: u64,
     total_items: u64,
-    total_gross_minor: i64,
-    total_refunds_minor: i64,
-    total_net_minor: i64,
+    total_gross: i64,
+    total_refunds: i64,
+    total_net: i64,
 }
 
+/// A product as ClickHouse sums it; money in minor units of `currency`.
 #[derive(Row, Deserialize)]
 struct ProductRecord {
     sku: String,
@@ -170,9 +189,9 @@ struct ProductRecord {
     total_quantity: u64,
     total_refunded_quantity: u64,
     total_orders: u64,
-    total_gross_minor: i64,
-    total_refunds_minor: i64,
-    total_net_minor: i64,
+    total_gross: i64,
+    total_refunds: i64,
+    total_net: i64,
 }
 
 pub struct SalesReads {
@@ -207,8 +226,8 @@ impl SalesReads {
         currency: Option<&str>,
     ) -> anyhow::Result<Vec<SummaryRow>> {
         let sql = format!(
-            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(gross_minor) AS total_gross_minor, \
-             sum(refunds_minor) AS total_refunds_minor, sum(net_minor) AS total_net_minor \
+            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(gross_minor) AS total_gross, \
+             sum(refunds_minor) AS total_refunds, sum(net_minor) AS total_net \
              FROM v_sales_by_window WHERE {IN_RANGE} GROUP BY key, currency ORDER BY key, currency",
             group_by.expression(),
         );
@@ -228,10 +247,7 @@ impl SalesReads {
                 },
                 orders: r.total_orders,
                 items: r.total_items,
-                gross: money(r.total_gross_minor, &r.currency),
-                refunds: money(r.total_refunds_minor, &r.currency),
-                net: money(r.total_net_minor, &r.currency),
-                revenue: money(r.total_net_minor, &r.currency),
+                takings: Takings::of(r.total_gross, r.total_refunds, r.total_net, &r.currency),
                 currency: r.currency,
             })
             .collect())
@@ -246,9 +262,9 @@ impl SalesReads {
     ) -> anyhow::Result<Vec<ProductRow>> {
         let sql = format!(
             "SELECT sku, anyIf(name, name != '') AS product_name, currency, sum(quantity) AS total_quantity, \
-             sum(refunded_quantity) AS total_refunded_quantity, sum(orders) AS total_orders, sum(gross_minor) AS total_gross_minor, \
-             sum(refunds_minor) AS total_refunds_minor, sum(net_minor) AS total_net_minor FROM v_product_sales_by_window \
-             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_net_minor DESC, sku LIMIT ?"
+             sum(refunded_quantity) AS total_refunded_quantity, sum(orders) AS total_orders, sum(gross_minor) AS total_gross, \
+             sum(refunds_minor) AS total_refunds, sum(net_minor) AS total_net FROM v_product_sales_by_window \
+             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_net DESC, sku LIMIT ?"
         );
         let query = in_range(self.client.query(&sql), range, currency);
         let records: Vec<ProductRecord> = self.timed(query.bind(limit as u64).fetch_all()).await?;
@@ -260,10 +276,7 @@ impl SalesReads {
                 quantity: r.total_quantity,
                 refunded_quantity: r.total_refunded_quantity,
                 orders: r.total_orders,
-                gross: money(r.total_gross_minor, &r.currency),
-                refunds: money(r.total_refunds_minor, &r.currency),
-                net: money(r.total_net_minor, &r.currency),
-                revenue: money(r.total_net_minor, &r.currency),
+                takings: Takings::of(r.total_gross, r.total_refunds, r.total_net, &r.currency),
                 currency: r.currency,
             })
             .collect())

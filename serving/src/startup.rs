@@ -88,16 +88,19 @@ impl Application {
 
 /// The service's routes and their API document, built from the same handlers.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let reads = OpenApiRouter::new()
+    let reads = [
         // Cassandra's: an order, a store's day, a customer's orders.
-        .routes(routes!(routes::order))
-        .routes(routes!(routes::store_orders))
-        .routes(routes!(routes::customer_orders))
+        routes!(routes::order),
+        routes!(routes::store_orders),
+        routes!(routes::customer_orders),
         // ClickHouse's: the sales figures.
-        .routes(routes!(routes::summary))
-        .routes(routes!(routes::top_products))
+        routes!(routes::summary),
+        routes!(routes::top_products),
         // Both: the last reconciliation of the two.
-        .routes(routes!(routes::reconciliation));
+        routes!(routes::reconciliation),
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::new(), OpenApiRouter::routes);
     let keys = (&state.config.api_keys, state.config.rate_limit_per_key);
     let api = OpenApiRouter::with_openapi(service_runtime::ops::document("serving", DESCRIPTION))
         .merge(behind_keys(reads, keys.0, keys.1))

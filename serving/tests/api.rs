@@ -1,7 +1,9 @@
 //! serving over real HTTP, against stores loaded by the real stream-job (on the run's Kafka and
 //! Cassandra, or the services the environment names).
 
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sales_model::Envelope;
@@ -11,11 +13,10 @@ use serving::configuration::ServingConfig;
 use serving::jobs::Jobs;
 use serving::startup::Application;
 use std::sync::Arc;
-use stream_job::configuration::StreamConfig;
-use stream_job::startup::StreamJob;
 use test_support::metrics::{metric, scrape};
 use test_support::orders::SampleOrder;
 use test_support::stores::TestStores;
+use test_support::{status_and_json, texts};
 
 const KEY: &str = "serving-test-key-0123";
 
@@ -63,57 +64,26 @@ async fn serve(orders: &[Envelope], extra: &[(&str, &str)]) -> Served {
     settings.extend_from_slice(extra);
     let env = stores.env(&settings);
     let settings = Settings::new(&env);
-    let job_config = StreamConfig::from_settings(&settings).expect("job config");
 
-    let messages: Vec<(String, Vec<u8>)> = orders
-        .iter()
-        .map(|e| (e.event.order_id().as_str().to_string(), e.to_json()))
-        .collect();
-    stores.kafka.produce_all(&stores.topic, &messages).await;
-    let job = StreamJob::start(job_config)
-        .await
-        .expect("start stream-job");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stores.kafka.committed_total(&group, &stores.topic) < orders.len() as i64 {
-        assert!(
-            Instant::now() < deadline,
-            "stream-job did not load the orders"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    job.shutdown().await.expect("the job stopped cleanly");
-
-    let app = Application::build(ServingConfig::from_settings(&settings).expect("serving config"))
-        .await
-        .expect("build serving");
-    let base = format!("http://{}", app.local_addr());
-    let jobs = app.jobs();
-    assert!(
-        app.cassandra()
-            .reached_within(Duration::from_secs(30))
-            .await,
-        "serving did not reach Cassandra"
-    );
-    tokio::spawn(app.run(std::future::pending()));
+    support::load(&stores, &settings, orders).await;
+    let serving = support::serve(&settings).await;
     Served {
-        base,
+        base: serving.base,
         client: reqwest::Client::new(),
-        jobs,
+        jobs: serving.jobs,
         stores,
     }
 }
 
 impl Served {
+    /// A GET of `path`, without a key.
+    fn request(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.base))
+    }
+
+    /// The status and JSON body (`null` if none) of a GET of `path` with the key.
     async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        status_and_json(self.request(path).bearer_auth(KEY)).await
     }
 
     async fn sql(&self, statement: &str) -> String {
@@ -174,12 +144,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     let served = serve(&orders, &[]).await;
 
     for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
-        let response = served
-            .client
-            .get(format!("{}{path}", served.base))
-            .send()
-            .await
-            .unwrap();
+        let response = served.request(path).send().await.unwrap();
         assert_eq!(
             response.status(),
             200,
@@ -214,12 +179,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     assert_eq!(body["customer_id"], "c-1");
     assert_eq!(served.get("/v1/orders/nope").await.0, 404);
     assert_eq!(served.get("/v1/orders/bad%20id").await.0, 400);
-    let unauthorized = served
-        .client
-        .get(format!("{}/v1/orders/s-3", served.base))
-        .send()
-        .await
-        .unwrap();
+    let unauthorized = served.request("/v1/orders/s-3").send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
 
     let day = minute(base, 0, 0).date_naive();
@@ -228,7 +188,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     loop {
         let (status, body) = served.get(&path).await;
         assert_eq!(status, 200, "{body}");
-        let ids: Vec<String> = test_support::texts(&body["orders"], "order_id")
+        let ids: Vec<String> = texts(&body["orders"], "order_id")
             .into_iter()
             .map(str::to_string)
             .collect();
@@ -244,7 +204,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
     assert_eq!(seen, ["s-6", "s-4", "s-5", "s-2", "s-3", "s-0", "s-1"]);
 
     let (_, body) = served.get("/v1/customers/c-1/orders?limit=2").await;
-    let first: Vec<&str> = test_support::texts(&body["orders"], "order_id");
+    let first: Vec<&str> = texts(&body["orders"], "order_id");
     assert_eq!(first, ["other-store", "s-6"]);
     assert!(body["next_page"].is_string());
 
@@ -311,11 +271,10 @@ async fn summaries_and_top_products_come_from_the_views() {
     );
 
     let (_, body) = served.get(&q("region")).await;
-    let regions: Vec<(&str, &str)> = body["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["key"].as_str().unwrap(), r["revenue"].as_str().unwrap()))
+    let rows = &body["rows"];
+    let regions: Vec<(&str, &str)> = texts(rows, "key")
+        .into_iter()
+        .zip(texts(rows, "revenue"))
         .collect();
     assert_eq!(regions, [("East", "13.25"), ("North", "3.50")]);
 
@@ -406,6 +365,17 @@ fn summary_rows(body: &Value) -> Vec<(String, u64, String)> {
         .collect()
 }
 
+/// The named `fields` of every element of `array`, one JSON array per element (`null` for a
+/// field an element lacks).
+fn picked(array: &Value, fields: &[&str]) -> Vec<Value> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|element| fields.iter().map(|f| element[*f].clone()).collect())
+        .collect()
+}
+
 fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
@@ -472,7 +442,7 @@ async fn walk(served: &Served, first: &str, limit: usize) -> (Vec<String>, usize
     loop {
         let (status, body) = served.get(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
-        let ids = test_support::texts(&body["orders"], "order_id");
+        let ids = texts(&body["orders"], "order_id");
         assert!(ids.len() <= limit, "{path}: {} orders", ids.len());
         seen.extend(ids.into_iter().map(str::to_string));
         pages += 1;
@@ -591,24 +561,12 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
 
     let (status, full) = served.get("/v1/orders/full").await;
     assert_eq!(status, 200, "{full}");
-    let refunds: Vec<(&str, &str, &str)> = full["refunds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["refund_id"].as_str().unwrap(),
-                r["store_id"].as_str().unwrap(),
-                r["amount"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        refunds,
-        [("r-2", "store-002", "9.00"), ("r-1", "store-001", "3.00")]
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>(),
+        picked(&full["refunds"], &["refund_id", "store_id", "amount"]),
+        [
+            json!(["r-1", "store-001", "3.00"]),
+            json!(["r-2", "store-002", "9.00"])
+        ],
         "refunds oldest first"
     );
     assert_eq!(
@@ -647,12 +605,6 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
 
     let from = urlencode(&minute(base, 60, 0).to_rfc3339());
     let to = urlencode(&minute(base, -5, 0).to_rfc3339());
-    let (status, body) = served
-        .get(&format!(
-            "/v1/sales/summary?from={from}&to={to}&group_by=store"
-        ))
-        .await;
-    assert_eq!(status, 200, "{body}");
     let row = |key: &str, orders, gross: &str, refunds: &str, net: &str| {
         (
             key.to_string(),
@@ -662,55 +614,55 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
             net.to_string(),
         )
     };
-    assert_eq!(
-        money_rows(&body),
-        [
-            // The voided sale counts nowhere; refunds count at the store that gave money back.
-            row("store-001", 1, "10.00", "3.00", "7.00"),
-            row("store-002", 1, "3.00", "9.00", "-6.00"),
-            row("store-003", 0, "0.00", "2.50", "-2.50"),
-        ]
-    );
-    let (_, body) = served
-        .get(&format!(
-            "/v1/sales/summary?from={from}&to={to}&group_by=channel"
-        ))
-        .await;
-    assert_eq!(
-        money_rows(&body),
-        [
-            // Refunds take their sale's channel; a refund of an unknown sale has none.
-            row("in_store", 1, "10.00", "12.00", "-2.00"),
-            row("online", 1, "3.00", "0.00", "3.00"),
-            row("unknown", 0, "0.00", "2.50", "-2.50"),
-        ]
-    );
+    let summaries = [
+        // The voided sale counts nowhere; refunds count at the store that gave money back.
+        (
+            "store",
+            [
+                row("store-001", 1, "10.00", "3.00", "7.00"),
+                row("store-002", 1, "3.00", "9.00", "-6.00"),
+                row("store-003", 0, "0.00", "2.50", "-2.50"),
+            ],
+        ),
+        // Refunds take their sale's channel; a refund of an unknown sale has none.
+        (
+            "channel",
+            [
+                row("in_store", 1, "10.00", "12.00", "-2.00"),
+                row("online", 1, "3.00", "0.00", "3.00"),
+                row("unknown", 0, "0.00", "2.50", "-2.50"),
+            ],
+        ),
+    ];
+    for (group_by, expected) in summaries {
+        let (status, body) = served
+            .get(&format!(
+                "/v1/sales/summary?from={from}&to={to}&group_by={group_by}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(money_rows(&body), expected, "by {group_by}");
+    }
     let (_, body) = served
         .get(&format!(
             "/v1/sales/top-products?from={from}&to={to}&limit=5"
         ))
         .await;
-    let products: Vec<(&str, u64, u64, &str, &str, &str)> = body["rows"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{body}"))
-        .iter()
-        .map(|p| {
-            (
-                p["sku"].as_str().unwrap(),
-                p["quantity"].as_u64().unwrap(),
-                p["refunded_quantity"].as_u64().unwrap(),
-                p["gross"].as_str().unwrap(),
-                p["refunds"].as_str().unwrap(),
-                p["net"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let fields = [
+        "sku",
+        "quantity",
+        "refunded_quantity",
+        "gross",
+        "refunds",
+        "net",
+    ];
     assert_eq!(
-        products,
+        picked(&body["rows"], &fields),
         [
-            ("sku-1", 3, 1, "13.00", "3.00", "10.00"),
-            ("sku-2", 0, 0, "0.00", "0.00", "0.00")
-        ]
+            json!(["sku-1", 3, 1, "13.00", "3.00", "10.00"]),
+            json!(["sku-2", 0, 0, "0.00", "0.00", "0.00"])
+        ],
+        "{body}"
     );
 
     let report = served.jobs.reconcile_now().await.expect("a run");
@@ -938,8 +890,7 @@ async fn a_key_past_its_rate_limit_gets_429() {
     assert_eq!(&statuses[..2], [200, 200]);
     assert!(statuses[2..].contains(&429), "{statuses:?}");
     let limited = served
-        .client
-        .get(format!("{}/v1/reconciliation", served.base))
+        .request("/v1/reconciliation")
         .bearer_auth(KEY)
         .send()
         .await

@@ -3,17 +3,17 @@
 //! for this run (test-servers). ingest-api, stream-job and serving each connect through them, and
 //! a wrong CA or a wrong password is refused with an error that says which.
 
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use ingest_api::configuration::IngestConfig;
 use sales_stores::cassandra::{connect, CassandraConfig};
 use sales_stores::kafka::KafkaConnection;
 use service_runtime::settings::Settings;
-use serving::configuration::ServingConfig;
-use stream_job::configuration::StreamConfig;
-use stream_job::startup::StreamJob;
 use test_support::orders::SampleOrder;
 use test_support::servers::endpoints::required;
+use test_support::status_and_json;
 use test_support::stores::TestStores;
 
 const INGEST_KEY: &str = "secured-ingest-key-0123";
@@ -30,22 +30,37 @@ fn with(base: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, Str
     env
 }
 
-/// What a metadata request over `env`'s Kafka connection answers: Ok, or librdkafka's reason.
-async fn kafka_answer(env: &Vec<(String, String)>) -> Result<(), String> {
-    let connection =
-        KafkaConnection::from_settings(&Settings::new(env)).map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(move || connection.check(Duration::from_secs(10)))
-        .await
-        .expect("the check ran")
-        .map_err(|e| format!("{e:#}"))
+/// The store a connection check reaches.
+#[derive(Debug, Clone, Copy)]
+enum Store {
+    Kafka,
+    Cassandra,
 }
 
-async fn cassandra_answer(env: &Vec<(String, String)>) -> Result<(), String> {
-    let config = CassandraConfig::from_settings(&Settings::new(env)).map_err(|e| e.to_string())?;
-    connect(&config)
-        .await
-        .map(drop)
-        .map_err(|e| format!("{e:#}"))
+impl Store {
+    /// What connecting over `env` answers: Ok, or the client's reason. Kafka is asked for its
+    /// metadata; Cassandra opens a session.
+    async fn answer(self, env: &Vec<(String, String)>) -> Result<(), String> {
+        let settings = Settings::new(env);
+        match self {
+            Store::Kafka => {
+                let connection =
+                    KafkaConnection::from_settings(&settings).map_err(|e| e.to_string())?;
+                tokio::task::spawn_blocking(move || connection.check(Duration::from_secs(10)))
+                    .await
+                    .expect("the check ran")
+                    .map_err(|e| format!("{e:#}"))
+            }
+            Store::Cassandra => {
+                let config =
+                    CassandraConfig::from_settings(&settings).map_err(|e| e.to_string())?;
+                connect(&config)
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("{e:#}"))
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,36 +99,42 @@ async fn the_pipeline_runs_over_sasl_ssl_and_cassandra_tls_and_names_a_wrong_ca_
         .to_string();
     let refusals = [
         (
-            kafka_answer(&with(&secured, &[("KAFKA_SSL_CA_LOCATION", &stranger_ca)])).await,
+            Store::Kafka,
+            "KAFKA_SSL_CA_LOCATION",
+            stranger_ca.as_str(),
             "certificate verify failed",
         ),
         (
-            kafka_answer(&with(
-                &secured,
-                &[("KAFKA_SASL_PASSWORD", "not-the-password")],
-            ))
-            .await,
+            Store::Kafka,
+            "KAFKA_SASL_PASSWORD",
+            "not-the-password",
             "invalid credentials",
         ),
         (
-            cassandra_answer(&with(&secured, &[("CASSANDRA_TLS_CA_FILE", &stranger_ca)])).await,
+            Store::Cassandra,
+            "CASSANDRA_TLS_CA_FILE",
+            stranger_ca.as_str(),
             "certificate verify failed",
         ),
         (
-            cassandra_answer(&with(
-                &secured,
-                &[("CASSANDRA_PASSWORD", "not-the-password")],
-            ))
-            .await,
+            Store::Cassandra,
+            "CASSANDRA_PASSWORD",
+            "not-the-password",
             "password are incorrect",
         ),
     ];
-    for (answer, reason) in refusals {
-        let error = answer.expect_err("a wrong CA or password must be refused");
-        assert!(error.contains(reason), "expected {reason:?} in: {error}");
+    for (store, setting, value, reason) in refusals {
+        let error = store
+            .answer(&with(&secured, &[(setting, value)]))
+            .await
+            .expect_err("a wrong CA or password must be refused");
+        assert!(
+            error.contains(reason),
+            "{store:?} {setting}: expected {reason:?} in: {error}"
+        );
     }
-    assert_eq!(kafka_answer(&secured).await, Ok(()));
-    assert_eq!(cassandra_answer(&secured).await, Ok(()));
+    assert_eq!(Store::Kafka.answer(&secured).await, Ok(()));
+    assert_eq!(Store::Cassandra.answer(&secured).await, Ok(()));
 
     // ingest-api produces over SASL_SSL.
     let settings = Settings::new(&secured);
@@ -129,50 +150,27 @@ async fn the_pipeline_runs_over_sasl_ssl_and_cassandra_tls_and_names_a_wrong_ca_
         .expect("ingest-api ready over SASL_SSL");
     let sale = SampleOrder::new("secured-1", "store-001", chrono::Utc::now()).json();
     let client = reqwest::Client::new();
-    let posted = client
-        .post(format!("{ingest_url}/v1/orders"))
-        .bearer_auth(INGEST_KEY)
-        .json(&sale)
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(posted.status(), 202);
+    let (status, posted) = status_and_json(
+        client
+            .post(format!("{ingest_url}/v1/orders"))
+            .bearer_auth(INGEST_KEY)
+            .json(&sale),
+    )
+    .await;
+    assert_eq!(status, 202, "{posted}");
 
     // stream-job consumes over SASL_SSL and writes to Cassandra over TLS.
-    let job = StreamJob::start(StreamConfig::from_settings(&settings).expect("job config"))
-        .await
-        .expect("stream-job starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stores.kafka.committed_total(&group, &stores.topic) < 1 {
-        assert!(Instant::now() < deadline, "stream-job did not commit");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    job.shutdown().await.expect("the job stopped cleanly");
+    support::load(&stores, &settings, &[]).await;
 
     // serving reads it over TLS.
-    let serving = serving::startup::Application::build(
-        ServingConfig::from_settings(&settings).expect("serving config"),
+    let serving = support::serve(&settings).await;
+    let (status, order) = status_and_json(
+        client
+            .get(format!("{}/v1/orders/secured-1", serving.base))
+            .bearer_auth(SERVING_KEY),
     )
-    .await
-    .expect("serving starts");
-    let serving_url = format!("http://{}", serving.local_addr());
-    assert!(
-        serving
-            .cassandra()
-            .reached_within(Duration::from_secs(30))
-            .await,
-        "serving did not reach Cassandra over TLS"
-    );
-    tokio::spawn(serving.run(std::future::pending()));
-    let order: serde_json::Value = client
-        .get(format!("{serving_url}/v1/orders/secured-1"))
-        .bearer_auth(SERVING_KEY)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    .await;
+    assert_eq!(status, 200, "{order}");
     assert_eq!(order["order_id"], "secured-1");
     assert_eq!(order["store_id"], "store-001");
     assert_eq!(order["total"], sale["total"]);

@@ -4,16 +4,14 @@
 //! the README itself), then stream-job and serving of this release on it: old orders read, voided
 //! and refunded; new orders written and read beside them.
 
-use std::time::{Duration, Instant};
+mod support;
 
 use chrono::Utc;
 use service_runtime::settings::Settings;
-use serving::configuration::ServingConfig;
-use stream_job::configuration::StreamConfig;
-use stream_job::startup::StreamJob;
 use test_support::clickhouse::TestClickHouse;
 use test_support::kafka::TestKafka;
 use test_support::orders::{refund, void, SampleOrder};
+use test_support::status_and_json;
 use test_support::stores::{repository_root, TestStores};
 
 const KEY: &str = "upgrade-test-key-0123";
@@ -133,52 +131,12 @@ async fn the_readme_upgrade_keeps_old_orders_readable_and_writable() {
             None,
         ),
     ];
-    let messages: Vec<(String, Vec<u8>)> = events
-        .iter()
-        .map(|e| (e.event.order_id().as_str().to_string(), e.to_json()))
-        .collect();
-    stores.kafka.produce_all(&stores.topic, &messages).await;
-    let job = StreamJob::start(StreamConfig::from_settings(&settings).expect("job config"))
-        .await
-        .expect("stream-job starts on the upgraded keyspace");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stores.kafka.committed_total(&group, &stores.topic) < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "stream-job did not commit the three events"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    job.shutdown().await.expect("the job stopped cleanly");
+    support::load(&stores, &settings, &events).await;
 
     // This release's serving reads old and new orders.
-    let app = serving::startup::Application::build(
-        ServingConfig::from_settings(&settings).expect("serving config"),
-    )
-    .await
-    .expect("serving starts");
-    let base = format!("http://{}", app.local_addr());
-    assert!(
-        app.cassandra()
-            .reached_within(Duration::from_secs(30))
-            .await
-    );
-    tokio::spawn(app.run(std::future::pending()));
+    let base = support::serve(&settings).await.base;
     let client = reqwest::Client::new();
-    let get = |path: String| {
-        let request = client.get(format!("{base}{path}")).bearer_auth(KEY);
-        async move {
-            let response = request.send().await.expect("get");
-            let status = response.status().as_u16();
-            (
-                status,
-                response
-                    .json::<serde_json::Value>()
-                    .await
-                    .unwrap_or_default(),
-            )
-        }
-    };
+    let get = |path: String| status_and_json(client.get(format!("{base}{path}")).bearer_auth(KEY));
     let (status, old_1) = get("/v1/orders/old-1".into()).await;
     assert_eq!(status, 200, "{old_1}");
     assert_eq!(old_1["total"], "4.50");

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use sales_model::{Envelope, Event, FieldError, ParseError};
+use sales_model::{Envelope, Event, FieldError, Freshness, ParseError};
 use serde::Serialize;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
@@ -19,8 +19,10 @@ use service_runtime::problem::{with_retry_after, Problem};
 use crate::producer::ProduceError;
 use crate::state::AppState;
 
-/// Turns one JSON document into an event, judged against the ingest clock `now`.
-pub type Parser<'a> = &'a (dyn Fn(&[u8], DateTime<Utc>) -> Result<Event, ParseError> + Sync);
+/// Turns one JSON document into an event, judged against the ingest clock `now` and the
+/// configured freshness.
+pub type Parser<'a> =
+    &'a (dyn Fn(&[u8], DateTime<Utc>, Freshness) -> Result<Event, ParseError> + Sync);
 
 /// Where Kafka stored an accepted event.
 pub struct Placed {
@@ -29,17 +31,18 @@ pub struct Placed {
     pub offset: i64,
 }
 
-/// Checks, parses and produces one event; 2xx only once Kafka acknowledged it.
-pub async fn accept_one(
+/// Checks, parses and produces one event; 202 with the answer `A` only once Kafka acknowledged
+/// it.
+pub async fn accept_one<A: From<Placed>>(
     app: &AppState,
     route: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     parse: Parser<'_>,
-) -> Result<Placed, Problem> {
+) -> Result<(StatusCode, Json<A>), Problem> {
     let accept = async {
         let body = read_json_body(headers, body)?;
-        let event = parse(&body, Utc::now()).map_err(parse_problem)?;
+        let event = parse(&body, Utc::now(), app.config.freshness).map_err(parse_problem)?;
         let id = event.id().to_string();
         let (partition, offset) = produce(app, event)
             .await
@@ -50,7 +53,10 @@ pub async fn accept_one(
             offset,
         })
     };
-    accept.await.map_err(|problem| refused(app, route, problem))
+    let placed = accept
+        .await
+        .map_err(|problem| refused(app, route, problem))?;
+    Ok((StatusCode::ACCEPTED, Json(A::from(placed))))
 }
 
 /// What became of one element of a batch.
@@ -83,8 +89,9 @@ pub async fn accept_batch(
         .and_then(|body| split_batch(&body, app.config.max_batch, what))
         .map_err(|problem| refused(app, route, problem))?;
     let now = Utc::now();
+    let freshness = app.config.freshness;
     Ok(join_all(elements.iter().enumerate().map(|(index, raw)| async move {
-        match parse(raw.get().as_bytes(), now) {
+        match parse(raw.get().as_bytes(), now, freshness) {
             Err(error) => {
                 let problem = parse_problem(error);
                 for e in &problem.errors {

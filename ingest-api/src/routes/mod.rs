@@ -1,6 +1,7 @@
 //! HTTP routes: the order, refund and void endpoints and readiness, each described for the generated API
 //! document.
 
+mod endpoints;
 pub mod intake;
 pub mod ops;
 pub mod orders;

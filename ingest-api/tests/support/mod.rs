@@ -8,7 +8,7 @@ use ingest_api::configuration::IngestConfig;
 use ingest_api::startup::Application;
 use serde_json::Value;
 use service_runtime::settings::Settings;
-use test_support::kafka::TestKafka;
+use test_support::kafka::{key_text, TestKafka};
 use test_support::orders::SampleOrder;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -114,6 +114,19 @@ impl TestApp {
         )
     }
 
+    /// POSTs `body` until it is accepted (202), for up to ten seconds; the last status.
+    pub async fn post_until_accepted(&self, path: &str, body: &Value) -> u16 {
+        let mut status = 0;
+        for _ in 0..50 {
+            status = self.post(path, body).await.status().as_u16();
+            if status == 202 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        status
+    }
+
     /// Triggers a graceful shutdown and waits for the app to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
@@ -121,6 +134,21 @@ impl TestApp {
         }
         self.handle.await.expect("app task")
     }
+}
+
+/// The keys on `topic`: up to `at_most` messages, read for up to `wait`.
+pub fn keys_on(kafka: &TestKafka, topic: &str, at_most: usize, wait: Duration) -> Vec<String> {
+    let messages = kafka.read_topic(topic, at_most, wait);
+    messages.iter().map(key_text).collect()
+}
+
+/// The texts of `a` and `b` in every element of a JSON array, e.g. each error's field and code.
+pub fn text_pairs<'a>(array: &'a Value, a: &str, b: &str) -> Vec<(&'a str, &'a str)> {
+    let firsts = test_support::texts(array, a);
+    firsts
+        .into_iter()
+        .zip(test_support::texts(array, b))
+        .collect()
 }
 
 /// A valid order created a minute ago, with a total matching its line.

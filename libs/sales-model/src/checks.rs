@@ -88,14 +88,20 @@ pub(crate) fn event_time(
         })
 }
 
-/// The names of the fields marked as not the same.
-pub(crate) fn differing<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
-    fields
-        .into_iter()
-        .filter(|(_, same)| !same)
-        .map(|(name, _)| name)
-        .collect()
+/// The names of the fields whose values differ between two versions `$a` and `$b` of a record,
+/// in the order listed; money is named as the POS sends it (`total`, not `total_minor`). The list
+/// must name every field of the record: one added to the record but not here does not compile.
+macro_rules! differing {
+    ($a:expr, $b:expr; $record:ident { $($field:ident),+ $(,)? }) => {{
+        let $record { $($field: _),+ } = $a;
+        [$((stringify!($field).trim_end_matches("_minor"), $a.$field == $b.$field)),+]
+            .into_iter()
+            .filter(|(_, same)| !same)
+            .map(|(name, _)| name)
+            .collect()
+    }};
 }
+pub(crate) use differing;
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ use crate::checks::{check_line_name, differing};
 use crate::currency::exponent_of;
 use crate::errors::{Collector, EventErrors};
 use crate::money::Exact;
-use crate::request::Fields;
+use crate::request::{order_fields, Fields};
 use crate::{MoneyError, Order, OrderId, Refund, RefundRecord, StoreId, Void, VoidRecord};
 
 /// The envelope layout this code writes; it reads this one and every earlier one.
@@ -167,18 +167,32 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRecord {
+    /// The POS's id for the sale: its idempotency key, and the Kafka key.
     pub order_id: String,
+    /// The store the sale happened at.
     pub store_id: String,
+    /// The till, when the POS names it.
     pub terminal_id: Option<String>,
+    /// The customer, when the POS names one.
     pub customer_id: Option<String>,
+    /// How the order was placed: `in_store`, `takeaway`, `delivery` or `online`.
     pub channel: String,
+    /// The ISO 4217 code; its exponent is the minor unit of every amount in the record.
     pub currency: String,
+    /// When the till recorded the sale (event time): it picks the order's windows and, in the
+    /// business time zone, its business day.
     pub created_at: DateTime<Utc>,
+    /// The lines, 1 to 500.
     #[validate(length(min = 1, max = 500), nested)]
     pub items: Vec<LineRecord>,
+    /// In minor units of `currency`, like every amount here (hundredths of any currency in
+    /// envelope version 1); 0 when the POS gave none.
     pub discount_minor: i64,
+    /// 0 when the POS gave none.
     pub tax_minor: i64,
+    /// `sum(quantity × unit_price) − discount + tax`.
     pub total_minor: i64,
+    /// `cash`, `card`, `mobile` or `other`, when the POS says.
     pub payment_method: Option<String>,
 }
 
@@ -187,10 +201,13 @@ pub struct OrderRecord {
 #[serde(deny_unknown_fields)]
 pub struct LineRecord {
     pub sku: String,
+    /// The product's name as the till printed it, 1 to 200 characters.
     #[validate(custom(function = "check_line_name"))]
     pub name: String,
+    /// 1 to 10000.
     #[validate(range(min = 1, max = 10000))]
     pub quantity: i64,
+    /// The price of one, in minor units of the order's currency.
     pub unit_price_minor: i64,
 }
 
@@ -282,23 +299,10 @@ impl From<&Order> for OrderRecord {
 impl OrderRecord {
     /// The names of the fields whose values differ between two versions of an order.
     pub fn differing_fields(&self, other: &OrderRecord) -> Vec<&'static str> {
-        differing([
-            ("order_id", self.order_id == other.order_id),
-            ("store_id", self.store_id == other.store_id),
-            ("terminal_id", self.terminal_id == other.terminal_id),
-            ("customer_id", self.customer_id == other.customer_id),
-            ("channel", self.channel == other.channel),
-            ("currency", self.currency == other.currency),
-            ("created_at", self.created_at == other.created_at),
-            ("items", self.items == other.items),
-            ("discount", self.discount_minor == other.discount_minor),
-            ("tax", self.tax_minor == other.tax_minor),
-            ("total", self.total_minor == other.total_minor),
-            (
-                "payment_method",
-                self.payment_method == other.payment_method,
-            ),
-        ])
+        differing!(self, other; OrderRecord {
+            order_id, store_id, terminal_id, customer_id, channel, currency, created_at, items,
+            discount_minor, tax_minor, total_minor, payment_method,
+        })
     }
 
     /// Re-checks every structural rule and builds the domain order from a record whose money is
@@ -319,24 +323,20 @@ impl OrderRecord {
         recorded: impl Fn(i64) -> Result<Exact, MoneyError>,
     ) -> Result<Order, EventErrors> {
         let errors = Collector::new(self.validate());
-        Fields {
-            order_id: self.order_id,
-            store_id: self.store_id,
-            terminal_id: self.terminal_id,
-            customer_id: self.customer_id,
-            channel: self.channel,
-            currency: self.currency,
-            created_at: Some(self.created_at),
-            lines: self
-                .items
-                .into_iter()
-                .map(|l| (l.sku, l.name, l.quantity, recorded(l.unit_price_minor)))
-                .collect(),
-            discount: recorded(self.discount_minor),
-            tax: recorded(self.tax_minor),
-            total: recorded(self.total_minor),
-            payment_method: self.payment_method,
-        }
+        order_fields!(
+            self,
+            Fields {
+                created_at: Some(self.created_at),
+                lines: self
+                    .items
+                    .into_iter()
+                    .map(|l| (l.sku, l.name, l.quantity, recorded(l.unit_price_minor)))
+                    .collect(),
+                discount: recorded(self.discount_minor),
+                tax: recorded(self.tax_minor),
+                total: recorded(self.total_minor),
+            }
+        )
         .build(errors)
     }
 }

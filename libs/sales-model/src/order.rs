@@ -62,10 +62,10 @@ closed_set!(
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderLine {
-    sku: Sku,
-    name: String,
-    quantity: u32,
-    unit_price: Amount,
+    pub(crate) sku: Sku,
+    pub(crate) name: String,
+    pub(crate) quantity: u32,
+    pub(crate) unit_price: Amount,
 }
 
 impl OrderLine {
@@ -92,7 +92,7 @@ impl OrderLine {
 }
 
 /// A valid order. Built only by [`crate::OrderRequest`] (from a POS) or [`crate::OrderRecord`]
-/// (from Kafka), both of which check every rule first.
+/// (from Kafka), both through `Fields::build`, which checks every rule first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub(crate) order_id: OrderId,
@@ -107,22 +107,6 @@ pub struct Order {
     pub(crate) tax: Amount,
     pub(crate) total: Amount,
     pub(crate) payment_method: Option<PaymentMethod>,
-}
-
-/// The typed fields of an order before the cross-field checks.
-pub(crate) struct OrderParts {
-    pub order_id: OrderId,
-    pub store_id: StoreId,
-    pub terminal_id: Option<TerminalId>,
-    pub customer_id: Option<CustomerId>,
-    pub channel: Channel,
-    pub currency: Currency,
-    pub created_at: DateTime<Utc>,
-    pub lines: Vec<(Sku, String, u32, Amount)>,
-    pub discount: Amount,
-    pub tax: Amount,
-    pub total: Amount,
-    pub payment_method: Option<PaymentMethod>,
 }
 
 /// What spans fields, checked whenever every amount could be read (so a 422 reports it together
@@ -181,34 +165,6 @@ pub(crate) fn amount_errors(
 }
 
 impl Order {
-    /// Builds the order from parts every rule has passed, [`amount_errors`] included; only
-    /// `Fields::build` calls it, after those checks.
-    pub(crate) fn assemble(parts: OrderParts) -> Order {
-        Order {
-            order_id: parts.order_id,
-            store_id: parts.store_id,
-            terminal_id: parts.terminal_id,
-            customer_id: parts.customer_id,
-            channel: parts.channel,
-            currency: parts.currency,
-            created_at: parts.created_at,
-            lines: parts
-                .lines
-                .into_iter()
-                .map(|(sku, name, quantity, unit_price)| OrderLine {
-                    sku,
-                    name,
-                    quantity,
-                    unit_price,
-                })
-                .collect(),
-            discount: parts.discount,
-            tax: parts.tax,
-            total: parts.total,
-            payment_method: parts.payment_method,
-        }
-    }
-
     pub fn order_id(&self) -> &OrderId {
         &self.order_id
     }

@@ -307,16 +307,9 @@ impl RefundRecord {
 
     /// The names of the fields whose values differ between two versions of a refund.
     pub fn differing_fields(&self, other: &RefundRecord) -> Vec<&'static str> {
-        differing([
-            ("refund_id", self.refund_id == other.refund_id),
-            ("order_id", self.order_id == other.order_id),
-            ("store_id", self.store_id == other.store_id),
-            ("currency", self.currency == other.currency),
-            ("created_at", self.created_at == other.created_at),
-            ("items", self.items == other.items),
-            ("amount", self.amount_minor == other.amount_minor),
-            ("reason", self.reason == other.reason),
-        ])
+        differing!(self, other; RefundRecord {
+            refund_id, order_id, store_id, currency, created_at, items, amount_minor, reason,
+        })
     }
 }
 
@@ -334,12 +327,7 @@ impl VoidRecord {
 
     /// The names of the fields whose values differ between two versions of a void.
     pub fn differing_fields(&self, other: &VoidRecord) -> Vec<&'static str> {
-        differing([
-            ("order_id", self.order_id == other.order_id),
-            ("store_id", self.store_id == other.store_id),
-            ("created_at", self.created_at == other.created_at),
-            ("reason", self.reason == other.reason),
-        ])
+        differing!(self, other; VoidRecord { order_id, store_id, created_at, reason })
     }
 }
 

@@ -11,10 +11,10 @@ use crate::checks::{check_line_name, event_time, unstorable_time};
 use crate::currency::MAX_EXPONENT;
 use crate::errors::{Collector, EventErrors, FieldError};
 use crate::money::{DecimalInput, Exact};
-use crate::order::{amount_errors, OrderParts};
+use crate::order::amount_errors;
 use crate::{
-    Amount, Channel, Currency, CustomerId, MoneyError, Order, OrderId, PaymentMethod, Sku, StoreId,
-    TerminalId,
+    Amount, Channel, Currency, CustomerId, MoneyError, Order, OrderId, OrderLine, PaymentMethod,
+    Sku, StoreId, TerminalId,
 };
 
 /// The JSON body of `POST /v1/orders`, exactly as received. Unknown fields are refused.
@@ -95,25 +95,22 @@ impl Freshness {
         created_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), ValidationError> {
+        let beyond = |code, how: &str, limit: Duration| {
+            ValidationError::new(code).with_message(
+                format!(
+                    "is more than {} s {how} the server clock ({now})",
+                    limit.as_secs()
+                )
+                .into(),
+            )
+        };
         let ahead = created_at.signed_duration_since(now);
         let behind = now.signed_duration_since(created_at);
         if ahead.to_std().is_ok_and(|d| d > self.max_future) {
-            return Err(ValidationError::new("too_far_in_future").with_message(
-                format!(
-                    "is more than {} s ahead of the server clock ({now})",
-                    self.max_future.as_secs()
-                )
-                .into(),
-            ));
+            return Err(beyond("too_far_in_future", "ahead of", self.max_future));
         }
         if behind.to_std().is_ok_and(|d| d > self.max_age) {
-            return Err(ValidationError::new("too_old").with_message(
-                format!(
-                    "is more than {} s older than the server clock ({now})",
-                    self.max_age.as_secs()
-                )
-                .into(),
-            ));
+            return Err(beyond("too_old", "older than", self.max_age));
         }
         Ok(())
     }
@@ -221,19 +218,43 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ParseErr
 
 /// The fields both wire forms share once their money and time are read; see [`Fields::build`].
 pub(crate) struct Fields {
+    /// The ids as sent: [`Fields::build`] types each one and names it in any failure.
     pub order_id: String,
     pub store_id: String,
     pub terminal_id: Option<String>,
     pub customer_id: Option<String>,
+    /// The names from closed sets, typed by [`Fields::build`] too.
     pub channel: String,
+    pub payment_method: Option<String>,
+    /// The ISO 4217 code as sent; when valid, it sets the minor unit every amount is judged in.
     pub currency: String,
+    /// `None` when the event time could not be read (that failure is already recorded).
     pub created_at: Option<DateTime<Utc>>,
+    /// Each line's sku, name, quantity and unit price, the price read but not yet judged.
     pub lines: Vec<(String, String, i64, Result<Exact, MoneyError>)>,
+    /// Read exactly, but not yet judged against the currency's minor unit.
     pub discount: Result<Exact, MoneyError>,
     pub tax: Result<Exact, MoneyError>,
     pub total: Result<Exact, MoneyError>,
-    pub payment_method: Option<String>,
 }
+
+/// [`Fields`] from either wire form of an order: the text fields as `$wire` carries them, the
+/// event time, lines and money as given (each form reads those its own way).
+macro_rules! order_fields {
+    ($wire:expr, Fields { $($field:ident $(: $value:expr)?),+ $(,)? }) => {
+        Fields {
+            order_id: $wire.order_id,
+            store_id: $wire.store_id,
+            terminal_id: $wire.terminal_id,
+            customer_id: $wire.customer_id,
+            channel: $wire.channel,
+            payment_method: $wire.payment_method,
+            currency: $wire.currency,
+            $($field $(: $value)?),+
+        }
+    };
+}
+pub(crate) use order_fields;
 
 impl Fields {
     /// Types every field, collecting each failure, then runs the cross-field checks.
@@ -270,7 +291,12 @@ impl Fields {
                 // recorded, so this line is simply left incomplete.
                 let quantity = u32::try_from(quantity).ok();
                 amounts.push(quantity.zip(unit_price));
-                Some((sku?, name, quantity?, unit_price?))
+                Some(OrderLine {
+                    sku: sku?,
+                    name,
+                    quantity: quantity?,
+                    unit_price: unit_price?,
+                })
             })
             .collect();
         let discount = errors.money("discount", in_currency(self.discount));
@@ -314,7 +340,7 @@ impl Fields {
         else {
             return Err(incomplete());
         };
-        let parts = OrderParts {
+        Ok(Order {
             order_id,
             store_id,
             terminal_id: terminal_id.flatten(),
@@ -330,8 +356,7 @@ impl Fields {
             tax,
             total,
             payment_method: payment_method.flatten(),
-        };
-        Ok(Order::assemble(parts))
+        })
     }
 }
 
@@ -345,24 +370,20 @@ impl OrderRequest {
         let mut errors = Collector::new(self.validate());
         let created_at = event_time(&mut errors, &self.created_at, now, freshness);
         let money = |d: Option<DecimalInput>| d.map_or(Exact::new(0, 0), |d| d.parse());
-        Fields {
-            order_id: self.order_id,
-            store_id: self.store_id,
-            terminal_id: self.terminal_id,
-            customer_id: self.customer_id,
-            channel: self.channel,
-            currency: self.currency,
-            created_at,
-            lines: self
-                .items
-                .into_iter()
-                .map(|l| (l.sku, l.name, l.quantity, l.unit_price.parse()))
-                .collect(),
-            discount: money(self.discount),
-            tax: money(self.tax),
-            total: self.total.parse(),
-            payment_method: self.payment_method,
-        }
+        order_fields!(
+            self,
+            Fields {
+                created_at,
+                lines: self
+                    .items
+                    .into_iter()
+                    .map(|l| (l.sku, l.name, l.quantity, l.unit_price.parse()))
+                    .collect(),
+                discount: money(self.discount),
+                tax: money(self.tax),
+                total: self.total.parse(),
+            }
+        )
         .build(errors)
     }
 }

@@ -1,7 +1,7 @@
 //! The Kafka envelope of DESIGN.md §4: layout, round trip, and what the consumer refuses.
 
 use chrono::{DateTime, Utc};
-use sales_model::{parse_order_json, Envelope, EnvelopeError, Freshness};
+use sales_model::{parse_order_json, Envelope, EnvelopeError, Freshness, OrderRecord};
 use serde_json::{json, Value};
 
 fn sample() -> Envelope {
@@ -215,4 +215,14 @@ fn version_1_messages_are_read_as_sales_in_their_currency_minor_units() {
         let again = Envelope::from_json(&envelope.to_json()).unwrap();
         assert_eq!(again.sale(), envelope.sale());
     }
+}
+
+#[test]
+fn two_versions_of_an_order_name_the_fields_they_differ_in() {
+    let first = OrderRecord::from(sample().sale().unwrap());
+    let mut later = first.clone();
+    later.total_minor += 1;
+    later.payment_method = Some("cash".to_string());
+    assert_eq!(first.differing_fields(&later), ["total", "payment_method"]);
+    assert!(first.differing_fields(&first).is_empty());
 }

@@ -1,27 +1,21 @@
 //! Every rule of DESIGN.md §3, each boundary from both sides, through the public parse function.
 
-use chrono::{DateTime, Duration, Utc};
+mod support;
+
+use chrono::{DateTime, Utc};
 use sales_model::{parse_order_json, Freshness, Order, ParseError};
 use serde_json::{json, Value};
+use support::{
+    failing, failures_of, now, one, rule_cases, seconds, set, with, without, Failures, DAY,
+};
 
-fn now() -> DateTime<Utc> {
-    "2026-11-22T12:00:00Z".parse().unwrap()
-}
-
+/// DESIGN.md §3's example order.
 fn valid() -> Value {
     json!({
-        "order_id": "pos-17-000123",
-        "store_id": "store-042",
-        "terminal_id": "t-3",
-        "customer_id": "c-9001",
-        "channel": "in_store",
-        "currency": "EUR",
-        "created_at": "2026-11-22T10:15:30Z",
+        "order_id": "pos-17-000123", "store_id": "store-042", "terminal_id": "t-3", "customer_id": "c-9001",
+        "channel": "in_store", "currency": "EUR", "created_at": "2026-11-22T10:15:30Z",
         "items": [{"sku": "sku-1", "name": "Latte", "quantity": 2, "unit_price": "3.50"}],
-        "discount": "0.50",
-        "tax": "0.00",
-        "total": "6.50",
-        "payment_method": "card"
+        "discount": "0.50", "tax": "0.00", "total": "6.50", "payment_method": "card"
     })
 }
 
@@ -29,33 +23,19 @@ fn parse(value: &Value) -> Result<Order, ParseError> {
     parse_order_json(value.to_string().as_bytes(), now(), Freshness::default())
 }
 
-/// The `(field, code)` pairs of a rejected order, or `None` when it is accepted.
-type Failures = Option<Vec<(String, String)>>;
-
 fn failures(value: &Value) -> Failures {
-    match parse(value) {
-        Ok(_) => None,
-        Err(ParseError::Invalid(errors)) => Some(
-            errors
-                .errors
-                .into_iter()
-                .map(|e| (e.field, e.code))
-                .collect(),
-        ),
-        Err(ParseError::Syntax(e)) => panic!("unexpected syntax error: {e}"),
-    }
+    failures_of(parse(value))
 }
 
-fn with(edit: impl FnOnce(&mut Value)) -> Value {
-    let mut value = valid();
-    edit(&mut value);
-    value
+/// The example order with `edit` applied.
+fn edited(edit: impl FnOnce(&mut Value)) -> Value {
+    with(valid(), edit)
 }
 
 /// An order whose one line has `quantity` and the matching total (so only the quantity rule can
 /// fail: the total check runs whenever the amounts parse).
 fn with_quantity(quantity: Value) -> Value {
-    with(|v| {
+    edited(|v| {
         v["items"][0]["quantity"] = quantity.clone();
         if let Some(q) = quantity.as_i64().filter(|q| *q >= 0) {
             v["total"] = json!(format!("{}.00", q * 3));
@@ -66,20 +46,12 @@ fn with_quantity(quantity: Value) -> Value {
 }
 
 fn lines(count: usize) -> Value {
-    with(|v| {
+    edited(|v| {
         let line = json!({"sku": "s", "name": "n", "quantity": 1, "unit_price": "1.00"});
         v["items"] = Value::Array(vec![line; count]);
         v["discount"] = json!("0");
         v["total"] = json!(format!("{count}.00"));
     })
-}
-
-fn at(offset: Duration) -> Value {
-    with(|v| v["created_at"] = json!((now() + offset).to_rfc3339()))
-}
-
-fn single(field: &str, code: &str) -> Failures {
-    Some(vec![(field.to_string(), code.to_string())])
 }
 
 #[test]
@@ -99,208 +71,108 @@ fn the_example_order_is_accepted_in_minor_units() {
 
 #[test]
 fn each_rule_is_enforced_at_its_boundaries() {
+    // One field of the example set to a value, and the code that field is refused with.
+    let price = "/items/0/unit_price";
+    let fields = vec![
+        ("/order_id", json!("a"), None),
+        ("/order_id", json!("a".repeat(64)), None),
+        ("/order_id", json!(""), Some("length")),
+        ("/order_id", json!("a".repeat(65)), Some("length")),
+        ("/order_id", json!("pos 1"), Some("charset")),
+        ("/order_id", json!("Az09._:-"), None),
+        ("/store_id", json!("s".repeat(32)), None),
+        ("/store_id", json!("s".repeat(33)), Some("length")),
+        ("/store_id", json!("a/b"), Some("charset")),
+        ("/terminal_id", Value::Null, None),
+        ("/terminal_id", json!("t 3"), Some("charset")),
+        ("/customer_id", json!(""), Some("length")),
+        ("/channel", json!("takeaway"), None),
+        ("/channel", json!("delivery"), None),
+        ("/channel", json!("online"), None),
+        ("/channel", json!("drive_in"), Some("one_of")),
+        ("/currency", json!("eur"), Some("currency")),
+        ("/currency", json!("EUE"), Some("currency")),
+        ("/currency", json!("EURO"), Some("currency")),
+        // Gold is not a till currency.
+        ("/currency", json!("XAU"), Some("currency")),
+        ("/created_at", json!("yesterday"), Some("timestamp")),
+        (
+            "/created_at",
+            json!("2026-11-22T10:15:30"),
+            Some("timestamp"),
+        ),
+        ("/created_at", json!("2026-11-22T11:15:30+01:00"), None),
+        ("/created_at", seconds(5 * 60), None),
+        (
+            "/created_at",
+            seconds(5 * 60 + 1),
+            Some("too_far_in_future"),
+        ),
+        ("/created_at", seconds(-7 * DAY), None),
+        ("/created_at", seconds(-7 * DAY - 1), Some("too_old")),
+        ("/items/0/sku", json!(""), Some("length")),
+        ("/items/0/sku", json!("k".repeat(64)), None),
+        ("/items/0/sku", json!("k".repeat(65)), Some("length")),
+        ("/items/0/name", json!(""), Some("length")),
+        ("/items/0/name", json!("Café crème"), None),
+        (price, json!(3.5), None),
+        (price, json!("3.505"), Some("money_precision")),
+        (price, json!("-3.50"), Some("negative")),
+        (price, json!(3.5e0), None),
+        (price, json!("three"), Some("money_format")),
+        (price, json!(true), Some("money_format")),
+        ("/discount", json!("-0.50"), Some("negative")),
+        ("/tax", json!("-1"), Some("negative")),
+        ("/total", json!("6.49"), Some("total_mismatch")),
+        ("/total", json!(6.51), Some("total_mismatch")),
+        ("/total", json!(6.5), None),
+        ("/payment_method", json!("cash"), None),
+        ("/payment_method", json!("cheque"), Some("one_of")),
+        ("/coupon", json!("X"), Some("unknown_field")),
+        ("/items/0/colour", json!("red"), Some("unknown_field")),
+        (
+            "/items/0",
+            json!(["sku-1", "Latte", 2, "3.50"]),
+            Some("type"),
+        ),
+    ];
     let cases: Vec<(&str, Value, Failures)> = vec![
-        (
-            "order_id 1 char",
-            with(|v| v["order_id"] = json!("a")),
-            None,
-        ),
-        (
-            "order_id 64 chars",
-            with(|v| v["order_id"] = json!("a".repeat(64))),
-            None,
-        ),
-        (
-            "order_id empty",
-            with(|v| v["order_id"] = json!("")),
-            single("order_id", "length"),
-        ),
-        (
-            "order_id 65 chars",
-            with(|v| v["order_id"] = json!("a".repeat(65))),
-            single("order_id", "length"),
-        ),
-        (
-            "order_id space",
-            with(|v| v["order_id"] = json!("pos 1")),
-            single("order_id", "charset"),
-        ),
-        (
-            "order_id full alphabet",
-            with(|v| v["order_id"] = json!("Az09._:-")),
-            None,
-        ),
-        (
-            "store_id 32 chars",
-            with(|v| v["store_id"] = json!("s".repeat(32))),
-            None,
-        ),
-        (
-            "store_id 33 chars",
-            with(|v| v["store_id"] = json!("s".repeat(33))),
-            single("store_id", "length"),
-        ),
-        (
-            "store_id slash",
-            with(|v| v["store_id"] = json!("a/b")),
-            single("store_id", "charset"),
-        ),
-        (
-            "terminal_id absent",
-            with(|v| drop(v.as_object_mut().unwrap().remove("terminal_id"))),
-            None,
-        ),
-        (
-            "terminal_id null",
-            with(|v| v["terminal_id"] = Value::Null),
-            None,
-        ),
-        (
-            "terminal_id bad",
-            with(|v| v["terminal_id"] = json!("t 3")),
-            single("terminal_id", "charset"),
-        ),
-        (
-            "customer_id absent",
-            with(|v| drop(v.as_object_mut().unwrap().remove("customer_id"))),
-            None,
-        ),
-        (
-            "customer_id empty",
-            with(|v| v["customer_id"] = json!("")),
-            single("customer_id", "length"),
-        ),
-        (
-            "channel takeaway",
-            with(|v| v["channel"] = json!("takeaway")),
-            None,
-        ),
-        (
-            "channel delivery",
-            with(|v| v["channel"] = json!("delivery")),
-            None,
-        ),
-        (
-            "channel online",
-            with(|v| v["channel"] = json!("online")),
-            None,
-        ),
-        (
-            "channel unknown",
-            with(|v| v["channel"] = json!("drive_in")),
-            single("channel", "one_of"),
-        ),
-        (
-            "currency lower",
-            with(|v| v["currency"] = json!("eur")),
-            single("currency", "currency"),
-        ),
-        (
-            "currency not iso",
-            with(|v| v["currency"] = json!("EUE")),
-            single("currency", "currency"),
-        ),
-        (
-            "currency 4 letters",
-            with(|v| v["currency"] = json!("EURO")),
-            single("currency", "currency"),
-        ),
-        (
-            "created_at garbage",
-            with(|v| v["created_at"] = json!("yesterday")),
-            single("created_at", "timestamp"),
-        ),
-        (
-            "created_at no zone",
-            with(|v| v["created_at"] = json!("2026-11-22T10:15:30")),
-            single("created_at", "timestamp"),
-        ),
-        (
-            "created_at with offset",
-            with(|v| v["created_at"] = json!("2026-11-22T11:15:30+01:00")),
-            None,
-        ),
-        ("created_at 5 min ahead", at(Duration::minutes(5)), None),
-        (
-            "created_at 5 min 1 s ahead",
-            at(Duration::minutes(5) + Duration::seconds(1)),
-            single("created_at", "too_far_in_future"),
-        ),
-        ("created_at 7 days old", at(-Duration::days(7)), None),
-        (
-            "created_at 7 days 1 s old",
-            at(-Duration::days(7) - Duration::seconds(1)),
-            single("created_at", "too_old"),
-        ),
-        ("no items", lines(0), single("items", "length")),
+        ("terminal_id absent", without(valid(), "/terminal_id"), None),
+        ("customer_id absent", without(valid(), "/customer_id"), None),
+        ("no items", lines(0), one("items", "length")),
         ("1 item", lines(1), None),
         ("500 items", lines(500), None),
-        ("501 items", lines(501), single("items", "length")),
+        ("501 items", lines(501), one("items", "length")),
         (
             "quantity 0",
             with_quantity(json!(0)),
-            single("items[0].quantity", "range"),
+            one("items[0].quantity", "range"),
         ),
         ("quantity 1", with_quantity(json!(1)), None),
         ("quantity 10000", with_quantity(json!(10000)), None),
         (
             "quantity 10001",
             with_quantity(json!(10001)),
-            single("items[0].quantity", "range"),
+            one("items[0].quantity", "range"),
         ),
         (
             "quantity -1",
             with_quantity(json!(-1)),
-            single("items[0].quantity", "range"),
+            one("items[0].quantity", "range"),
         ),
         (
             "quantity 2.5",
             with_quantity(json!(2.5)),
-            single("items[0].quantity", "type"),
+            one("items[0].quantity", "type"),
         ),
         (
             "quantity string",
             with_quantity(json!("2")),
-            single("items[0].quantity", "type"),
-        ),
-        (
-            "sku empty",
-            with(|v| v["items"][0]["sku"] = json!("")),
-            single("items[0].sku", "length"),
-        ),
-        (
-            "sku 64",
-            with(|v| v["items"][0]["sku"] = json!("k".repeat(64))),
-            None,
-        ),
-        (
-            "sku 65",
-            with(|v| v["items"][0]["sku"] = json!("k".repeat(65))),
-            single("items[0].sku", "length"),
-        ),
-        (
-            "name empty",
-            with(|v| v["items"][0]["name"] = json!("")),
-            single("items[0].name", "length"),
-        ),
-        (
-            "name unicode",
-            with(|v| v["items"][0]["name"] = json!("Café crème")),
-            None,
-        ),
-        (
-            "price as number",
-            with(|v| v["items"][0]["unit_price"] = json!(3.5)),
-            None,
-        ),
-        (
-            "price 3 decimals",
-            with(|v| v["items"][0]["unit_price"] = json!("3.505")),
-            single("items[0].unit_price", "money_precision"),
+            one("items[0].quantity", "type"),
         ),
         (
             "yen in whole yen",
-            with(|v| {
+            edited(|v| {
                 v["currency"] = json!("JPY");
                 v["items"][0]["unit_price"] = json!("350");
                 v["discount"] = json!(50);
@@ -311,17 +183,17 @@ fn each_rule_is_enforced_at_its_boundaries() {
         ),
         (
             "yen with decimals, even zeros",
-            with(|v| v["currency"] = json!("JPY")),
-            Some(
-                ["discount", "items[0].unit_price", "tax", "total"]
-                    .iter()
-                    .map(|f| (f.to_string(), "money_precision".to_string()))
-                    .collect(),
-            ),
+            set(valid(), "/currency", "JPY"),
+            failing(&[
+                ("discount", "money_precision"),
+                ("items[0].unit_price", "money_precision"),
+                ("tax", "money_precision"),
+                ("total", "money_precision"),
+            ]),
         ),
         (
             "dinar with 3 decimals",
-            with(|v| {
+            edited(|v| {
                 v["currency"] = json!("KWD");
                 v["items"][0]["unit_price"] = json!("3.505");
                 v["discount"] = json!("0.010");
@@ -331,141 +203,52 @@ fn each_rule_is_enforced_at_its_boundaries() {
         ),
         (
             "dinar with 4 decimals",
-            with(|v| {
-                v["currency"] = json!("KWD");
-                v["items"][0]["unit_price"] = json!("3.5050");
-            }),
-            single("items[0].unit_price", "money_precision"),
-        ),
-        (
-            "gold is not a till currency",
-            with(|v| v["currency"] = json!("XAU")),
-            single("currency", "currency"),
-        ),
-        (
-            "price negative",
-            with(|v| v["items"][0]["unit_price"] = json!("-3.50")),
-            single("items[0].unit_price", "negative"),
-        ),
-        (
-            "price exponent",
-            with(|v| v["items"][0]["unit_price"] = json!(3.5e0)),
-            None,
-        ),
-        (
-            "price text",
-            with(|v| v["items"][0]["unit_price"] = json!("three")),
-            single("items[0].unit_price", "money_format"),
-        ),
-        (
-            "price bool",
-            with(|v| v["items"][0]["unit_price"] = json!(true)),
-            single("items[0].unit_price", "money_format"),
+            set(set(valid(), "/currency", "KWD"), price, "3.5050"),
+            one("items[0].unit_price", "money_precision"),
         ),
         (
             "discount absent",
-            with(|v| {
-                v.as_object_mut().unwrap().remove("discount");
-                v["total"] = json!("7.00");
-            }),
+            set(without(valid(), "/discount"), "/total", "7.00"),
             None,
-        ),
-        (
-            "discount negative",
-            with(|v| v["discount"] = json!("-0.50")),
-            single("discount", "negative"),
         ),
         (
             "tax counts",
-            with(|v| {
-                v["tax"] = json!("1.20");
-                v["total"] = json!("7.70");
-            }),
+            set(set(valid(), "/tax", "1.20"), "/total", "7.70"),
             None,
         ),
         (
-            "tax negative",
-            with(|v| v["tax"] = json!("-1")),
-            single("tax", "negative"),
-        ),
-        (
-            "total one cent low",
-            with(|v| v["total"] = json!("6.49")),
-            single("total", "total_mismatch"),
-        ),
-        (
-            "total one cent high",
-            with(|v| v["total"] = json!(6.51)),
-            single("total", "total_mismatch"),
-        ),
-        ("total as number", with(|v| v["total"] = json!(6.5)), None),
-        (
             "discount beyond subtotal",
-            with(|v| {
-                v["discount"] = json!("8.00");
-                v["total"] = json!("0");
-            }),
-            single("total", "total_mismatch"),
+            set(set(valid(), "/discount", "8.00"), "/total", "0"),
+            one("total", "total_mismatch"),
         ),
         (
             "line overflows",
-            with(|v| {
-                v["items"][0]["unit_price"] = json!("92233720368547758.07");
-            }),
-            single("items[0]", "overflow"),
+            set(valid(), price, "92233720368547758.07"),
+            one("items[0]", "overflow"),
         ),
         (
             "sum overflows",
-            with(|v| {
+            edited(|v| {
                 let line = json!({"sku": "s", "name": "n", "quantity": 1, "unit_price": "92233720368547758.07"});
                 v["items"] = json!([line.clone(), line]);
             }),
-            single("total", "overflow"),
+            one("total", "overflow"),
         ),
-        (
-            "payment cash",
-            with(|v| v["payment_method"] = json!("cash")),
-            None,
-        ),
-        (
-            "payment absent",
-            with(|v| drop(v.as_object_mut().unwrap().remove("payment_method"))),
-            None,
-        ),
-        (
-            "payment unknown",
-            with(|v| v["payment_method"] = json!("cheque")),
-            single("payment_method", "one_of"),
-        ),
-        (
-            "unknown top-level field",
-            with(|v| v["coupon"] = json!("X")),
-            single("coupon", "unknown_field"),
-        ),
-        (
-            "unknown line field",
-            with(|v| v["items"][0]["colour"] = json!("red")),
-            single("items[0].colour", "unknown_field"),
-        ),
+        ("payment absent", without(valid(), "/payment_method"), None),
         (
             "missing total",
-            with(|v| drop(v.as_object_mut().unwrap().remove("total"))),
-            single("total", "required"),
+            without(valid(), "/total"),
+            one("total", "required"),
         ),
         (
             "missing line sku",
-            with(|v| drop(v["items"][0].as_object_mut().unwrap().remove("sku"))),
-            single("items[0].sku", "required"),
+            without(valid(), "/items/0/sku"),
+            one("items[0].sku", "required"),
         ),
-        ("not an object", json!([1, 2]), single("body", "type")),
-        (
-            "line as array",
-            with(|v| v["items"][0] = json!(["sku-1", "Latte", 2, "3.50"])),
-            single("items[0]", "type"),
-        ),
+        ("not an object", json!([1, 2]), one("body", "type")),
     ];
     let mut wrong = Vec::new();
-    for (name, input, expected) in cases {
+    for (name, input, expected) in rule_cases(valid, fields, cases) {
         let got = failures(&input);
         if got != expected {
             wrong.push(format!("{name}: expected {expected:?}, got {got:?}"));
@@ -476,7 +259,7 @@ fn each_rule_is_enforced_at_its_boundaries() {
 
 #[test]
 fn every_failing_field_is_reported_at_once() {
-    let input = with(|v| {
+    let input = edited(|v| {
         v["order_id"] = json!("");
         v["currency"] = json!("eur");
         v["items"][0]["quantity"] = json!(0);
@@ -503,37 +286,30 @@ fn every_failing_field_is_reported_at_once() {
 #[test]
 fn the_total_check_is_reported_with_the_other_failing_fields() {
     // DESIGN.md §3: the total check is included whenever the amounts themselves parse.
-    let input = with(|v| {
+    let input = edited(|v| {
         v["currency"] = json!("eu");
         v["channel"] = json!("x");
         v["total"] = json!("1.00");
     });
-    assert_eq!(
-        failures(&input),
-        Some(vec![
-            ("channel".to_string(), "one_of".to_string()),
-            ("currency".to_string(), "currency".to_string()),
-            ("total".to_string(), "total_mismatch".to_string()),
-        ])
-    );
+    let expected = [
+        ("channel", "one_of"),
+        ("currency", "currency"),
+        ("total", "total_mismatch"),
+    ];
+    assert_eq!(failures(&input), failing(&expected));
     // An amount that does not parse leaves the total unchecked: its error is the one to fix.
-    let unreadable = with(|v| {
+    let unreadable = edited(|v| {
         v["channel"] = json!("x");
         v["tax"] = json!("1.5.0");
         v["total"] = json!("1.00");
     });
-    assert_eq!(
-        failures(&unreadable),
-        Some(vec![
-            ("channel".to_string(), "one_of".to_string()),
-            ("tax".to_string(), "money_format".to_string()),
-        ])
-    );
+    let expected = [("channel", "one_of"), ("tax", "money_format")];
+    assert_eq!(failures(&unreadable), failing(&expected));
 }
 
 #[test]
 fn a_precision_error_names_the_currency_and_its_digits() {
-    let input = with(|v| {
+    let input = edited(|v| {
         v["currency"] = json!("JPY");
         v["items"][0]["unit_price"] = json!("350.5");
         v["discount"] = json!("0");
@@ -554,10 +330,10 @@ fn a_precision_error_names_the_currency_and_its_digits() {
 #[test]
 fn an_empty_unknown_key_names_the_object_holding_it() {
     // Found by the fuzzer: `{"": …}` used to be reported under an empty field name.
-    let top = with(|v| v[""] = json!(1));
-    assert_eq!(failures(&top), single("body", "unknown_field"));
-    let line = with(|v| v["items"][0][""] = json!(1));
-    assert_eq!(failures(&line), single("items[0]", "unknown_field"));
+    let top = set(valid(), "/", 1);
+    assert_eq!(failures(&top), one("body", "unknown_field"));
+    let line = set(valid(), "/items/0/", 1);
+    assert_eq!(failures(&line), one("items[0]", "unknown_field"));
 }
 
 #[test]
@@ -573,7 +349,7 @@ fn broken_json_is_a_syntax_error() {
 
 #[test]
 fn event_time_keeps_milliseconds_only() {
-    let order = parse(&with(|v| {
+    let order = parse(&edited(|v| {
         v["created_at"] = json!("2026-11-22T10:15:30.123456789Z")
     }))
     .unwrap();

@@ -1,54 +1,27 @@
 //! Every rule of DESIGN.md §3b for refunds and voids, each boundary from both sides, through the
 //! public parse functions and the Kafka envelope.
 
-use chrono::{DateTime, Duration, Utc};
+mod support;
+
 use sales_model::{
-    parse_refund_json, parse_void_json, Envelope, EnvelopeError, Event, Freshness, ParseError,
+    parse_refund_json, parse_void_json, Envelope, EnvelopeError, Event, Freshness, Void,
 };
 use serde_json::{json, Value};
-
-fn now() -> DateTime<Utc> {
-    "2026-11-22T12:00:00Z".parse().unwrap()
-}
+use support::{
+    failing, failures_of, now, one, rule_cases, seconds, set, with, without, Failures, DAY,
+};
 
 fn refund() -> Value {
     json!({
-        "refund_id": "pos-17-r-000045",
-        "order_id": "pos-17-000123",
-        "store_id": "store-042",
-        "currency": "EUR",
-        "created_at": "2026-11-22T12:01:00Z",
+        "refund_id": "pos-17-r-000045", "order_id": "pos-17-000123", "store_id": "store-042",
+        "currency": "EUR", "created_at": "2026-11-22T12:01:00Z",
         "items": [{"sku": "sku-1", "quantity": 1, "amount": "3.50"}],
-        "amount": "3.50",
-        "reason": "damaged"
+        "amount": "3.50", "reason": "damaged"
     })
 }
 
 fn void() -> Value {
     json!({"store_id": "store-042", "created_at": "2026-11-22T11:58:00Z", "reason": "rung up twice"})
-}
-
-fn with(base: Value, edit: impl FnOnce(&mut Value)) -> Value {
-    let mut value = base;
-    edit(&mut value);
-    value
-}
-
-/// The `(field, code)` pairs of a rejection, or `None` when accepted.
-type Failures = Option<Vec<(String, String)>>;
-
-fn failures_of<T>(parsed: Result<T, ParseError>) -> Failures {
-    match parsed {
-        Ok(_) => None,
-        Err(ParseError::Invalid(errors)) => Some(
-            errors
-                .errors
-                .into_iter()
-                .map(|e| (e.field, e.code))
-                .collect(),
-        ),
-        Err(ParseError::Syntax(e)) => panic!("unexpected syntax error: {e}"),
-    }
 }
 
 fn refund_failures(value: &Value) -> Failures {
@@ -66,10 +39,6 @@ fn void_failures(order_id: &str, value: &Value) -> Failures {
         now(),
         Freshness::default(),
     ))
-}
-
-fn one(field: &str, code: &str) -> Failures {
-    Some(vec![(field.to_string(), code.to_string())])
 }
 
 #[test]
@@ -96,220 +65,94 @@ fn a_valid_refund_parses_into_minor_units() {
 
 #[test]
 fn every_refund_rule_at_both_sides_of_its_boundary() {
+    let fields = vec![
+        ("/refund_id", json!("r".repeat(64)), None),
+        ("/refund_id", json!("r".repeat(65)), Some("length")),
+        ("/refund_id", json!(""), Some("length")),
+        ("/refund_id", json!("r 1"), Some("charset")),
+        ("/order_id", json!("o/1"), Some("charset")),
+        ("/store_id", json!("s".repeat(32)), None),
+        ("/store_id", json!("s".repeat(33)), Some("length")),
+        ("/currency", json!("EUX"), Some("currency")),
+        ("/amount", json!("3,50"), Some("money_format")),
+        // The items add up to 3.50.
+        ("/amount", json!("3.49"), Some("amount_mismatch")),
+        ("/items", json!([]), Some("length")),
+        ("/items/0/quantity", json!(0), Some("range")),
+        ("/items/0/quantity", json!(10000), None),
+        ("/items/0/quantity", json!(10001), Some("range")),
+        ("/items/0/sku", json!("a b"), Some("charset")),
+        ("/reason", json!("é".repeat(200)), None),
+        ("/reason", json!("é".repeat(201)), Some("length")),
+        ("/reason", json!("a\nb"), Some("charset")),
+        ("/created_at", seconds(5 * 60), None),
+        ("/created_at", seconds(6 * 60), Some("too_far_in_future")),
+        ("/created_at", seconds(-7 * DAY), None),
+        ("/created_at", seconds(-8 * DAY), Some("too_old")),
+        ("/created_at", json!("yesterday"), Some("timestamp")),
+        ("/channel", json!("in_store"), Some("unknown_field")),
+    ];
+    let amounts = |amount: &str, item: &str| {
+        with(refund(), |v| {
+            v["amount"] = json!(amount);
+            v["items"][0]["amount"] = json!(item);
+        })
+    };
+    let lines = |count: usize, amount: &str| {
+        with(refund(), |v| {
+            let line = json!({"sku": "s", "quantity": 1, "amount": "0.01"});
+            v["items"] = Value::Array(vec![line; count]);
+            v["amount"] = json!(amount);
+        })
+    };
     let cases: Vec<(&str, Value, Failures)> = vec![
-        (
-            "refund_id 64 chars",
-            with(refund(), |v| v["refund_id"] = json!("r".repeat(64))),
-            None,
-        ),
-        (
-            "refund_id 65 chars",
-            with(refund(), |v| v["refund_id"] = json!("r".repeat(65))),
-            one("refund_id", "length"),
-        ),
-        (
-            "refund_id empty",
-            with(refund(), |v| v["refund_id"] = json!("")),
-            one("refund_id", "length"),
-        ),
-        (
-            "refund_id alphabet",
-            with(refund(), |v| v["refund_id"] = json!("r 1")),
-            one("refund_id", "charset"),
-        ),
-        (
-            "order_id alphabet",
-            with(refund(), |v| v["order_id"] = json!("o/1")),
-            one("order_id", "charset"),
-        ),
-        (
-            "store_id 32 chars",
-            with(refund(), |v| v["store_id"] = json!("s".repeat(32))),
-            None,
-        ),
-        (
-            "store_id 33 chars",
-            with(refund(), |v| v["store_id"] = json!("s".repeat(33))),
-            one("store_id", "length"),
-        ),
-        (
-            "unknown currency",
-            with(refund(), |v| v["currency"] = json!("EUX")),
-            one("currency", "currency"),
-        ),
-        (
-            "amount 0.01",
-            with(refund(), |v| {
-                v["amount"] = json!("0.01");
-                v["items"][0]["amount"] = json!("0.01");
-            }),
-            None,
-        ),
-        (
-            "amount 0",
-            with(refund(), |v| {
-                v["amount"] = json!("0");
-                v["items"][0]["amount"] = json!("0");
-            }),
-            one("amount", "range"),
-        ),
+        ("amount 0.01", amounts("0.01", "0.01"), None),
+        ("amount 0", amounts("0", "0"), one("amount", "range")),
         (
             "amount negative",
-            with(refund(), |v| {
-                v["amount"] = json!("-1.00");
-                v.as_object_mut().unwrap().remove("items");
-            }),
+            without(set(refund(), "/amount", "-1.00"), "/items"),
             one("amount", "negative"),
         ),
         (
             "amount three digits in EUR",
-            with(refund(), |v| {
-                v["amount"] = json!("3.500");
-                v["items"][0]["amount"] = json!("3.500");
-            }),
-            Some(vec![
-                ("amount".into(), "money_precision".into()),
-                ("items[0].amount".into(), "money_precision".into()),
+            amounts("3.500", "3.500"),
+            failing(&[
+                ("amount", "money_precision"),
+                ("items[0].amount", "money_precision"),
             ]),
         ),
         (
-            "amount not a number",
-            with(refund(), |v| v["amount"] = json!("3,50")),
-            one("amount", "money_format"),
-        ),
-        (
-            "amount differs from the items",
-            with(refund(), |v| v["amount"] = json!("3.49")),
-            one("amount", "amount_mismatch"),
-        ),
-        (
             "items sum to the amount",
-            with(refund(), |v| {
-                v["items"] = json!([{"sku": "a", "quantity": 1, "amount": "1.25"}, {"sku": "b", "quantity": 2, "amount": "2.25"}]);
-            }),
+            set(
+                refund(),
+                "/items",
+                json!([{"sku": "a", "quantity": 1, "amount": "1.25"}, {"sku": "b", "quantity": 2, "amount": "2.25"}]),
+            ),
             None,
         ),
-        (
-            "items empty",
-            with(refund(), |v| v["items"] = json!([])),
-            one("items", "length"),
-        ),
-        (
-            "items 500",
-            with(refund(), |v| {
-                v["items"] = Value::Array(vec![
-                    json!({"sku": "s", "quantity": 1, "amount": "0.01"});
-                    500
-                ]);
-                v["amount"] = json!("5.00");
-            }),
-            None,
-        ),
-        (
-            "items 501",
-            with(refund(), |v| {
-                v["items"] = Value::Array(vec![
-                    json!({"sku": "s", "quantity": 1, "amount": "0.01"});
-                    501
-                ]);
-                v["amount"] = json!("5.01");
-            }),
-            one("items", "length"),
-        ),
-        (
-            "quantity 0",
-            with(refund(), |v| v["items"][0]["quantity"] = json!(0)),
-            one("items[0].quantity", "range"),
-        ),
-        (
-            "quantity 10000",
-            with(refund(), |v| v["items"][0]["quantity"] = json!(10000)),
-            None,
-        ),
-        (
-            "quantity 10001",
-            with(refund(), |v| v["items"][0]["quantity"] = json!(10001)),
-            one("items[0].quantity", "range"),
-        ),
-        (
-            "item sku alphabet",
-            with(refund(), |v| v["items"][0]["sku"] = json!("a b")),
-            one("items[0].sku", "charset"),
-        ),
+        ("items 500", lines(500, "5.00"), None),
+        ("items 501", lines(501, "5.01"), one("items", "length")),
         (
             "item amount 0",
-            with(refund(), |v| {
-                v["items"] = json!([{"sku": "a", "quantity": 1, "amount": "0"}, {"sku": "b", "quantity": 1, "amount": "3.50"}]);
-            }),
+            set(
+                refund(),
+                "/items",
+                json!([{"sku": "a", "quantity": 1, "amount": "0"}, {"sku": "b", "quantity": 1, "amount": "3.50"}]),
+            ),
             None,
-        ),
-        (
-            "reason 200 chars",
-            with(refund(), |v| v["reason"] = json!("é".repeat(200))),
-            None,
-        ),
-        (
-            "reason 201 chars",
-            with(refund(), |v| v["reason"] = json!("é".repeat(201))),
-            one("reason", "length"),
-        ),
-        (
-            "reason control character",
-            with(refund(), |v| v["reason"] = json!("a\nb")),
-            one("reason", "charset"),
-        ),
-        (
-            "created_at 5 min ahead",
-            with(refund(), |v| {
-                v["created_at"] = json!((now() + Duration::minutes(5)).to_rfc3339())
-            }),
-            None,
-        ),
-        (
-            "created_at 6 min ahead",
-            with(refund(), |v| {
-                v["created_at"] = json!((now() + Duration::minutes(6)).to_rfc3339())
-            }),
-            one("created_at", "too_far_in_future"),
-        ),
-        (
-            "created_at 7 days old",
-            with(refund(), |v| {
-                v["created_at"] = json!((now() - Duration::days(7)).to_rfc3339())
-            }),
-            None,
-        ),
-        (
-            "created_at 8 days old",
-            with(refund(), |v| {
-                v["created_at"] = json!((now() - Duration::days(8)).to_rfc3339())
-            }),
-            one("created_at", "too_old"),
-        ),
-        (
-            "created_at not a time",
-            with(refund(), |v| v["created_at"] = json!("yesterday")),
-            one("created_at", "timestamp"),
-        ),
-        (
-            "unknown field",
-            with(refund(), |v| v["channel"] = json!("in_store")),
-            one("channel", "unknown_field"),
         ),
         (
             "missing amount",
-            with(refund(), |v| {
-                drop(v.as_object_mut().unwrap().remove("amount"))
-            }),
+            without(refund(), "/amount"),
             one("amount", "required"),
         ),
         (
             "items not objects",
-            with(refund(), |v| v["items"] = json!([1])),
+            set(refund(), "/items", json!([1])),
             one("items[0]", "type"),
         ),
     ];
-    for (name, value, expected) in cases {
+    for (name, value, expected) in rule_cases(refund, fields, cases) {
         assert_eq!(refund_failures(&value), expected, "{name}");
     }
 }
@@ -359,84 +202,54 @@ fn refund_amounts_follow_their_currency() {
 
 #[test]
 fn every_void_rule_at_both_sides_of_its_boundary() {
-    let (long, too_long) = ("o".repeat(64), "o".repeat(65));
-    let cases: Vec<(&str, &str, Value, Failures)> = vec![
-        ("valid", "pos-17-000123", void(), None),
-        (
-            "no reason",
-            "pos-17-000123",
-            with(void(), |v| {
-                drop(v.as_object_mut().unwrap().remove("reason"))
-            }),
-            None,
-        ),
-        ("order id 64", &long, void(), None),
-        ("order id 65", &too_long, void(), one("order_id", "length")),
-        (
-            "order id alphabet",
-            "o 1",
-            void(),
-            one("order_id", "charset"),
-        ),
+    // The order id comes from the URL path.
+    let order_ids = [
+        ("pos-17-000123".to_string(), None),
+        ("o".repeat(64), None),
+        ("o".repeat(65), one("order_id", "length")),
+        ("o 1".to_string(), one("order_id", "charset")),
+    ];
+    for (order_id, expected) in order_ids {
+        assert_eq!(void_failures(&order_id, &void()), expected, "{order_id}");
+    }
+    let fields = vec![
+        ("/store_id", json!("s".repeat(33)), Some("length")),
+        ("/reason", json!("x".repeat(201)), Some("length")),
+        ("/created_at", seconds(-8 * DAY), Some("too_old")),
+        ("/order_id", json!("o-1"), Some("unknown_field")),
+    ];
+    let cases = vec![
+        ("no reason", without(void(), "/reason"), None),
         (
             "store missing",
-            "o-1",
-            with(void(), |v| {
-                drop(v.as_object_mut().unwrap().remove("store_id"))
-            }),
+            without(void(), "/store_id"),
             one("store_id", "required"),
         ),
-        (
-            "store 33",
-            "o-1",
-            with(void(), |v| v["store_id"] = json!("s".repeat(33))),
-            one("store_id", "length"),
-        ),
-        (
-            "reason 201",
-            "o-1",
-            with(void(), |v| v["reason"] = json!("x".repeat(201))),
-            one("reason", "length"),
-        ),
-        (
-            "created_at 8 days old",
-            "o-1",
-            with(void(), |v| {
-                v["created_at"] = json!((now() - Duration::days(8)).to_rfc3339())
-            }),
-            one("created_at", "too_old"),
-        ),
-        (
-            "unknown field",
-            "o-1",
-            with(void(), |v| v["order_id"] = json!("o-1")),
-            one("order_id", "unknown_field"),
-        ),
     ];
-    for (name, order_id, value, expected) in cases {
-        assert_eq!(void_failures(order_id, &value), expected, "{name}");
+    for (name, value, expected) in rule_cases(void, fields, cases) {
+        assert_eq!(void_failures("o-1", &value), expected, "{name}");
     }
-    let parsed = parse_void_json(
+    let parsed = parsed_void();
+    assert_eq!(parsed.order_id().as_str(), "pos-17-000123");
+    assert_eq!(parsed.reason(), Some("rung up twice"));
+}
+
+/// The example void, of sale `pos-17-000123`.
+fn parsed_void() -> Void {
+    let body = void().to_string();
+    parse_void_json(
         "pos-17-000123",
-        void().to_string().as_bytes(),
+        body.as_bytes(),
         now(),
         Freshness::default(),
     )
-    .unwrap();
-    assert_eq!(parsed.order_id().as_str(), "pos-17-000123");
-    assert_eq!(parsed.reason(), Some("rung up twice"));
+    .unwrap()
 }
 
 fn envelopes() -> (Envelope, Envelope) {
     let refund =
         parse_refund_json(refund().to_string().as_bytes(), now(), Freshness::default()).unwrap();
-    let void = parse_void_json(
-        "pos-17-000123",
-        void().to_string().as_bytes(),
-        now(),
-        Freshness::default(),
-    )
-    .unwrap();
+    let void = parsed_void();
     (Envelope::new(refund, now()), Envelope::new(void, now()))
 }
 

@@ -12,14 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use clickhouse::{Client, Row};
-use futures::TryStreamExt;
+use clickhouse::Client;
 use sales_stores::cassandra::DAY_BUCKETS;
 use sales_stores::clickhouse::within;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::cassandra_reads::{all_rows, prepare};
 
 /// Orders, items (of the sales not voided), gross, refunds and net in minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
@@ -134,7 +135,7 @@ pub fn compare(
     (compared, mismatches)
 }
 
-/// store_id, channel, currency, item_count, total_minor, created_at, voided of `orders_by_day`.
+/// A row of `orders_by_day`, in [`DAY_COLUMNS`]' order.
 type DayRow = (
     String,
     String,
@@ -145,8 +146,11 @@ type DayRow = (
     Option<bool>,
 );
 
-/// store_id, channel, currency, amount_minor, created_at, sale_known, refund_id, order_id of
-/// `refunds_by_day`.
+/// What reconciliation reads of `orders_by_day`.
+const DAY_COLUMNS: &str =
+    "store_id, channel, currency, item_count, total_minor, created_at, voided";
+
+/// A row of `refunds_by_day`, in [`REFUND_DAY_COLUMNS`]' order.
 type RefundDayRow = (
     String,
     String,
@@ -158,17 +162,13 @@ type RefundDayRow = (
     String,
 );
 
-#[derive(Row, Deserialize)]
-struct DailyRecord {
-    store_id: String,
-    channel: String,
-    currency: String,
-    total_orders: u64,
-    total_items: u64,
-    total_gross_minor: i64,
-    total_refunds_minor: i64,
-    total_net_minor: i64,
-}
+/// What reconciliation reads of `refunds_by_day`.
+const REFUND_DAY_COLUMNS: &str =
+    "store_id, channel, currency, amount_minor, created_at, sale_known, refund_id, order_id";
+
+/// store_id, channel, currency, orders, items, gross_minor, refunds_minor, net_minor of a day in
+/// `v_sales_by_window`.
+type DailyTotals = (String, String, String, u64, u64, i64, i64, i64);
 
 /// What one run found.
 pub struct Outcome {
@@ -197,21 +197,20 @@ impl Reconciler {
         timeout: Duration,
         window_seconds: u32,
     ) -> anyhow::Result<Self> {
-        let by_day = session
-            .prepare(format!(
-                "SELECT store_id, channel, currency, item_count, total_minor, created_at, voided FROM {keyspace}.orders_by_day WHERE day = ? AND bucket = ?"
-            ))
-            .await?;
-        let refunds_by_day = session
-            .prepare(format!(
-                "SELECT store_id, channel, currency, amount_minor, created_at, sale_known, refund_id, order_id FROM {keyspace}.refunds_by_day WHERE day = ? AND bucket = ?"
-            ))
-            .await?;
-        let sale = session
-            .prepare(format!(
-                "SELECT store_id FROM {keyspace}.orders_by_id WHERE order_id = ?"
-            ))
-            .await?;
+        // A day's tables are read bucket by bucket: one partition at a time.
+        let day_bucket = |columns: &str, table: &str| {
+            prepare(
+                &session,
+                format!("SELECT {columns} FROM {keyspace}.{table} WHERE day = ? AND bucket = ?"),
+            )
+        };
+        let by_day = day_bucket(DAY_COLUMNS, "orders_by_day").await?;
+        let refunds_by_day = day_bucket(REFUND_DAY_COLUMNS, "refunds_by_day").await?;
+        let sale = prepare(
+            &session,
+            format!("SELECT store_id FROM {keyspace}.orders_by_id WHERE order_id = ?"),
+        )
+        .await?;
         Ok(Self {
             session,
             by_day,
@@ -235,7 +234,8 @@ impl Reconciler {
         let mut unknown = Vec::new();
         for day in days {
             for bucket in 0..DAY_BUCKETS as i32 {
-                let rows: Vec<DayRow> = self.partition(&self.by_day, (*day, bucket)).await?;
+                let rows: Vec<DayRow> =
+                    all_rows(&self.session, &self.by_day, (*day, bucket)).await?;
                 for (store, channel, currency, items, total, created_at, voided) in rows {
                     if created_at.is_some_and(|t| t >= cutoff) || voided == Some(true) {
                         continue;
@@ -246,7 +246,7 @@ impl Reconciler {
                         .add_sale(u64::try_from(items).unwrap_or(0), total);
                 }
                 let refunds: Vec<RefundDayRow> =
-                    self.partition(&self.refunds_by_day, (*day, bucket)).await?;
+                    all_rows(&self.session, &self.refunds_by_day, (*day, bucket)).await?;
                 for (
                     store,
                     channel,
@@ -288,16 +288,16 @@ impl Reconciler {
                 )
                 .bind(day.format("%Y-%m-%d").to_string())
                 .bind(cutoff.timestamp());
-            let records: Vec<DailyRecord> = within(self.timeout, query.fetch_all()).await?;
-            for r in records {
+            let totals: Vec<DailyTotals> = within(self.timeout, query.fetch_all()).await?;
+            for (store, channel, currency, orders, items, gross, refunds, net) in totals {
                 clickhouse.insert(
-                    (*day, r.store_id, r.channel, r.currency),
+                    (*day, store, channel, currency),
                     Figures {
-                        orders: r.total_orders,
-                        items: r.total_items,
-                        gross_minor: r.total_gross_minor,
-                        refunds_minor: r.total_refunds_minor,
-                        net_minor: r.total_net_minor,
+                        orders,
+                        items,
+                        gross_minor: gross,
+                        refunds_minor: refunds,
+                        net_minor: net,
                     },
                 );
             }
@@ -310,24 +310,6 @@ impl Reconciler {
             mismatches,
             unknown_sale_refunds: unknown,
         })
-    }
-
-    /// Every row of one partition.
-    async fn partition<R>(
-        &self,
-        statement: &PreparedStatement,
-        values: impl scylla::serialize::row::SerializeRow,
-    ) -> anyhow::Result<Vec<R>>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
-    {
-        Ok(self
-            .session
-            .execute_iter(statement.clone(), values)
-            .await?
-            .rows_stream()?
-            .try_collect()
-            .await?)
     }
 
     /// Whether `orders_by_id` holds the sale `order_id` (a row with only a void does not count).

@@ -6,7 +6,7 @@ use clickhouse::Row;
 use sales_model::{BusinessZone, Channel, Currency};
 use serde::Serialize;
 
-use crate::sink::{Batch, SaleEntry};
+use crate::sink::Batch;
 
 /// The `channel` of a refund whose sale was not known.
 const UNKNOWN_CHANNEL: &str = "unknown";
@@ -99,78 +99,73 @@ fn exponent(currency: &Currency) -> u8 {
     currency.exponent() as u8
 }
 
-/// Each sale of the batch, as received and as the order it carries.
-fn sales(batch: &Batch) -> impl Iterator<Item = (&SaleEntry, &sales_model::Order)> + '_ {
-    batch.sales.iter().map(|entry| (entry, &entry.sale.event))
+/// Every fact row of a batch, each kind bound for its own table.
+#[derive(Default)]
+pub struct Facts {
+    /// One row per sale.
+    pub orders: Vec<OrderFact>,
+    /// One row per line of a sale.
+    pub lines: Vec<LineFact>,
+    /// One row per refund, with the channel its sale was attributed to.
+    pub refunds: Vec<RefundFact>,
+    /// One row per line of a refund.
+    pub refund_lines: Vec<RefundLineFact>,
+    /// One row per void.
+    pub voids: Vec<VoidFact>,
 }
 
-/// One row per sale.
-pub fn order_facts(batch: &Batch, zone: BusinessZone) -> Vec<OrderFact> {
-    let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
-    sales(batch)
-        .map(|(received, order)| OrderFact {
-            created_at: epoch_seconds(order.created_at()),
-            day: day(order.created_at()),
-            order_id: order.order_id().to_string(),
-            store_id: order.store_id().to_string(),
-            channel: order.channel().as_str().to_string(),
-            currency: order.currency().to_string(),
-            currency_exponent: exponent(order.currency()),
-            customer_id: order
-                .customer_id()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            payment_method: order
-                .payment_method()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
-            item_count: order.item_count(),
-            discount_minor: order.discount().minor(),
-            tax_minor: order.tax().minor(),
-            total_minor: order.total().minor(),
-            ingested_at: epoch_seconds(received.sale.ingested_at),
-        })
-        .collect()
-}
-
-/// One row per line of a sale.
-pub fn line_facts(batch: &Batch, zone: BusinessZone) -> Vec<LineFact> {
-    let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
-    sales(batch)
-        .flat_map(|(_, order)| {
-            order
-                .lines()
-                .iter()
-                .enumerate()
-                .map(move |(line_no, line)| LineFact {
-                    created_at: epoch_seconds(order.created_at()),
-                    day: day(order.created_at()),
-                    order_id: order.order_id().to_string(),
-                    line_no: line_no as u32,
-                    store_id: order.store_id().to_string(),
-                    currency: order.currency().to_string(),
-                    currency_exponent: exponent(order.currency()),
-                    sku: line.sku().to_string(),
-                    name: line.name().to_string(),
-                    quantity: u64::from(line.quantity()),
-                    unit_price_minor: line.unit_price().minor(),
-                    amount_minor: line.amount().minor(),
-                })
-        })
-        .collect()
-}
-
-/// One row per refund, with the channel its sale was attributed to.
-pub fn refund_facts(batch: &Batch, zone: BusinessZone) -> Vec<RefundFact> {
-    let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
-    batch
-        .refunds
-        .iter()
-        .map(|entry| {
+impl Facts {
+    /// The facts of `batch`, each dated by its business day in `zone`.
+    pub fn of(batch: &Batch, zone: BusinessZone) -> Facts {
+        let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
+        let mut facts = Facts::default();
+        for entry in &batch.sales {
+            let order = &entry.sale.event;
+            let (created_at, day) = (epoch_seconds(order.created_at()), day(order.created_at()));
+            facts.orders.push(OrderFact {
+                created_at,
+                day,
+                order_id: order.order_id().to_string(),
+                store_id: order.store_id().to_string(),
+                channel: order.channel().as_str().to_string(),
+                currency: order.currency().to_string(),
+                currency_exponent: exponent(order.currency()),
+                customer_id: order
+                    .customer_id()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                payment_method: order
+                    .payment_method()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+                item_count: order.item_count(),
+                discount_minor: order.discount().minor(),
+                tax_minor: order.tax().minor(),
+                total_minor: order.total().minor(),
+                ingested_at: epoch_seconds(entry.sale.ingested_at),
+            });
+            let lines = order.lines().iter().enumerate();
+            facts.lines.extend(lines.map(|(line_no, line)| LineFact {
+                created_at,
+                day,
+                order_id: order.order_id().to_string(),
+                line_no: line_no as u32,
+                store_id: order.store_id().to_string(),
+                currency: order.currency().to_string(),
+                currency_exponent: exponent(order.currency()),
+                sku: line.sku().to_string(),
+                name: line.name().to_string(),
+                quantity: u64::from(line.quantity()),
+                unit_price_minor: line.unit_price().minor(),
+                amount_minor: line.amount().minor(),
+            }));
+        }
+        for entry in &batch.refunds {
             let refund = &entry.refund.event;
-            RefundFact {
-                created_at: epoch_seconds(refund.created_at()),
-                day: day(refund.created_at()),
+            let (created_at, day) = (epoch_seconds(refund.created_at()), day(refund.created_at()));
+            facts.refunds.push(RefundFact {
+                created_at,
+                day,
                 refund_id: refund.refund_id().to_string(),
                 order_id: refund.order_id().to_string(),
                 store_id: refund.store_id().to_string(),
@@ -183,26 +178,13 @@ pub fn refund_facts(batch: &Batch, zone: BusinessZone) -> Vec<RefundFact> {
                 currency_exponent: exponent(refund.currency()),
                 amount_minor: refund.amount().minor(),
                 ingested_at: epoch_seconds(entry.refund.ingested_at),
-            }
-        })
-        .collect()
-}
-
-/// One row per line of a refund.
-pub fn refund_line_facts(batch: &Batch, zone: BusinessZone) -> Vec<RefundLineFact> {
-    let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
-    batch
-        .refunds
-        .iter()
-        .flat_map(|entry| {
-            let refund = &entry.refund.event;
-            refund
-                .lines()
-                .iter()
-                .enumerate()
-                .map(move |(line_no, line)| RefundLineFact {
-                    created_at: epoch_seconds(refund.created_at()),
-                    day: day(refund.created_at()),
+            });
+            let lines = refund.lines().iter().enumerate();
+            facts
+                .refund_lines
+                .extend(lines.map(|(line_no, line)| RefundLineFact {
+                    created_at,
+                    day,
                     refund_id: refund.refund_id().to_string(),
                     line_no: line_no as u32,
                     store_id: refund.store_id().to_string(),
@@ -211,29 +193,25 @@ pub fn refund_line_facts(batch: &Batch, zone: BusinessZone) -> Vec<RefundLineFac
                     sku: line.sku().to_string(),
                     quantity: u64::from(line.quantity()),
                     amount_minor: line.amount().minor(),
-                })
-        })
-        .collect()
-}
-
-/// One row per void.
-pub fn void_facts(batch: &Batch, zone: BusinessZone) -> Vec<VoidFact> {
-    let day = |at: DateTime<Utc>| epoch_days(zone.day_of(at));
-    batch
-        .voids
-        .iter()
-        .map(|entry| {
-            let void = &entry.void.event;
-            VoidFact {
-                order_id: void.order_id().to_string(),
-                voided_at: epoch_seconds(void.created_at()),
-                day: day(void.created_at()),
-                store_id: void.store_id().to_string(),
-                reason: void.reason().unwrap_or_default().to_string(),
-                ingested_at: epoch_seconds(entry.void.ingested_at),
-            }
-        })
-        .collect()
+                }));
+        }
+        facts.voids = batch
+            .voids
+            .iter()
+            .map(|entry| {
+                let void = &entry.void.event;
+                VoidFact {
+                    order_id: void.order_id().to_string(),
+                    voided_at: epoch_seconds(void.created_at()),
+                    day: day(void.created_at()),
+                    store_id: void.store_id().to_string(),
+                    reason: void.reason().unwrap_or_default().to_string(),
+                    ingested_at: epoch_seconds(entry.void.ingested_at),
+                }
+            })
+            .collect();
+        facts
+    }
 }
 
 /// The most business days (partitions) one insert spans: ClickHouse refuses an insert block over

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 
 use sales_stores::clickhouse::{client, within, ClickHouseConfig};
 
-use super::facts::{self, by_days, epoch_seconds, DayPartitioned};
+use super::facts::{by_days, epoch_seconds, DayPartitioned, Facts};
 use super::windows::{recompute_queries, window_start, Touched};
 use crate::metrics::Metrics;
 use crate::sink::{Batch, Sink, SinkError};
@@ -101,17 +101,12 @@ impl ClickHouseSink {
     }
 
     async fn insert_facts(&self, batch: &Batch) -> anyhow::Result<()> {
-        let zone = self.config.business_zone;
-        self.insert("order_facts", facts::order_facts(batch, zone))
-            .await?;
-        self.insert("order_line_facts", facts::line_facts(batch, zone))
-            .await?;
-        self.insert("refund_facts", facts::refund_facts(batch, zone))
-            .await?;
-        self.insert("refund_line_facts", facts::refund_line_facts(batch, zone))
-            .await?;
-        self.insert("order_voids", facts::void_facts(batch, zone))
-            .await
+        let facts = Facts::of(batch, self.config.business_zone);
+        self.insert("order_facts", facts.orders).await?;
+        self.insert("order_line_facts", facts.lines).await?;
+        self.insert("refund_facts", facts.refunds).await?;
+        self.insert("refund_line_facts", facts.refund_lines).await?;
+        self.insert("order_voids", facts.voids).await
     }
 
     /// Recomputes every touched window range from the facts. On failure nothing is forgotten:

@@ -96,7 +96,7 @@ impl Stack {
                 let _ = std::fs::remove_dir_all(&kafka_dir);
                 let options = KafkaOptions::single(&kafka_dir, "127.0.0.1")?;
                 let mut broker = Kafka::spawn(options)?;
-                broker.wait_ready(Duration::from_secs(120)).await?;
+                broker.process.wait_ready(Duration::from_secs(120)).await?;
                 let kafka = TestKafka::at(&broker.bootstrap());
                 (kafka, TestCassandra::start(), Some(broker), None)
             }

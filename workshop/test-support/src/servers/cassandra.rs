@@ -226,12 +226,6 @@ impl Cassandra {
         Ok(Cassandra { options, process })
     }
 
-    /// Waits until the node listens for CQL clients and answers a query as the superuser; the
-    /// error carries the end of its log.
-    pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        self.process.wait_ready(within).await
-    }
-
     pub fn contact_point(&self) -> String {
         self.options.contact_point()
     }

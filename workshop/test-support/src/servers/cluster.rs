@@ -66,7 +66,7 @@ async fn join(options: CassandraOptions, within: Duration) -> anyhow::Result<Cas
     let mut node = Cassandra::spawn(options)?;
     let mut attempt = 1;
     loop {
-        match node.wait_ready(within).await {
+        match node.process.wait_ready(within).await {
             Ok(_) => return Ok(node),
             Err(error) if attempt < JOIN_ATTEMPTS => {
                 // The first line names the exit and the log; the log's tail follows it.
@@ -134,10 +134,10 @@ impl Cluster {
             token_replication: REPLICAS,
         };
         let mut seed = Cassandra::spawn(options(0))?;
-        seed.wait_ready(within).await?;
+        seed.process.wait_ready(within).await?;
         let mut nodes = vec![seed];
         for broker in &mut brokers {
-            broker.wait_ready(within).await?;
+            broker.process.wait_ready(within).await?;
         }
         let kafka_ready = started.elapsed();
         // The two others join the seed one at a time: a node takes its tokens from the ring it sees.

@@ -255,12 +255,6 @@ impl Kafka {
         Ok(Kafka { options, process })
     }
 
-    /// Waits until the broker has logged that it started and answers a metadata request; the
-    /// error carries the end of its log.
-    pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<Duration> {
-        self.process.wait_ready(within).await
-    }
-
     pub fn bootstrap(&self) -> String {
         self.options.bootstrap()
     }

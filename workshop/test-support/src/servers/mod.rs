@@ -85,9 +85,9 @@ impl TestServers {
         let mut kafka = kafka::Kafka::spawn(kafka_options)?;
         let mut cassandra = cassandra::Cassandra::spawn(cassandra_options)?;
         let within = std::time::Duration::from_secs(180);
-        kafka.wait_ready(within).await?;
+        kafka.process.wait_ready(within).await?;
         let kafka_ready = started.elapsed();
-        cassandra.wait_ready(within).await?;
+        cassandra.process.wait_ready(within).await?;
         let cassandra_ready = started.elapsed();
         eprintln!(
             "test servers up in {:.1} s: Kafka {} ({:.1} s), Cassandra {} ({:.1} s)",
