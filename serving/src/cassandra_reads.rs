@@ -1,7 +1,8 @@
 //! Cassandra, which serving reads orders from and may start before: the session and every
 //! statement serving prepares, connected in the background with retries. Until it is there the
 //! service still answers — `/health` at once, `/ready` with 503 naming Cassandra, reads with 503
-//! and `Retry-After` — instead of holding its port open and answering nothing.
+//! and `Retry-After` — instead of holding its port open and answering nothing. Also the two read
+//! helpers the order reads and reconciliation share: preparing a statement, and every row of one.
 
 use std::sync::Arc;
 use std::time::Duration;

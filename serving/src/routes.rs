@@ -200,9 +200,14 @@ pub async fn order(
     Path(order_id): Path<String>,
 ) -> Result<Json<OrderView>, Problem> {
     let id = OrderId::parse(order_id).map_err(|e| bad("order_id", &e.code, e.to_string()))?;
-    match answer(app.orders()?.order(id.as_str())).await? {
-        Json(Some(order)) => Ok(Json(order)),
-        Json(None) => Err(Problem::new(
+    match app
+        .orders()?
+        .order(id.as_str())
+        .await
+        .map_err(unavailable)?
+    {
+        Some(order) => Ok(Json(order)),
+        None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "order_id",
             "not_found",

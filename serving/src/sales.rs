@@ -115,7 +115,8 @@ fn in_range(
 /// count nowhere; refunds count where and when the money went back.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Takings {
-    /// What the sales took.
+    /// What was sold: a group's sale totals, or a product's line amounts (before the order's
+    /// discount and tax).
     #[schema(example = "120.50")]
     pub gross: String,
     /// What went back.
@@ -175,9 +176,9 @@ struct SummaryRecord {
     currency: String,
     total_orders: u64,
     total_items: u64,
-    total_gross: i64,
-    total_refunds: i64,
-    total_net: i64,
+    total_gross_minor: i64,
+    total_refunds_minor: i64,
+    total_net_minor: i64,
 }
 
 /// A product as ClickHouse sums it; money in minor units of `currency`.
@@ -189,9 +190,9 @@ struct ProductRecord {
     total_quantity: u64,
     total_refunded_quantity: u64,
     total_orders: u64,
-    total_gross: i64,
-    total_refunds: i64,
-    total_net: i64,
+    total_gross_minor: i64,
+    total_refunds_minor: i64,
+    total_net_minor: i64,
 }
 
 pub struct SalesReads {
@@ -226,8 +227,8 @@ impl SalesReads {
         currency: Option<&str>,
     ) -> anyhow::Result<Vec<SummaryRow>> {
         let sql = format!(
-            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(gross_minor) AS total_gross, \
-             sum(refunds_minor) AS total_refunds, sum(net_minor) AS total_net \
+            "SELECT {} AS key, currency, sum(orders) AS total_orders, sum(items) AS total_items, sum(gross_minor) AS total_gross_minor, \
+             sum(refunds_minor) AS total_refunds_minor, sum(net_minor) AS total_net_minor \
              FROM v_sales_by_window WHERE {IN_RANGE} GROUP BY key, currency ORDER BY key, currency",
             group_by.expression(),
         );
@@ -247,7 +248,12 @@ impl SalesReads {
                 },
                 orders: r.total_orders,
                 items: r.total_items,
-                takings: Takings::of(r.total_gross, r.total_refunds, r.total_net, &r.currency),
+                takings: Takings::of(
+                    r.total_gross_minor,
+                    r.total_refunds_minor,
+                    r.total_net_minor,
+                    &r.currency,
+                ),
                 currency: r.currency,
             })
             .collect())
@@ -262,9 +268,9 @@ impl SalesReads {
     ) -> anyhow::Result<Vec<ProductRow>> {
         let sql = format!(
             "SELECT sku, anyIf(name, name != '') AS product_name, currency, sum(quantity) AS total_quantity, \
-             sum(refunded_quantity) AS total_refunded_quantity, sum(orders) AS total_orders, sum(gross_minor) AS total_gross, \
-             sum(refunds_minor) AS total_refunds, sum(net_minor) AS total_net FROM v_product_sales_by_window \
-             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_net DESC, sku LIMIT ?"
+             sum(refunded_quantity) AS total_refunded_quantity, sum(orders) AS total_orders, sum(gross_minor) AS total_gross_minor, \
+             sum(refunds_minor) AS total_refunds_minor, sum(net_minor) AS total_net_minor FROM v_product_sales_by_window \
+             WHERE {IN_RANGE} GROUP BY sku, currency ORDER BY total_net_minor DESC, sku LIMIT ?"
         );
         let query = in_range(self.client.query(&sql), range, currency);
         let records: Vec<ProductRecord> = self.timed(query.bind(limit as u64).fetch_all()).await?;
@@ -276,7 +282,12 @@ impl SalesReads {
                 quantity: r.total_quantity,
                 refunded_quantity: r.total_refunded_quantity,
                 orders: r.total_orders,
-                takings: Takings::of(r.total_gross, r.total_refunds, r.total_net, &r.currency),
+                takings: Takings::of(
+                    r.total_gross_minor,
+                    r.total_refunds_minor,
+                    r.total_net_minor,
+                    &r.currency,
+                ),
                 currency: r.currency,
             })
             .collect())

@@ -19,8 +19,8 @@
 /// `post_order` answers 202 with `Accepted` once Kafka acknowledged the event `parse` made of
 /// the body; extractors in its parentheses (a `Path`, described by `with (…)` after the path)
 /// come before the body, and `parse` may use what they bind. `post_batch` produces every element
-/// `parse` accepts and answers each element's result; a rejected one is matched by its
-/// `order_id`.
+/// `parse` accepts and answers each element's result; a rejected one is matched by the id field
+/// the batch names (`order_id`, `refund_id`).
 macro_rules! event_endpoints {
     (
         tag: $tag:literal,

@@ -323,6 +323,7 @@ impl OrderRecord {
         recorded: impl Fn(i64) -> Result<Exact, MoneyError>,
     ) -> Result<Order, EventErrors> {
         let errors = Collector::new(self.validate());
+        // The ids, channel, currency and payment method come over from `self` as they are.
         order_fields!(
             self,
             Fields {

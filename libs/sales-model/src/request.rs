@@ -370,6 +370,7 @@ impl OrderRequest {
         let mut errors = Collector::new(self.validate());
         let created_at = event_time(&mut errors, &self.created_at, now, freshness);
         let money = |d: Option<DecimalInput>| d.map_or(Exact::new(0, 0), |d| d.parse());
+        // The ids, channel, currency and payment method come over from `self` as they are.
         order_fields!(
             self,
             Fields {

@@ -152,7 +152,6 @@ pub(crate) async fn load_around(
     (started, load)
 }
 
-/// The broker scenarios' traffic: the outage and ten seconds more.
 fn own_broker(stack: &mut Stack) -> anyhow::Result<&mut Kafka> {
     stack
         .broker
@@ -160,6 +159,7 @@ fn own_broker(stack: &mut Stack) -> anyhow::Result<&mut Kafka> {
         .context("the stack has no broker of its own")
 }
 
+/// The broker scenarios' traffic: the outage and ten seconds more.
 async fn broker_load(stack: &mut Stack, scale: Scale) -> (Instant, Load) {
     load_around(stack, scale, scale.broker_down, Duration::from_secs(10)).await
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedMessage;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
@@ -224,31 +225,37 @@ impl TestKafka {
     /// Sum over the partitions of `topic` of the offsets `group` committed (0 for a partition
     /// without a commit): the number of messages the group has declared done.
     pub fn committed_total(&self, group: &str, topic: &str) -> i64 {
-        let consumer = self.reader(Some(group));
-        let mut list = TopicPartitionList::new();
-        for partition in 0..self.partition_count(topic) {
-            list.add_partition(topic, partition as i32);
-        }
         // A fresh broker answers NotCoordinator while it loads the offsets topic: ask again.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let committed = loop {
-            match consumer.committed_offsets(list.clone(), Duration::from_secs(5)) {
-                Ok(committed) => break committed,
+        loop {
+            match self.try_committed_total(group, topic) {
+                Ok(committed) => return committed,
                 Err(error) if Instant::now() < deadline => {
                     eprintln!("reading {group}'s committed offsets: {error}; asking again");
                     std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(error) => panic!("cannot read {group}'s committed offsets: {error}"),
             }
-        };
-        committed
+        }
+    }
+
+    /// [`TestKafka::committed_total`], asked once: an error while the cluster cannot answer.
+    fn try_committed_total(&self, group: &str, topic: &str) -> Result<i64, KafkaError> {
+        let mut list = TopicPartitionList::new();
+        for partition in 0..self.try_partition_count(topic)? {
+            list.add_partition(topic, partition as i32);
+        }
+        let committed = self
+            .reader(Some(group))
+            .committed_offsets(list, Duration::from_secs(5))?;
+        Ok(committed
             .elements()
             .iter()
             .map(|e| match e.offset() {
                 Offset::Offset(n) => n,
                 _ => 0,
             })
-            .sum()
+            .sum())
     }
 
     /// Waits until `group` has committed everything `topic` holds (lag zero); how long that took,
@@ -279,44 +286,21 @@ impl TestKafka {
 
     /// Sum over the partitions of `topic` of their high watermarks: how many messages it holds.
     pub fn end_offsets_total(&self, topic: &str) -> i64 {
+        self.try_end_offsets_total(topic)
+            .expect("fetch watermarks")
+    }
+
+    fn try_end_offsets_total(&self, topic: &str) -> Result<i64, KafkaError> {
         let consumer = self.reader(None);
-        (0..self.partition_count(topic))
-            .map(|p| {
-                consumer
-                    .fetch_watermarks(topic, p as i32, Duration::from_secs(5))
-                    .expect("fetch watermarks")
-                    .1
-            })
+        (0..self.try_partition_count(topic)?)
+            .map(|p| Ok(consumer.fetch_watermarks(topic, p as i32, Duration::from_secs(5))?.1))
             .sum()
     }
 
     /// Messages on `topic` that `group` has not committed yet (end offsets less committed ones);
     /// an error rather than a panic while the cluster cannot answer (a broker just died, say).
-    pub fn try_lag(&self, group: &str, topic: &str) -> Result<i64, rdkafka::error::KafkaError> {
-        let timeout = Duration::from_secs(5);
-        let consumer = self.reader(Some(group));
-        let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
-        let partitions = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map_or(0, |t| t.partitions().len());
-        let mut list = TopicPartitionList::new();
-        let mut end = 0;
-        for partition in 0..partitions as i32 {
-            list.add_partition(topic, partition);
-            end += consumer.fetch_watermarks(topic, partition, timeout)?.1;
-        }
-        let committed: i64 = consumer
-            .committed_offsets(list, timeout)?
-            .elements()
-            .iter()
-            .map(|e| match e.offset() {
-                Offset::Offset(n) => n,
-                _ => 0,
-            })
-            .sum();
-        Ok(end - committed)
+    pub fn try_lag(&self, group: &str, topic: &str) -> Result<i64, KafkaError> {
+        Ok(self.try_end_offsets_total(topic)? - self.try_committed_total(group, topic)?)
     }
 
     /// The broker (Kafka node id) leading each partition of `topic`, in partition order.
@@ -337,17 +321,22 @@ impl TestKafka {
 
     /// Partition count of `topic` as the cluster reports it (0 if the topic does not exist).
     pub fn partition_count(&self, topic: &str) -> usize {
-        let consumer = self.reader(None);
-        consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .ok()
-            .and_then(|m| {
-                m.topics()
-                    .iter()
-                    .find(|t| t.name() == topic && t.error().is_none())
-                    .map(|t| t.partitions().len())
-            })
-            .unwrap_or(0)
+        self.try_partition_count(topic).unwrap_or(0)
+    }
+
+    /// The partitions of `topic` (0 when the cluster does not know it); an error when the cluster
+    /// does not answer, or answers with an error for the topic.
+    fn try_partition_count(&self, topic: &str) -> Result<usize, KafkaError> {
+        let metadata = self
+            .reader(None)
+            .fetch_metadata(Some(topic), Duration::from_secs(5))?;
+        match metadata.topics().iter().find(|t| t.name() == topic) {
+            None => Ok(0),
+            Some(found) => match found.error() {
+                None => Ok(found.partitions().len()),
+                Some(error) => Err(KafkaError::MetadataFetch(error.into())),
+            },
+        }
     }
 }
 

@@ -42,7 +42,7 @@ pub const ORDER_COLUMNS: &str = "order_id, store_id, terminal_id, customer_id, c
 #[derive(Debug, DeserializeRow)]
 pub struct StoredOrder {
     pub order_id: String,
-    // The sale.
+    // The sale's columns, unset on a row that holds only a void.
     pub store_id: Option<String>,
     pub terminal_id: Option<String>,
     pub customer_id: Option<String>,
@@ -50,7 +50,7 @@ pub struct StoredOrder {
     pub currency: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub day: Option<NaiveDate>,
-    // Its lines, a list a field.
+    // The sale's lines: one list per column, in line order.
     pub line_skus: Option<Vec<String>>,
     pub line_names: Option<Vec<String>>,
     pub line_quantities: Option<Vec<i32>>,
@@ -62,7 +62,7 @@ pub struct StoredOrder {
     pub payment_method: Option<String>,
     pub ingest_id: Option<Uuid>,
     pub ingested_at: Option<DateTime<Utc>>,
-    // Its void.
+    // The void's columns, unset until the sale is voided.
     pub void_store_id: Option<String>,
     pub void_created_at: Option<DateTime<Utc>>,
     pub void_reason: Option<String>,
