@@ -286,14 +286,17 @@ impl TestKafka {
 
     /// Sum over the partitions of `topic` of their high watermarks: how many messages it holds.
     pub fn end_offsets_total(&self, topic: &str) -> i64 {
-        self.try_end_offsets_total(topic)
-            .expect("fetch watermarks")
+        self.try_end_offsets_total(topic).expect("fetch watermarks")
     }
 
     fn try_end_offsets_total(&self, topic: &str) -> Result<i64, KafkaError> {
         let consumer = self.reader(None);
         (0..self.try_partition_count(topic)?)
-            .map(|p| Ok(consumer.fetch_watermarks(topic, p as i32, Duration::from_secs(5))?.1))
+            .map(|p| {
+                Ok(consumer
+                    .fetch_watermarks(topic, p as i32, Duration::from_secs(5))?
+                    .1)
+            })
             .sum()
     }
 
