@@ -304,7 +304,11 @@ pub async fn summary(
         )
     })?;
     let currency = currency(params.currency.as_deref())?;
-    let Json(rows) = answer(app.sales.summary(range, group_by, currency.as_deref())).await?;
+    let rows = app
+        .sales
+        .summary(range, group_by, currency.as_deref())
+        .await
+        .map_err(unavailable)?;
     Ok(Json(SummaryReply {
         from: range.from,
         to: range.to,
@@ -333,7 +337,11 @@ pub async fn top_products(
     let range = range(params.from.as_deref(), params.to.as_deref(), &app)?;
     let limit = limit(params.limit.as_deref(), &app)?;
     let currency = currency(params.currency.as_deref())?;
-    let Json(rows) = answer(app.sales.top_products(range, limit, currency.as_deref())).await?;
+    let rows = app
+        .sales
+        .top_products(range, limit, currency.as_deref())
+        .await
+        .map_err(unavailable)?;
     Ok(Json(TopProductsReply {
         from: range.from,
         to: range.to,

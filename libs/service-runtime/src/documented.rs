@@ -9,7 +9,7 @@ use crate::settings::{Asked, Settings};
 use crate::telemetry::{LOG_FILTER, LOG_FORMAT};
 
 /// A row of a settings table: `| `NAME` / `OTHER` | `default` / `other` | meaning |`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Row {
     var: String,
     /// The default when the table gives it as a literal (in backticks), else `None`.
@@ -76,7 +76,7 @@ pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<S
         });
     }
     let own_rows = rows(section(readme, own));
-    let mut all_rows = rows(section(readme, own));
+    let mut all_rows = own_rows.clone();
     for title in shared {
         all_rows.extend(rows(section(readme, title)));
     }

@@ -241,8 +241,18 @@ impl TestKafka {
 
     /// [`TestKafka::committed_total`], asked once: an error while the cluster cannot answer.
     fn try_committed_total(&self, group: &str, topic: &str) -> Result<i64, KafkaError> {
+        self.committed_over(group, topic, self.try_partition_count(topic)?)
+    }
+
+    /// What `group` committed over the first `partitions` partitions of `topic`.
+    fn committed_over(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: usize,
+    ) -> Result<i64, KafkaError> {
         let mut list = TopicPartitionList::new();
-        for partition in 0..self.try_partition_count(topic)? {
+        for partition in 0..partitions {
             list.add_partition(topic, partition as i32);
         }
         let committed = self
@@ -286,12 +296,15 @@ impl TestKafka {
 
     /// Sum over the partitions of `topic` of their high watermarks: how many messages it holds.
     pub fn end_offsets_total(&self, topic: &str) -> i64 {
-        self.try_end_offsets_total(topic).expect("fetch watermarks")
+        self.try_partition_count(topic)
+            .and_then(|partitions| self.ends_over(topic, partitions))
+            .expect("fetch watermarks")
     }
 
-    fn try_end_offsets_total(&self, topic: &str) -> Result<i64, KafkaError> {
+    /// The high watermarks of the first `partitions` partitions of `topic`, summed.
+    fn ends_over(&self, topic: &str, partitions: usize) -> Result<i64, KafkaError> {
         let consumer = self.reader(None);
-        (0..self.try_partition_count(topic)?)
+        (0..partitions)
             .map(|p| {
                 Ok(consumer
                     .fetch_watermarks(topic, p as i32, Duration::from_secs(5))?
@@ -303,7 +316,8 @@ impl TestKafka {
     /// Messages on `topic` that `group` has not committed yet (end offsets less committed ones);
     /// an error rather than a panic while the cluster cannot answer (a broker just died, say).
     pub fn try_lag(&self, group: &str, topic: &str) -> Result<i64, KafkaError> {
-        Ok(self.try_end_offsets_total(topic)? - self.try_committed_total(group, topic)?)
+        let partitions = self.try_partition_count(topic)?;
+        Ok(self.ends_over(topic, partitions)? - self.committed_over(group, topic, partitions)?)
     }
 
     /// The broker (Kafka node id) leading each partition of `topic`, in partition order.

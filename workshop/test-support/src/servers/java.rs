@@ -33,9 +33,9 @@ pub fn java17() -> PathBuf {
 /// How a server shows it is ready: a line in this start's log, then an answer in its own protocol.
 pub struct Readiness {
     /// What errors call the server ("Kafka at 127.0.0.1:9092").
-    pub what: String,
-    pub line: &'static str,
-    pub answers: Box<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>,
+    what: String,
+    line: &'static str,
+    answers: Box<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>,
 }
 
 impl Readiness {
