@@ -349,14 +349,18 @@ def apply_schema(run):
 
 
 
+def moment(offset, currency):
+    """A sample row's instant, its business day and its currency's exponent."""
+    at = DAY_START + offset
+    return at, business_day(at), EXPONENT[currency]
+
+
 def sample_rows():
     """The sample's fact rows as VALUES tuples: sales, sale lines, refunds, refund lines."""
     facts = []
     lines = []
     for offset, order_id, store, channel, currency, items, total, order_lines in ORDERS:
-        at = DAY_START + offset
-        day = business_day(at)
-        exponent = EXPONENT[currency]
+        at, day, exponent = moment(offset, currency)
         facts.append(
             f"(toDateTime({at}), {day}, {quote(order_id)}, {quote(store)}, {quote(channel)}, {quote(currency)}, "
             f"{exponent}, '', 'card', {items}, 0, 0, {total}, toDateTime({at}))"
@@ -369,9 +373,7 @@ def sample_rows():
     refund_facts = []
     refund_lines = []
     for offset, refund_id, order_id, store, channel, currency, amount, returned in REFUNDS:
-        at = DAY_START + offset
-        day = business_day(at)
-        exponent = EXPONENT[currency]
+        at, day, exponent = moment(offset, currency)
         refund_facts.append(
             f"(toDateTime({at}), {day}, {quote(refund_id)}, {quote(order_id)}, {quote(store)}, {quote(channel)}, "
             f"{int(channel != 'unknown')}, {quote(currency)}, {exponent}, {amount}, toDateTime({at}))"

@@ -1,4 +1,5 @@
-//! Settings from environment variables, with the defaults documented in the README.
+//! ingest-api's settings: one struct read from environment variables, each field naming its
+//! variable, with the defaults the README documents (a test holds the two together).
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -6,117 +7,194 @@ use std::time::Duration;
 
 use sales_model::Freshness;
 use sales_stores::kafka::KafkaConnection;
-use service_runtime::auth::{load_keys, load_rate_limit};
-use service_runtime::settings::{ConfigError, Settings};
+use serde::{Deserialize, Serialize};
+use service_runtime::auth::load_keys;
+use service_runtime::settings::{between, millis, text, ConfigError, Settings};
 use service_runtime::SecretString;
 
 /// Everything ingest-api can be told.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
 pub struct IngestConfig {
+    #[serde(rename = "INGEST_LISTEN_ADDR", with = "text")]
     pub listen_addr: SocketAddr,
     pub kafka: KafkaConfig,
-    /// Bearer keys that may post orders. Never logged.
+    /// Bearer keys that may post orders, with those in `api_keys_file` once read. Never logged.
+    #[serde(rename = "INGEST_API_KEYS", skip_serializing)]
     pub api_keys: Vec<SecretString>,
+    /// A file of keys, one a line (`#` comments); read at start-up into `api_keys`.
+    #[serde(rename = "INGEST_API_KEYS_FILE")]
+    pub api_keys_file: Option<String>,
     /// Requests a second each key may make; past that, 429 with `Retry-After`.
+    #[serde(rename = "INGEST_RATE_LIMIT_PER_KEY")]
     pub rate_limit_per_key: NonZeroU32,
+    #[serde(
+        rename = "INGEST_BODY_LIMIT_BYTES",
+        deserialize_with = "between::<1024, 67_108_864, _, _>"
+    )]
     pub body_limit_bytes: usize,
+    /// Longest a request may take; longer than `kafka.produce_timeout`, so a slow produce
+    /// answers 503 with `Retry-After` first.
+    #[serde(rename = "INGEST_REQUEST_TIMEOUT_MS", with = "millis")]
     pub request_timeout: Duration,
+    /// Most events in one batch request.
+    #[serde(
+        rename = "INGEST_MAX_BATCH",
+        deserialize_with = "between::<1, 1000, _, _>"
+    )]
     pub max_batch: usize,
-    pub freshness: Freshness,
+    /// How far ahead of the server clock a `created_at` may be.
+    #[serde(
+        rename = "INGEST_MAX_FUTURE_SECS",
+        deserialize_with = "between::<0, 86_400, _, _>"
+    )]
+    pub max_future_secs: u64,
+    /// How far behind the server clock a `created_at` may be (a retry window).
+    #[serde(
+        rename = "INGEST_MAX_AGE_SECS",
+        deserialize_with = "between::<60, 31_622_400, _, _>"
+    )]
+    pub max_age_secs: u64,
 }
 
 /// How to reach Kafka and what to write.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
 pub struct KafkaConfig {
     /// The brokers, and TLS/SASL to reach them.
     pub connection: KafkaConnection,
+    #[serde(rename = "KAFKA_TOPIC")]
     pub topic: String,
+    /// Given to a topic this service creates.
+    #[serde(
+        rename = "KAFKA_TOPIC_PARTITIONS",
+        deserialize_with = "between::<1, 10_000, _, _>"
+    )]
     pub partitions: i32,
+    #[serde(
+        rename = "KAFKA_REPLICATION_FACTOR",
+        deserialize_with = "between::<1, 10, _, _>"
+    )]
     pub replication_factor: i32,
     /// Replicas that must hold an order before Kafka acknowledges it (`acks=all`), given to a
     /// topic this service creates.
+    #[serde(
+        rename = "KAFKA_MIN_INSYNC_REPLICAS",
+        deserialize_with = "between::<1, 10, _, _>"
+    )]
     pub min_insync_replicas: i32,
     /// How long one order may wait for its delivery report before the client gets a 503.
+    #[serde(rename = "KAFKA_PRODUCE_TIMEOUT_MS", with = "millis")]
     pub produce_timeout: Duration,
-    pub compression: String,
+    #[serde(rename = "KAFKA_COMPRESSION")]
+    pub compression: Compression,
     /// Time allowed for topic creation and metadata requests at start-up.
+    #[serde(rename = "KAFKA_ADMIN_TIMEOUT_MS", with = "millis")]
     pub admin_timeout: Duration,
     /// Orders that may wait in the producer's queue; beyond that, new orders get a 503.
+    #[serde(
+        rename = "KAFKA_QUEUE_MAX_MESSAGES",
+        deserialize_with = "between::<1, 10_000_000, _, _>"
+    )]
     pub queue_max_messages: u64,
 }
 
+/// The producer's `compression.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        let freshness = Freshness::default();
+        IngestConfig {
+            listen_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            kafka: KafkaConfig::default(),
+            api_keys: Vec::new(),
+            api_keys_file: None,
+            rate_limit_per_key: NonZeroU32::new(20_000).unwrap_or(NonZeroU32::MIN),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            max_batch: 1000,
+            max_future_secs: freshness.max_future.as_secs(),
+            max_age_secs: freshness.max_age.as_secs(),
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            connection: KafkaConnection::default(),
+            topic: "Order".into(),
+            partitions: 6,
+            replication_factor: 1,
+            min_insync_replicas: 1,
+            produce_timeout: Duration::from_secs(5),
+            compression: Compression::Lz4,
+            admin_timeout: Duration::from_secs(5),
+            queue_max_messages: 100_000,
+        }
+    }
+}
+
 impl IngestConfig {
+    /// The settings, checked against each other, with the keys file read.
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
-        let produce_timeout = s.millis("KAFKA_PRODUCE_TIMEOUT_MS", 5_000)?;
-        let request_timeout = s.millis("INGEST_REQUEST_TIMEOUT_MS", 10_000)?;
-        if request_timeout <= produce_timeout {
+        let mut config: IngestConfig = s.read()?;
+        config.kafka.connection.check_login()?;
+        let kafka = &config.kafka;
+        if config.request_timeout <= kafka.produce_timeout {
             return Err(ConfigError {
                 var: "INGEST_REQUEST_TIMEOUT_MS".into(),
-                value: request_timeout.as_millis().to_string(),
+                value: config.request_timeout.as_millis().to_string(),
                 reason: format!(
                     "must be longer than KAFKA_PRODUCE_TIMEOUT_MS ({} ms), so a slow produce answers 503 with Retry-After",
-                    produce_timeout.as_millis()
+                    kafka.produce_timeout.as_millis()
                 ),
             });
         }
-        let replication_factor = s.bounded("KAFKA_REPLICATION_FACTOR", 1, 1, 10)? as i32;
-        let min_insync_replicas = s.bounded("KAFKA_MIN_INSYNC_REPLICAS", 1, 1, 10)? as i32;
-        if min_insync_replicas > replication_factor {
+        if kafka.min_insync_replicas > kafka.replication_factor {
             return Err(ConfigError::exceeds(
                 "KAFKA_MIN_INSYNC_REPLICAS",
-                min_insync_replicas,
+                kafka.min_insync_replicas,
                 "KAFKA_REPLICATION_FACTOR",
-                replication_factor,
+                kafka.replication_factor,
                 ": no order could be acknowledged",
             ));
         }
-        Ok(Self {
-            listen_addr: s.parse("INGEST_LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
-            kafka: KafkaConfig {
-                connection: KafkaConnection::from_settings(s)?,
-                topic: s.string("KAFKA_TOPIC", "Order"),
-                partitions: s.bounded("KAFKA_TOPIC_PARTITIONS", 6, 1, 10_000)? as i32,
-                replication_factor,
-                min_insync_replicas,
-                produce_timeout,
-                compression: s.choice(
-                    "KAFKA_COMPRESSION",
-                    "lz4",
-                    &["none", "gzip", "snappy", "lz4", "zstd"],
-                )?,
-                admin_timeout: s.millis("KAFKA_ADMIN_TIMEOUT_MS", 5_000)?,
-                queue_max_messages: s.bounded(
-                    "KAFKA_QUEUE_MAX_MESSAGES",
-                    100_000,
-                    1,
-                    10_000_000,
-                )?,
-            },
-            api_keys: load_keys(s, "INGEST_API_KEYS", "INGEST_API_KEYS_FILE")?,
-            rate_limit_per_key: load_rate_limit(s, "INGEST_RATE_LIMIT_PER_KEY", 20000)?,
-            body_limit_bytes: s.bounded(
-                "INGEST_BODY_LIMIT_BYTES",
-                1024 * 1024,
-                1024,
-                64 * 1024 * 1024,
-            )? as usize,
-            request_timeout,
-            max_batch: s.bounded("INGEST_MAX_BATCH", 1000, 1, 1000)? as usize,
-            freshness: Freshness {
-                max_future: Duration::from_secs(s.bounded(
-                    "INGEST_MAX_FUTURE_SECS",
-                    300,
-                    0,
-                    86_400,
-                )?),
-                max_age: Duration::from_secs(s.bounded(
-                    "INGEST_MAX_AGE_SECS",
-                    7 * 86_400,
-                    60,
-                    366 * 86_400,
-                )?),
-            },
-        })
+        config.api_keys = load_keys(
+            std::mem::take(&mut config.api_keys),
+            config.api_keys_file.as_deref(),
+            ("INGEST_API_KEYS", "INGEST_API_KEYS_FILE"),
+        )?;
+        Ok(config)
+    }
+
+    /// How far from the server clock an event's `created_at` may be.
+    pub fn freshness(&self) -> Freshness {
+        Freshness {
+            max_future: Duration::from_secs(self.max_future_secs),
+            max_age: Duration::from_secs(self.max_age_secs),
+        }
     }
 }
 
@@ -133,29 +211,19 @@ mod tests {
         assert_eq!(config.listen_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(config.kafka.topic, "Order");
         assert_eq!(config.kafka.partitions, 6);
-        assert_eq!(config.kafka.compression, "lz4");
+        assert_eq!(config.kafka.compression, Compression::Lz4);
         assert_eq!(config.kafka.replication_factor, 1);
         assert_eq!(config.kafka.min_insync_replicas, 1);
         assert_eq!(config.body_limit_bytes, 1024 * 1024);
         assert_eq!(config.max_batch, 1000);
         assert_eq!(config.kafka.produce_timeout, Duration::from_secs(5));
         assert_eq!(config.request_timeout, Duration::from_secs(10));
-        assert_eq!(config.freshness, Freshness::default());
+        assert_eq!(config.freshness(), Freshness::default());
     }
 
-    // README.md's table under "## ingest-api" lists exactly what ingest-api reads, with the
-    // defaults it applies (the SASL settings are read when SASL is on).
-    service_runtime::readme_lists_every_setting!(
-        IngestConfig::from_settings,
-        own: "ingest-api",
-        shared: [],
-        env: [
-            ("INGEST_API_KEYS", KEY),
-            ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
-            ("KAFKA_SASL_USERNAME", "user"),
-            ("KAFKA_SASL_PASSWORD", "password"),
-        ]
-    );
+    // README.md's table under "## ingest-api" lists exactly the variables IngestConfig declares,
+    // with its defaults.
+    service_runtime::readme_lists_every_setting!(IngestConfig, own: "ingest-api", shared: []);
 
     #[test]
     fn bad_values_stop_start_up_naming_the_variable() {

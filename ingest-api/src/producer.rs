@@ -58,7 +58,7 @@ impl EventProducer {
             .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("compression.type", &config.compression)
+            .set("compression.type", config.compression.as_str())
             .set("linger.ms", "2")
             .set(
                 "message.timeout.ms",

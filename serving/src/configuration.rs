@@ -1,4 +1,5 @@
-//! Settings from environment variables, with the defaults documented in the README.
+//! serving's settings: one struct read from environment variables, each field naming its
+//! variable, with the defaults the README documents (a test holds the two together).
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -6,86 +7,141 @@ use std::time::Duration;
 
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
-use service_runtime::auth::{load_keys, load_rate_limit};
-use service_runtime::settings::{ConfigError, Settings};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use service_runtime::auth::load_keys;
+use service_runtime::settings::{between, text, ConfigError, Settings};
 use service_runtime::SecretString;
 
 use crate::jobs::schedule::check_schedule;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
 pub struct ServingConfig {
+    #[serde(rename = "SERVING_LISTEN_ADDR", with = "text")]
     pub listen_addr: SocketAddr,
-    /// Bearer keys for the `/v1` routes. Never logged.
+    /// Bearer keys for the `/v1` routes, with those in `api_keys_file` once read. Never logged.
+    #[serde(rename = "SERVING_API_KEYS", skip_serializing)]
     pub api_keys: Vec<SecretString>,
+    /// A file of keys, one a line (`#` comments); read at start-up into `api_keys`.
+    #[serde(rename = "SERVING_API_KEYS_FILE")]
+    pub api_keys_file: Option<String>,
     /// Requests a second each key may make; past that, 429 with `Retry-After`.
+    #[serde(rename = "SERVING_RATE_LIMIT_PER_KEY")]
     pub rate_limit_per_key: NonZeroU32,
     pub cassandra: CassandraConfig,
     pub clickhouse: ClickHouseConfig,
-    /// Widest `from`..`to` a sales query may span.
-    pub max_span: Duration,
+    /// Widest `from`..`to` a sales query may span, in days.
+    #[serde(
+        rename = "SERVING_MAX_SPAN_DAYS",
+        deserialize_with = "between::<1, 3_660, _, _>"
+    )]
+    pub max_span_days: u64,
+    /// Rows a page holds when the request does not say.
+    #[serde(
+        rename = "SERVING_DEFAULT_PAGE",
+        deserialize_with = "between::<1, 10_000, _, _>"
+    )]
     pub default_page: usize,
+    /// Most rows a page may hold.
+    #[serde(
+        rename = "SERVING_MAX_PAGE",
+        deserialize_with = "between::<1, 10_000, _, _>"
+    )]
     pub max_page: usize,
     pub jobs: JobsConfig,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
 pub struct JobsConfig {
     /// Cron expression (seconds first, as tokio-cron-scheduler reads it).
+    #[serde(rename = "RECONCILE_SCHEDULE", deserialize_with = "schedule")]
     pub reconcile_schedule: String,
     /// How many days, today included, each reconciliation compares.
+    #[serde(rename = "RECONCILE_DAYS", deserialize_with = "between::<1, 31, _, _>")]
     pub reconcile_days: u32,
-    /// Orders younger than this are left out of a reconciliation (they may still be in flight).
-    pub reconcile_grace: Duration,
+    /// Orders younger than this many seconds are left out of a reconciliation (they may still
+    /// be in flight).
+    #[serde(
+        rename = "RECONCILE_GRACE_SECS",
+        deserialize_with = "between::<0, 86_400, _, _>"
+    )]
+    pub reconcile_grace_secs: u64,
+    #[serde(rename = "RETENTION_SCHEDULE", deserialize_with = "schedule")]
     pub retention_schedule: String,
     /// ClickHouse partitions (days) older than this many days are dropped.
+    #[serde(
+        rename = "RETENTION_DAYS",
+        deserialize_with = "between::<1, 36_500, _, _>"
+    )]
     pub retention_days: u32,
 }
 
-fn schedule(s: &Settings<'_>, var: &str, default: &str) -> Result<String, ConfigError> {
-    let expression = s.string(var, default);
-    check_schedule(&expression).map_err(|reason| ConfigError {
-        var: var.into(),
-        value: expression.clone(),
-        reason,
-    })?;
+/// A cron expression the scheduler takes.
+fn schedule<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let expression = String::deserialize(deserializer)?;
+    check_schedule(&expression).map_err(D::Error::custom)?;
     Ok(expression)
 }
 
-impl ServingConfig {
-    pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
-        let default_page = s.bounded("SERVING_DEFAULT_PAGE", 50, 1, 10_000)? as usize;
-        let max_page = s.bounded("SERVING_MAX_PAGE", 500, 1, 10_000)? as usize;
-        if default_page > max_page {
-            let (var, limit) = ("SERVING_DEFAULT_PAGE", "SERVING_MAX_PAGE");
-            return Err(ConfigError::exceeds(var, default_page, limit, max_page, ""));
+impl Default for ServingConfig {
+    fn default() -> Self {
+        ServingConfig {
+            listen_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
+            api_keys: Vec::new(),
+            api_keys_file: None,
+            rate_limit_per_key: NonZeroU32::new(5_000).unwrap_or(NonZeroU32::MIN),
+            cassandra: CassandraConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            max_span_days: 31,
+            default_page: 50,
+            max_page: 500,
+            jobs: JobsConfig::default(),
         }
-        Ok(Self {
-            listen_addr: s.parse(
-                "SERVING_LISTEN_ADDR",
-                SocketAddr::from(([0, 0, 0, 0], 8081)),
-            )?,
-            api_keys: load_keys(s, "SERVING_API_KEYS", "SERVING_API_KEYS_FILE")?,
-            rate_limit_per_key: load_rate_limit(s, "SERVING_RATE_LIMIT_PER_KEY", 5000)?,
-            cassandra: CassandraConfig::from_settings(s)?,
-            clickhouse: ClickHouseConfig::from_settings(s)?,
-            max_span: Duration::from_secs(
-                86_400 * s.bounded("SERVING_MAX_SPAN_DAYS", 31, 1, 3_660)?,
-            ),
-            default_page,
-            max_page,
-            jobs: JobsConfig {
-                reconcile_schedule: schedule(s, "RECONCILE_SCHEDULE", "0 */5 * * * *")?,
-                reconcile_days: s.bounded("RECONCILE_DAYS", 2, 1, 31)? as u32,
-                reconcile_grace: Duration::from_secs(s.bounded(
-                    "RECONCILE_GRACE_SECS",
-                    300,
-                    0,
-                    86_400,
-                )?),
-                retention_schedule: schedule(s, "RETENTION_SCHEDULE", "0 30 3 * * *")?,
-                retention_days: s.bounded("RETENTION_DAYS", 90, 1, 36_500)? as u32,
-            },
-        })
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            reconcile_schedule: "0 */5 * * * *".into(),
+            reconcile_days: 2,
+            reconcile_grace_secs: 300,
+            retention_schedule: "0 30 3 * * *".into(),
+            retention_days: 90,
+        }
+    }
+}
+
+impl ServingConfig {
+    /// The settings, checked against each other, with the keys file read.
+    pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut config: ServingConfig = s.read()?;
+        config.clickhouse.check()?;
+        if config.default_page > config.max_page {
+            let (var, limit) = ("SERVING_DEFAULT_PAGE", "SERVING_MAX_PAGE");
+            let (page, max) = (config.default_page, config.max_page);
+            return Err(ConfigError::exceeds(var, page, limit, max, ""));
+        }
+        config.api_keys = load_keys(
+            std::mem::take(&mut config.api_keys),
+            config.api_keys_file.as_deref(),
+            ("SERVING_API_KEYS", "SERVING_API_KEYS_FILE"),
+        )?;
+        Ok(config)
+    }
+
+    /// Widest `from`..`to` a sales query may span.
+    pub fn max_span(&self) -> Duration {
+        Duration::from_secs(86_400 * self.max_span_days)
+    }
+}
+
+impl JobsConfig {
+    /// Orders younger than this are left out of a reconciliation.
+    pub fn reconcile_grace(&self) -> Duration {
+        Duration::from_secs(self.reconcile_grace_secs)
     }
 }
 
@@ -96,12 +152,11 @@ mod tests {
     const KEY: &str = "serving-key-0123456789";
 
     // README.md's table under "## serving" lists what serving alone reads and stream-job's table
-    // the store settings both read, each with the default serving applies.
+    // the store settings both read, each with the default ServingConfig declares.
     service_runtime::readme_lists_every_setting!(
-        ServingConfig::from_settings,
+        ServingConfig,
         own: "serving",
-        shared: ["stream-job"],
-        env: [("SERVING_API_KEYS", KEY), ("CASSANDRA_TLS", "true")]
+        shared: ["stream-job"]
     );
 
     #[test]
@@ -109,7 +164,7 @@ mod tests {
         let env = vec![("SERVING_API_KEYS", KEY)];
         let config = ServingConfig::from_settings(&Settings::new(&env)).unwrap();
         assert_eq!(config.listen_addr.port(), 8081);
-        assert_eq!(config.max_span, Duration::from_secs(31 * 86_400));
+        assert_eq!(config.max_span(), Duration::from_secs(31 * 86_400));
         assert_eq!((config.default_page, config.max_page), (50, 500));
         assert_eq!(config.jobs.reconcile_schedule, "0 */5 * * * *");
         assert_eq!(config.jobs.retention_schedule, "0 30 3 * * *");

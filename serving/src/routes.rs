@@ -100,7 +100,7 @@ fn currency(text: Option<&str>) -> Result<Option<String>, Problem> {
 }
 
 fn range(from: Option<&str>, to: Option<&str>, app: &AppState) -> Result<Range, Problem> {
-    Range::new(time(from, "from")?, time(to, "to")?, app.config.max_span)
+    Range::new(time(from, "from")?, time(to, "to")?, app.config.max_span())
         .map_err(|message| bad("to", "range", message))
 }
 

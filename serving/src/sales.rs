@@ -195,6 +195,25 @@ struct ProductRecord {
     total_net_minor: i64,
 }
 
+/// `takings()` for records whose sums ClickHouse names `total_gross_minor`, `total_refunds_minor`
+/// and `total_net_minor`, in minor units of `currency`.
+macro_rules! summed_takings {
+    ($($record:ty),+) => {$(
+        impl $record {
+            fn takings(&self) -> Takings {
+                Takings::of(
+                    self.total_gross_minor,
+                    self.total_refunds_minor,
+                    self.total_net_minor,
+                    &self.currency,
+                )
+            }
+        }
+    )+};
+}
+
+summed_takings!(SummaryRecord, ProductRecord);
+
 pub struct SalesReads {
     client: Client,
     timeout: Duration,
@@ -241,6 +260,7 @@ impl SalesReads {
         Ok(records
             .into_iter()
             .map(|r| SummaryRow {
+                takings: r.takings(),
                 key: if group_by.is_instant() {
                     self.zone.local_text(&r.key)
                 } else {
@@ -248,12 +268,6 @@ impl SalesReads {
                 },
                 orders: r.total_orders,
                 items: r.total_items,
-                takings: Takings::of(
-                    r.total_gross_minor,
-                    r.total_refunds_minor,
-                    r.total_net_minor,
-                    &r.currency,
-                ),
                 currency: r.currency,
             })
             .collect())
@@ -277,17 +291,12 @@ impl SalesReads {
         Ok(records
             .into_iter()
             .map(|r| ProductRow {
+                takings: r.takings(),
                 sku: r.sku,
                 name: r.product_name,
                 quantity: r.total_quantity,
                 refunded_quantity: r.total_refunded_quantity,
                 orders: r.total_orders,
-                takings: Takings::of(
-                    r.total_gross_minor,
-                    r.total_refunds_minor,
-                    r.total_net_minor,
-                    &r.currency,
-                ),
                 currency: r.currency,
             })
             .collect())

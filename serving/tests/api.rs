@@ -97,6 +97,22 @@ impl Served {
 /// minute, second, sku, quantity, unit price in minor units).
 type Sale<'a> = (&'a str, &'a str, &'a str, i64, i64, &'a str, i64, i64);
 
+/// The sales the summary and top-product tests sum: two stores' in the last two minutes, one an
+/// hour earlier.
+const SUMMED: &[Sale<'static>] = &[
+    ("a", "store-001", "in_store", 0, 5, "sku-1", 2, 350),
+    ("b", "store-001", "online", 0, 50, "sku-2", 1, 225),
+    ("c", "store-003", "in_store", 1, 0, "sku-1", 1, 350),
+    ("d", "store-042", "delivery", 61, 0, "sku-3", 4, 100),
+];
+
+/// The sales the reconciliation test expects both stores to agree on.
+const RECONCILED: &[Sale<'static>] = &[
+    ("r-1", "store-001", "in_store", 0, 1, "sku-1", 1, 500),
+    ("r-2", "store-001", "in_store", 2, 1, "sku-1", 2, 500),
+    ("r-3", "store-005", "online", 3, 1, "sku-2", 1, 199),
+];
+
 fn sales(base: i64, rows: &[Sale<'_>]) -> Vec<Envelope> {
     rows.iter()
         .map(
@@ -238,16 +254,7 @@ async fn orders_are_looked_up_and_paged_newest_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summaries_and_top_products_come_from_the_views() {
     let base = Utc::now().timestamp() - 7_200;
-    let orders = sales(
-        base,
-        &[
-            ("a", "store-001", "in_store", 0, 5, "sku-1", 2, 350),
-            ("b", "store-001", "online", 0, 50, "sku-2", 1, 225),
-            ("c", "store-003", "in_store", 1, 0, "sku-1", 1, 350),
-            ("d", "store-042", "delivery", 61, 0, "sku-3", 4, 100),
-        ],
-    );
-    let served = serve(&orders, &[]).await;
+    let served = serve(&sales(base, SUMMED), &[]).await;
     let from = minute(base, 120, 0).to_rfc3339();
     let to = minute(base, -5, 0).to_rfc3339();
     let q = |group: &str| {
@@ -688,15 +695,7 @@ async fn refunds_and_voids_show_in_orders_summaries_products_and_reconciliation(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_reports_agreement_then_names_a_corrupted_store() {
     let base = Utc::now().timestamp() - 1_800;
-    let orders = sales(
-        base,
-        &[
-            ("r-1", "store-001", "in_store", 0, 1, "sku-1", 1, 500),
-            ("r-2", "store-001", "in_store", 2, 1, "sku-1", 2, 500),
-            ("r-3", "store-005", "online", 3, 1, "sku-2", 1, 199),
-        ],
-    );
-    let served = serve(&orders, &[]).await;
+    let served = serve(&sales(base, RECONCILED), &[]).await;
     let (_, before) = served.get("/v1/reconciliation").await;
     assert_eq!(before["status"], "not_run");
 

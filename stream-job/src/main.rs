@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
             let session = cassandra::connect(&config.cassandra)
                 .await
                 .context("cannot reach Cassandra")?;
-            let replication = settings.raw("CASSANDRA_REPLICATION");
+            let replication = config.cassandra_replication.clone();
             let applied = schema::apply(
                 &session,
                 &dir,

@@ -42,7 +42,7 @@ pub async fn accept_one<A: From<Placed>>(
 ) -> Result<(StatusCode, Json<A>), Problem> {
     let accept = async {
         let body = read_json_body(headers, body)?;
-        let event = parse(&body, Utc::now(), app.config.freshness).map_err(parse_problem)?;
+        let event = parse(&body, Utc::now(), app.config.freshness()).map_err(parse_problem)?;
         let id = event.id().to_string();
         let (partition, offset) = produce(app, event)
             .await
@@ -89,7 +89,7 @@ pub async fn accept_batch(
         .and_then(|body| split_batch(&body, app.config.max_batch, what))
         .map_err(|problem| refused(app, route, problem))?;
     let now = Utc::now();
-    let freshness = app.config.freshness;
+    let freshness = app.config.freshness();
     Ok(join_all(elements.iter().enumerate().map(|(index, raw)| async move {
         match parse(raw.get().as_bytes(), now, freshness) {
             Err(error) => {

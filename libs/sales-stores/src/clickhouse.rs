@@ -4,61 +4,83 @@ use std::time::Duration;
 
 use clickhouse::Client;
 use sales_model::BusinessZone;
-use service_runtime::settings::{ConfigError, Settings};
+use serde::{Deserialize, Serialize};
+use service_runtime::settings::{between, millis, text, ConfigError, Settings};
 use service_runtime::{ExposeSecret, SecretString};
 
-#[derive(Clone, Debug)]
+/// How to reach ClickHouse, and the windows it sums in (the README's ClickHouse settings).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
 pub struct ClickHouseConfig {
+    /// The HTTP interface.
+    #[serde(rename = "CLICKHOUSE_URL")]
     pub url: String,
+    #[serde(rename = "CLICKHOUSE_DATABASE", deserialize_with = "crate::identifier")]
     pub database: String,
+    #[serde(rename = "CLICKHOUSE_USER")]
     pub user: String,
+    /// Empty unless set; never printed nor serialised.
+    #[serde(rename = "CLICKHOUSE_PASSWORD", skip_serializing)]
     pub password: SecretString,
     /// Size of the event-time tumbling windows of the aggregate tables, in seconds; divides a day
-    /// and every offset of the business zone, so no window straddles a business midnight.
+    /// and every offset of the business zone, so no window straddles a business midnight
+    /// ([`ClickHouseConfig::check`]).
+    #[serde(
+        rename = "STREAM_JOB_WINDOW_SECONDS",
+        deserialize_with = "between::<1, 86_400, _, _>"
+    )]
     pub window_seconds: u32,
     /// The zone of the `day` columns.
+    #[serde(rename = "BUSINESS_TIME_ZONE", with = "text")]
     pub business_zone: BusinessZone,
     /// Longest a single statement may take before it counts as failed.
+    #[serde(rename = "CLICKHOUSE_REQUEST_TIMEOUT_MS", with = "millis")]
     pub request_timeout: Duration,
     /// Whether the client checks its row types against the server's column types
     /// (`RowBinaryWithNamesAndTypes`). On by default; only servers older than 22.x, which
     /// cannot describe rows, need it off.
+    #[serde(rename = "CLICKHOUSE_VALIDATE_ROWS")]
     pub validate_rows: bool,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://localhost:8123".into(),
+            database: "sales".into(),
+            user: "default".into(),
+            password: SecretString::default(),
+            window_seconds: 60,
+            business_zone: BusinessZone::default(),
+            request_timeout: Duration::from_secs(30),
+            validate_rows: true,
+        }
+    }
 }
 
 impl ClickHouseConfig {
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
-        let business_zone = crate::business_zone(s)?;
-        Ok(Self {
-            url: s.string("CLICKHOUSE_URL", "http://localhost:8123"),
-            database: crate::identifier(s, "CLICKHOUSE_DATABASE")?,
-            user: s.string("CLICKHOUSE_USER", "default"),
-            password: s.secret("CLICKHOUSE_PASSWORD").unwrap_or_default(),
-            window_seconds: window_seconds(s, business_zone)?,
-            business_zone,
-            request_timeout: s.millis("CLICKHOUSE_REQUEST_TIMEOUT_MS", 30_000)?,
-            validate_rows: s.parse("CLICKHOUSE_VALIDATE_ROWS", true)?,
-        })
+        let config: ClickHouseConfig = s.read()?;
+        config.check()?;
+        Ok(config)
     }
-}
 
-/// Windows must tile a business day exactly, so no window straddles two days (or two daily
-/// partitions).
-fn window_seconds(s: &Settings<'_>, zone: BusinessZone) -> Result<u32, ConfigError> {
-    let var = "STREAM_JOB_WINDOW_SECONDS";
-    let seconds = s.bounded(var, 60, 1, 86_400)? as u32;
-    let refuse = |reason: String| ConfigError {
-        var: var.into(),
-        value: seconds.to_string(),
-        reason,
-    };
-    if 86_400 % seconds != 0 {
-        return Err(refuse(
-            "must divide 86400 (a day) exactly, e.g. 10, 60, 300, 3600".into(),
-        ));
+    /// Windows must tile a business day exactly, so no window straddles two days (or two daily
+    /// partitions).
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let seconds = self.window_seconds;
+        let refuse = |reason: String| ConfigError {
+            var: "STREAM_JOB_WINDOW_SECONDS".into(),
+            value: seconds.to_string(),
+            reason,
+        };
+        if 86_400 % seconds != 0 {
+            return Err(refuse(
+                "must divide 86400 (a day) exactly, e.g. 10, 60, 300, 3600".into(),
+            ));
+        }
+        self.business_zone.check_window(seconds).map_err(refuse)
     }
-    zone.check_window(seconds).map_err(refuse)?;
-    Ok(seconds)
 }
 
 /// A client for the configured database. With row validation on, a row type that drifts from

@@ -8,60 +8,122 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, ClientContext};
+use serde::{Deserialize, Serialize};
 use service_runtime::settings::{ConfigError, Settings};
 use service_runtime::{ExposeSecret, SecretString};
 
-/// `security.protocol` values librdkafka takes.
-const PROTOCOLS: [&str; 4] = ["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"];
-/// SASL mechanisms built in (no Kerberos).
-const MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
-
-#[derive(Clone, Debug)]
-pub struct KafkaConnection {
-    pub bootstrap_servers: String,
-    /// `plaintext` (default), `ssl`, `sasl_plaintext` or `sasl_ssl`.
-    pub security_protocol: String,
-    /// CA certificate file (PEM) that signed the brokers' certificates; the system's trust store
-    /// when absent.
-    pub ssl_ca_location: Option<String>,
-    pub sasl: Option<SaslLogin>,
+/// How the brokers are reached: librdkafka's `security.protocol`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
 }
 
-/// A SASL login; the password never prints.
-#[derive(Clone, Debug)]
-pub struct SaslLogin {
-    pub mechanism: String,
-    pub username: String,
-    pub password: SecretString,
+impl SecurityProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+/// The SASL mechanisms built in (no Kerberos).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SaslMechanism {
+    #[serde(rename = "PLAIN")]
+    Plain,
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+    #[serde(rename = "SCRAM-SHA-512")]
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+/// The brokers, and TLS and SASL to reach them (the README's Kafka settings).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct KafkaConnection {
+    /// `host:port` of one or more brokers, comma-separated.
+    #[serde(rename = "KAFKA_BOOTSTRAP_SERVERS")]
+    pub bootstrap_servers: String,
+    #[serde(rename = "KAFKA_SECURITY_PROTOCOL")]
+    pub security_protocol: SecurityProtocol,
+    /// CA certificate file (PEM) that signed the brokers' certificates; the system's trust store
+    /// when absent.
+    #[serde(rename = "KAFKA_SSL_CA_LOCATION")]
+    pub ssl_ca_location: Option<String>,
+    /// Used only with a `sasl_*` protocol, which also needs the username and password.
+    #[serde(rename = "KAFKA_SASL_MECHANISM")]
+    pub sasl_mechanism: SaslMechanism,
+    #[serde(rename = "KAFKA_SASL_USERNAME")]
+    pub sasl_username: Option<String>,
+    /// Never printed nor serialised.
+    #[serde(rename = "KAFKA_SASL_PASSWORD", skip_serializing)]
+    pub sasl_password: Option<SecretString>,
+}
+
+impl Default for KafkaConnection {
+    fn default() -> Self {
+        KafkaConnection {
+            bootstrap_servers: "localhost:9092".into(),
+            security_protocol: SecurityProtocol::Plaintext,
+            ssl_ca_location: None,
+            sasl_mechanism: SaslMechanism::Plain,
+            sasl_username: None,
+            sasl_password: None,
+        }
+    }
 }
 
 impl KafkaConnection {
     pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
-        let security_protocol = s.choice("KAFKA_SECURITY_PROTOCOL", "plaintext", &PROTOCOLS)?;
-        let sasl = if security_protocol.starts_with("sasl_") {
-            let missing = |var: &str| ConfigError {
-                var: var.into(),
-                value: String::new(),
-                reason: format!("is required when KAFKA_SECURITY_PROTOCOL is {security_protocol}"),
-            };
-            Some(SaslLogin {
-                mechanism: s.choice("KAFKA_SASL_MECHANISM", "PLAIN", &MECHANISMS)?,
-                username: s
-                    .raw("KAFKA_SASL_USERNAME")
-                    .ok_or_else(|| missing("KAFKA_SASL_USERNAME"))?,
-                password: s
-                    .secret("KAFKA_SASL_PASSWORD")
-                    .ok_or_else(|| missing("KAFKA_SASL_PASSWORD"))?,
-            })
-        } else {
-            None
+        let connection: KafkaConnection = s.read()?;
+        connection.check_login()?;
+        Ok(connection)
+    }
+
+    /// A `sasl_*` protocol needs a username and a password.
+    pub fn check_login(&self) -> Result<(), ConfigError> {
+        if !self.security_protocol.uses_sasl() {
+            return Ok(());
+        }
+        let missing = |var: &str| ConfigError {
+            var: var.into(),
+            value: String::new(),
+            reason: format!(
+                "is required when KAFKA_SECURITY_PROTOCOL is {}",
+                self.security_protocol.as_str()
+            ),
         };
-        Ok(Self {
-            bootstrap_servers: s.string("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
-            security_protocol,
-            ssl_ca_location: s.raw("KAFKA_SSL_CA_LOCATION"),
-            sasl,
-        })
+        if self.sasl_username.is_none() {
+            return Err(missing("KAFKA_SASL_USERNAME"));
+        }
+        if self.sasl_password.is_none() {
+            return Err(missing("KAFKA_SASL_PASSWORD"));
+        }
+        Ok(())
     }
 
     /// A librdkafka configuration that reaches the brokers this way; callers add their own
@@ -70,15 +132,18 @@ impl KafkaConnection {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.bootstrap_servers)
-            .set("security.protocol", &self.security_protocol);
+            .set("security.protocol", self.security_protocol.as_str());
         if let Some(ca) = &self.ssl_ca_location {
             config.set("ssl.ca.location", ca);
         }
-        if let Some(sasl) = &self.sasl {
-            config
-                .set("sasl.mechanism", &sasl.mechanism)
-                .set("sasl.username", &sasl.username)
-                .set("sasl.password", sasl.password.expose_secret());
+        if self.security_protocol.uses_sasl() {
+            config.set("sasl.mechanism", self.sasl_mechanism.as_str());
+            if let Some(username) = &self.sasl_username {
+                config.set("sasl.username", username);
+            }
+            if let Some(password) = &self.sasl_password {
+                config.set("sasl.password", password.expose_secret());
+            }
         }
         config
     }
@@ -105,7 +170,7 @@ impl KafkaConnection {
                 anyhow::bail!(
                     "Kafka at {} ({}) did not answer: {error}{}",
                     self.bootstrap_servers,
-                    self.security_protocol,
+                    self.security_protocol.as_str(),
                     reason.map(|r| format!(": {r}")).unwrap_or_default()
                 )
             }
@@ -173,6 +238,6 @@ mod tests {
             plain.client_config().get("security.protocol"),
             Some("plaintext")
         );
-        assert!(plain.sasl.is_none());
+        assert!(plain.client_config().get("sasl.mechanism").is_none());
     }
 }

@@ -8,19 +8,13 @@ pub mod cassandra;
 pub mod clickhouse;
 pub mod kafka;
 
-use sales_model::BusinessZone;
-use service_runtime::settings::{ConfigError, Settings};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
-/// The zone in which `created_at` becomes a business day in every store (`BUSINESS_TIME_ZONE`,
-/// an IANA name, default `UTC`); a name that is not a zone stops start-up.
-pub fn business_zone(s: &Settings<'_>) -> Result<BusinessZone, ConfigError> {
-    s.parse("BUSINESS_TIME_ZONE", BusinessZone::default())
-}
-
-/// A keyspace or database name from `var` (default `sales`). Names are spliced into queries, so
-/// they must be plain identifiers.
-pub fn identifier(s: &Settings<'_>, var: &str) -> Result<String, ConfigError> {
-    let name = s.string(var, "sales");
+/// A keyspace or database name (`#[serde(deserialize_with = "identifier")]`). Names are spliced
+/// into queries, so they must be plain identifiers.
+pub fn identifier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let name = String::deserialize(deserializer)?;
     let plain = !name.is_empty()
         && name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -28,10 +22,8 @@ pub fn identifier(s: &Settings<'_>, var: &str) -> Result<String, ConfigError> {
     if plain {
         Ok(name)
     } else {
-        Err(ConfigError {
-            var: var.into(),
-            value: name,
-            reason: "must be a letter followed by up to 47 letters, digits or underscores".into(),
-        })
+        Err(D::Error::custom(
+            "must be a letter followed by up to 47 letters, digits or underscores",
+        ))
     }
 }

@@ -23,7 +23,7 @@ use utoipa::Modify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::problem::Problem;
-use crate::settings::{ConfigError, Settings};
+use crate::settings::ConfigError;
 
 #[derive(Clone)]
 struct ApiKeys {
@@ -121,15 +121,6 @@ fn rate_limited(request: &Request, wait: Duration) -> Response {
 }
 
 /// The per-key request rate from `var` (requests a second), `default` when unset.
-pub fn load_rate_limit(
-    s: &Settings<'_>,
-    var: &str,
-    default: u64,
-) -> Result<NonZeroU32, ConfigError> {
-    let rate = s.bounded(var, default, 1, u64::from(u32::MAX))?;
-    Ok(NonZeroU32::new(rate as u32).unwrap_or(NonZeroU32::MIN))
-}
-
 /// The name of the security scheme in the API documents; `/v1` operations list it.
 const BEARER: &str = "bearer";
 
@@ -153,26 +144,25 @@ impl Modify for BearerSecurity {
     }
 }
 
-/// Bearer keys from `var` (comma-separated) and/or `file_var` (a file, one key per line, `#`
-/// comments). At least one key of at least 16 characters is required: an endpoint open to anyone
-/// is refused at start-up.
+/// Bearer keys: `keys`, read from `var` (comma-separated), and those in the file at `file`, read
+/// from `file_var` (one key per line, `#` comments). At least one key of at least 16 characters
+/// is required: an endpoint open to anyone is refused at start-up.
 pub fn load_keys(
-    s: &Settings<'_>,
-    var: &str,
-    file_var: &str,
+    mut keys: Vec<SecretString>,
+    file: Option<&str>,
+    (var, file_var): (&str, &str),
 ) -> Result<Vec<SecretString>, ConfigError> {
-    let mut keys = s.list(var, "");
-    if let Some(path) = s.raw(file_var) {
-        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             var: file_var.into(),
-            value: path.clone(),
+            value: path.to_string(),
             reason: format!("cannot read the file: {e}"),
         })?;
         keys.extend(
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
+                .map(SecretString::from),
         );
     }
     if keys.is_empty() {
@@ -182,14 +172,14 @@ pub fn load_keys(
             reason: format!("set at least one API key (or {file_var})"),
         });
     }
-    if let Some(short) = keys.iter().find(|k| k.len() < 16) {
+    if let Some(short) = keys.iter().find(|k| k.expose_secret().len() < 16) {
         return Err(ConfigError {
             var: var.into(),
-            value: format!("<a key of {} characters>", short.len()),
+            value: format!("<a key of {} characters>", short.expose_secret().len()),
             reason: "every key must be at least 16 characters".into(),
         });
     }
-    Ok(keys.into_iter().map(SecretString::from).collect())
+    Ok(keys)
 }
 
 #[cfg(test)]

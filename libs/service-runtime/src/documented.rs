@@ -1,11 +1,11 @@
-//! Holds the README's settings tables to what a binary reads: a test builds the binary's
-//! configuration from [`Settings`](crate::settings::Settings), then [`check`] compares the
-//! settings it asked for with the tables under the binary's README section. Every setting read is
+//! Holds the README's settings tables to what a binary reads: a test lists the variables the
+//! binary's settings struct declares, with their defaults ([`described`](crate::settings::described)),
+//! then [`check`] compares them with the tables under the binary's README section. Every setting read is
 //! in a table (its own section's, or a section that documents shared settings once), with the
 //! default the code applies where the table gives it as a literal; every setting the binary's
 //! own tables list is one it reads.
 
-use crate::settings::{Asked, Settings};
+use crate::settings::Asked;
 use crate::telemetry::{LOG_FILTER, LOG_FORMAT};
 
 /// A row of a settings table: `| `NAME` / `OTHER` | `default` / `other` | meaning |`.
@@ -114,10 +114,10 @@ pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<S
     problems
 }
 
-/// Panics listing every disagreement [`check`] finds between the README and what `settings`
-/// was asked for by a binary's configuration.
-pub fn assert_documented(settings: &Settings<'_>, readme: &str, own: &str, shared: &[&str]) {
-    let problems = check(&settings.asked(), readme, own, shared);
+/// Panics listing every disagreement [`check`] finds between the README and the settings a
+/// binary's configuration declares.
+pub fn assert_documented(declared: &[Asked], readme: &str, own: &str, shared: &[&str]) {
+    let problems = check(declared, readme, own, shared);
     assert!(
         problems.is_empty(),
         "README's settings tables and {own} disagree: {problems:#?}"
@@ -125,18 +125,16 @@ pub fn assert_documented(settings: &Settings<'_>, readme: &str, own: &str, share
 }
 
 /// A test, `the_readme_lists_every_setting_with_its_default`, that the README table under
-/// `## {own}` (with the `shared` tables) lists exactly the settings `read` asks of `env`, with the
-/// defaults it applies. For a binary's configuration module, whose crate sits beside README.md.
+/// `## {own}` (with the `shared` tables) lists exactly the variables settings struct `$config`
+/// declares, with its defaults. For a binary's configuration module, whose crate sits beside
+/// README.md.
 #[macro_export]
 macro_rules! readme_lists_every_setting {
-    ($read:path, own: $own:literal, shared: [$($shared:literal),*], env: [$(($var:literal, $value:expr)),* $(,)?]) => {
+    ($config:ty, own: $own:literal, shared: [$($shared:literal),*]) => {
         #[test]
         fn the_readme_lists_every_setting_with_its_default() {
-            let env: Vec<(&str, &str)> = vec![$(($var, $value)),*];
-            let settings = $crate::settings::Settings::new(&env);
-            $read(&settings).expect("the configuration reads");
             $crate::documented::assert_documented(
-                &settings,
+                &$crate::settings::described::<$config>(),
                 include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")),
                 $own,
                 &[$($shared),*],

@@ -83,7 +83,7 @@ impl Jobs {
         };
         let now = Utc::now();
         let days = recent_days(self.business_zone.day_of(now), self.config.reconcile_days);
-        let grace = chrono::Duration::from_std(self.config.reconcile_grace).unwrap_or_default();
+        let grace = chrono::Duration::from_std(self.config.reconcile_grace()).unwrap_or_default();
         let previous = self.last_reconciliation();
         let mut report = ReconciliationReport {
             last_run: Some(now),

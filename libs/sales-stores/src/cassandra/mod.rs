@@ -15,7 +15,8 @@ use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
 use scylla::DeserializeRow;
-use service_runtime::settings::{ConfigError, Settings};
+use serde::{Deserialize, Serialize};
+use service_runtime::settings::{between, millis, text, ConfigError, Settings};
 use service_runtime::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -198,43 +199,79 @@ impl StoredRefund {
     }
 }
 
-#[derive(Clone, Debug)]
+/// How to reach Cassandra and how to ask it (the README's Cassandra settings).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
 pub struct CassandraConfig {
     /// `host:port` of the nodes the driver first reaches; it finds the others from them.
+    #[serde(rename = "CASSANDRA_CONTACT_POINTS")]
     pub contact_points: Vec<String>,
+    #[serde(rename = "CASSANDRA_KEYSPACE", deserialize_with = "crate::identifier")]
     pub keyspace: String,
     /// The data centre whose nodes are asked first; the driver's default when unset.
+    #[serde(rename = "CASSANDRA_LOCAL_DC")]
     pub local_dc: Option<String>,
-    /// Of every read and write (`LOCAL_QUORUM` unless set).
+    /// Of every read and write.
+    #[serde(rename = "CASSANDRA_CONSISTENCY", with = "consistency")]
     pub consistency: Consistency,
     /// Orders written (or requests served) concurrently.
+    #[serde(
+        rename = "CASSANDRA_CONCURRENCY",
+        deserialize_with = "between::<1, 4096, _, _>"
+    )]
     pub concurrency: usize,
+    #[serde(rename = "CASSANDRA_REQUEST_TIMEOUT_MS", with = "millis")]
     pub request_timeout: Duration,
     /// Wait after DDL until every node agrees on the schema (on unless a test turns it off).
+    #[serde(rename = "CASSANDRA_AWAIT_SCHEMA_AGREEMENT")]
     pub await_schema_agreement: bool,
+    #[serde(rename = "CASSANDRA_USERNAME")]
     pub username: Option<String>,
+    /// Never printed nor serialised.
+    #[serde(rename = "CASSANDRA_PASSWORD", skip_serializing)]
     pub password: Option<SecretString>,
     /// The zone of the `day` columns.
+    #[serde(rename = "BUSINESS_TIME_ZONE", with = "text")]
     pub business_zone: BusinessZone,
-    /// TLS to the cluster (`CASSANDRA_TLS`), verifying its certificate against
-    /// `CASSANDRA_TLS_CA_FILE` or, without one, the system's trust store.
-    pub tls: Option<CassandraTls>,
+    /// TLS to the cluster, verifying its certificates against `tls_ca_file` or, without one,
+    /// the system's trust store.
+    #[serde(rename = "CASSANDRA_TLS")]
+    pub tls: bool,
+    /// PEM file of the CA that signed the nodes' certificates.
+    #[serde(rename = "CASSANDRA_TLS_CA_FILE")]
+    pub tls_ca_file: Option<String>,
 }
 
-/// How the cluster's certificate is verified.
-#[derive(Clone, Debug)]
-pub struct CassandraTls {
-    /// PEM file of the CA that signed the nodes' certificates; the system's store when `None`.
-    pub ca_file: Option<String>,
+impl Default for CassandraConfig {
+    fn default() -> Self {
+        CassandraConfig {
+            contact_points: vec!["localhost:9042".into()],
+            keyspace: "sales".into(),
+            local_dc: None,
+            consistency: Consistency::LocalQuorum,
+            concurrency: 64,
+            request_timeout: Duration::from_secs(5),
+            await_schema_agreement: true,
+            username: None,
+            password: None,
+            business_zone: BusinessZone::default(),
+            tls: false,
+            tls_ca_file: None,
+        }
+    }
 }
 
-impl CassandraTls {
+impl CassandraConfig {
+    pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
+        s.read()
+    }
+
     /// An OpenSSL context that verifies the nodes' certificates.
-    fn context(&self) -> anyhow::Result<openssl::ssl::SslContext> {
+    fn tls_context(&self) -> anyhow::Result<openssl::ssl::SslContext> {
         use openssl::ssl::{SslContextBuilder, SslMethod, SslVerifyMode};
         let mut builder = SslContextBuilder::new(SslMethod::tls())?;
         builder.set_verify(SslVerifyMode::PEER);
-        match &self.ca_file {
+        match &self.tls_ca_file {
             Some(file) => builder.set_ca_file(file).map_err(|e| {
                 anyhow::anyhow!("CASSANDRA_TLS_CA_FILE={file:?} cannot be read as PEM: {e}")
             })?,
@@ -244,52 +281,42 @@ impl CassandraTls {
     }
 }
 
-impl CassandraConfig {
-    pub fn from_settings(s: &Settings<'_>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            contact_points: s.list("CASSANDRA_CONTACT_POINTS", "localhost:9042"),
-            keyspace: crate::identifier(s, "CASSANDRA_KEYSPACE")?,
-            local_dc: s.raw("CASSANDRA_LOCAL_DC"),
-            consistency: consistency(s)?,
-            concurrency: s.bounded("CASSANDRA_CONCURRENCY", 64, 1, 4096)? as usize,
-            request_timeout: s.millis("CASSANDRA_REQUEST_TIMEOUT_MS", 5_000)?,
-            await_schema_agreement: s.parse("CASSANDRA_AWAIT_SCHEMA_AGREEMENT", true)?,
-            username: s.raw("CASSANDRA_USERNAME"),
-            password: s.secret("CASSANDRA_PASSWORD"),
-            business_zone: crate::business_zone(s)?,
-            tls: s.parse("CASSANDRA_TLS", false)?.then(|| CassandraTls {
-                ca_file: s.raw("CASSANDRA_TLS_CA_FILE"),
-            }),
-        })
-    }
-}
+/// A consistency level by its CQL name (`LOCAL_QUORUM`): `#[serde(with = "consistency")]`.
+mod consistency {
+    use scylla::statement::Consistency;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-fn consistency(s: &Settings<'_>) -> Result<Consistency, ConfigError> {
-    let allowed = [
-        "ONE",
-        "TWO",
-        "THREE",
-        "QUORUM",
-        "ALL",
-        "LOCAL_QUORUM",
-        "EACH_QUORUM",
-        "LOCAL_ONE",
+    const LEVELS: [(&str, Consistency); 8] = [
+        ("ONE", Consistency::One),
+        ("TWO", Consistency::Two),
+        ("THREE", Consistency::Three),
+        ("QUORUM", Consistency::Quorum),
+        ("ALL", Consistency::All),
+        ("LOCAL_QUORUM", Consistency::LocalQuorum),
+        ("EACH_QUORUM", Consistency::EachQuorum),
+        ("LOCAL_ONE", Consistency::LocalOne),
     ];
-    Ok(
-        match s
-            .choice("CASSANDRA_CONSISTENCY", "LOCAL_QUORUM", &allowed)?
-            .as_str()
-        {
-            "ONE" => Consistency::One,
-            "TWO" => Consistency::Two,
-            "THREE" => Consistency::Three,
-            "QUORUM" => Consistency::Quorum,
-            "ALL" => Consistency::All,
-            "EACH_QUORUM" => Consistency::EachQuorum,
-            "LOCAL_ONE" => Consistency::LocalOne,
-            _ => Consistency::LocalQuorum,
-        },
-    )
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Consistency, D::Error> {
+        let name = String::deserialize(d)?;
+        LEVELS
+            .iter()
+            .find(|(level, _)| *level == name.trim())
+            .map(|(_, consistency)| *consistency)
+            .ok_or_else(|| {
+                let names: Vec<&str> = LEVELS.iter().map(|(level, _)| *level).collect();
+                D::Error::custom(format!("must be one of: {}", names.join(", ")))
+            })
+    }
+
+    pub fn serialize<S: Serializer>(consistency: &Consistency, s: S) -> Result<S::Ok, S::Error> {
+        let name = LEVELS
+            .iter()
+            .find(|(_, level)| level == consistency)
+            .map_or("LOCAL_QUORUM", |(name, _)| *name);
+        s.serialize_str(name)
+    }
 }
 
 /// Opens a session with the configured consistency, timeout and data-centre awareness.
@@ -313,8 +340,8 @@ pub async fn connect(config: &CassandraConfig) -> anyhow::Result<Session> {
     if let (Some(user), Some(password)) = (&config.username, &config.password) {
         builder = builder.user(user, password.expose_secret());
     }
-    if let Some(tls) = &config.tls {
-        builder = builder.tls_context(Some(tls.context()?));
+    if config.tls {
+        builder = builder.tls_context(Some(config.tls_context()?));
     }
     Ok(builder.build().await?)
 }

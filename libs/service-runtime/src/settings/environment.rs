@@ -1,0 +1,266 @@
+//! A serde `Deserializer` over a [`Source`]: a settings struct names each variable once, with
+//! `#[serde(rename = "VAR")]` on the field that holds it, and is read from the environment by
+//! deriving `Deserialize`.
+//!
+//! - A field whose name has no lower-case letter is a variable. An unset (or empty) variable is
+//!   left out, so the struct's `#[serde(default)]` applies.
+//! - A field whose name has a lower-case letter (`kafka`, `cassandra`) is a group: a struct read
+//!   from the same environment, so settings shared by several binaries are declared once.
+//! - A value is text: numbers and booleans are parsed from it, a list is its comma-separated
+//!   entries (trimmed, empty ones dropped), an enum is the variant it names.
+//! - Every error names the variable and the value it was given, whatever refused it.
+
+use std::fmt::Display;
+
+use serde::de::value::{SeqDeserializer, StrDeserializer};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+
+use super::{ConfigError, Source};
+
+impl de::Error for ConfigError {
+    fn custom<T: Display>(reason: T) -> Self {
+        ConfigError {
+            var: String::new(),
+            value: String::new(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Whether a field names a group of settings rather than a variable.
+pub(crate) fn is_group(field: &str) -> bool {
+    field.chars().any(|c| c.is_ascii_lowercase())
+}
+
+/// The environment as a map of variables to text.
+pub(crate) struct Environment<'s> {
+    pub source: &'s dyn Source,
+}
+
+impl<'de> de::Deserializer<'de> for Environment<'_> {
+    type Error = ConfigError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ConfigError> {
+        Err(de::Error::custom(
+            "settings are read into a struct with a field a variable",
+        ))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ConfigError> {
+        visitor.visit_map(Variables {
+            source: self.source,
+            fields: fields.iter(),
+            current: None,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// A struct's fields that are set, in the struct's order.
+struct Variables<'s> {
+    source: &'s dyn Source,
+    fields: std::slice::Iter<'static, &'static str>,
+    /// The field whose key was handed out last, with its text (`None` for a group).
+    current: Option<(&'static str, Option<String>)>,
+}
+
+impl<'de> MapAccess<'de> for Variables<'_> {
+    type Error = ConfigError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ConfigError> {
+        for &field in self.fields.by_ref() {
+            let text = if is_group(field) {
+                None
+            } else {
+                match self.source.get(field) {
+                    Some(text) => Some(text),
+                    None => continue,
+                }
+            };
+            self.current = Some((field, text));
+            let key: StrDeserializer<'_, ConfigError> = field.into_deserializer();
+            return seed.deserialize(key).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ConfigError> {
+        match self.current.take() {
+            Some((_, None)) => seed.deserialize(Environment {
+                source: self.source,
+            }),
+            Some((var, Some(text))) => seed.deserialize(Text(&text)).map_err(|mut error| {
+                if error.var.is_empty() {
+                    error.var = var.to_string();
+                    error.value = text.clone();
+                }
+                error
+            }),
+            None => Err(de::Error::custom("a value was asked for before its key")),
+        }
+    }
+}
+
+/// One variable's text.
+struct Text<'t>(&'t str);
+
+impl Text<'_> {
+    fn parse<T: std::str::FromStr>(&self) -> Result<T, ConfigError>
+    where
+        T::Err: Display,
+    {
+        self.0.trim().parse().map_err(de::Error::custom)
+    }
+}
+
+impl<'t> IntoDeserializer<'_, ConfigError> for Text<'t> {
+    type Deserializer = Text<'t>;
+
+    fn into_deserializer(self) -> Text<'t> {
+        self
+    }
+}
+
+/// `deserialize_$kind` parses the text as `$ty` and visits it with `$visit`.
+macro_rules! parsed {
+    ($($method:ident: $ty:ty => $visit:ident),+ $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
+            visitor.$visit(self.parse::<$ty>()?)
+        }
+    )+};
+}
+
+impl<'de> de::Deserializer<'de> for Text<'_> {
+    type Error = ConfigError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
+        visitor.visit_str(self.0)
+    }
+
+    parsed! {
+        deserialize_bool: bool => visit_bool,
+        deserialize_i8: i8 => visit_i8,
+        deserialize_i16: i16 => visit_i16,
+        deserialize_i32: i32 => visit_i32,
+        deserialize_i64: i64 => visit_i64,
+        deserialize_u8: u8 => visit_u8,
+        deserialize_u16: u16 => visit_u16,
+        deserialize_u32: u32 => visit_u32,
+        deserialize_u64: u64 => visit_u64,
+        deserialize_f32: f32 => visit_f32,
+        deserialize_f64: f64 => visit_f64,
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ConfigError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
+        let entries = self.0.split(',').map(str::trim).filter(|e| !e.is_empty());
+        SeqDeserializer::new(entries.map(Text)).deserialize_seq(visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ConfigError> {
+        let name: StrDeserializer<'_, ConfigError> = self.0.trim().into_deserializer();
+        visitor.visit_enum(name)
+    }
+
+    serde::forward_to_deserialize_any! {
+        i128 u128 char str string bytes byte_buf unit unit_struct tuple tuple_struct map struct
+        identifier ignored_any
+    }
+}
+
+/// The variables of a settings struct and of its groups, found by reading it from an empty
+/// environment (so every field must have a default).
+pub(crate) struct Fields<'a> {
+    pub found: &'a mut Vec<&'static str>,
+}
+
+impl<'de> de::Deserializer<'de> for Fields<'_> {
+    type Error = ConfigError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ConfigError> {
+        Err(de::Error::custom("a group of settings must be a struct"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ConfigError> {
+        self.found
+            .extend(fields.iter().filter(|field| !is_group(field)));
+        let groups: Vec<&'static str> = fields.iter().copied().filter(|f| is_group(f)).collect();
+        visitor.visit_map(Groups {
+            found: self.found,
+            groups: groups.into_iter(),
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// Only the groups of a struct, each read by [`Fields`] in turn.
+struct Groups<'a> {
+    found: &'a mut Vec<&'static str>,
+    groups: std::vec::IntoIter<&'static str>,
+}
+
+impl<'de> MapAccess<'de> for Groups<'_> {
+    type Error = ConfigError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ConfigError> {
+        match self.groups.next() {
+            Some(group) => {
+                let key: StrDeserializer<'_, ConfigError> = group.into_deserializer();
+                seed.deserialize(key).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ConfigError> {
+        seed.deserialize(Fields { found: self.found })
+    }
+}

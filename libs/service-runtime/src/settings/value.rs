@@ -1,0 +1,60 @@
+//! Field helpers for settings structs (`#[serde(with = …)]`, `#[serde(deserialize_with = …)]`):
+//! bounds, durations, and values parsed from text. Their errors become the variable's
+//! [`ConfigError`](super::ConfigError).
+
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serializer};
+
+/// A whole number in `MIN..=MAX`:
+/// `#[serde(deserialize_with = "between::<1, 10_000, _, _>")]` on a field of any integer type.
+pub fn between<'de, const MIN: u64, const MAX: u64, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let value = u64::deserialize(deserializer)?;
+    let refused = || D::Error::custom(format!("must be between {MIN} and {MAX}"));
+    if !(MIN..=MAX).contains(&value) {
+        return Err(refused());
+    }
+    T::try_from(value).map_err(|_| refused())
+}
+
+/// A [`Duration`] given in whole milliseconds, at least 1: `#[serde(with = "millis")]`.
+pub mod millis {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        between::<1, { u64::MAX / 1000 }, D, u64>(deserializer).map(Duration::from_millis)
+    }
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(duration.as_millis() as u64)
+    }
+}
+
+/// A value read with `FromStr` and shown with `Display`: `#[serde(with = "text")]`.
+pub mod text {
+    use super::*;
+
+    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: Display,
+    {
+        let text = String::deserialize(deserializer)?;
+        text.trim().parse().map_err(D::Error::custom)
+    }
+
+    pub fn serialize<S: Serializer, T: Display>(
+        value: &T,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+}
