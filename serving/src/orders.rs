@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use sales_stores::cassandra::{customer_month, StoredOrder, ORDER_COLUMNS};
+use sales_stores::cassandra::{customer_month, StoredOrder};
 
 use crate::cassandra_reads::{all_rows, prepare};
 use crate::paging::{page, Cursor};
@@ -268,10 +268,7 @@ impl Newest {
 impl OrderReads {
     pub async fn new(session: Arc<Session>, keyspace: &str) -> anyhow::Result<Self> {
         let prepare = |cql: String| prepare(&session, cql);
-        let by_id = prepare(format!(
-            "SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?"
-        ))
-        .await?;
+        let by_id = prepare(StoredOrder::select(keyspace)).await?;
         let refunds = prepare(format!(
             "SELECT refund_id, store_id, currency, created_at, amount_minor, reason FROM {keyspace}.refunds_by_order WHERE order_id = ?"
         ))

@@ -7,7 +7,7 @@ use anyhow::Context;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
-use sales_stores::cassandra::{ORDER_COLUMNS, REFUND_COLUMNS};
+use sales_stores::cassandra::{StoredOrder, StoredRefund};
 
 use super::rows::{
     CustomerMonthRow, CustomerRow, DayRow, OrderRow, RefundByDayRow, RefundByIdRow,
@@ -84,16 +84,8 @@ impl Statements {
             refund_by_store_day: prepare_upsert::<RefundByStoreDayRow>(s, keyspace).await?,
             refund_by_day: prepare_upsert::<RefundByDayRow>(s, keyspace).await?,
             // The look-ups of a batch's ids.
-            stored_order: prepare(
-                s,
-                format!("SELECT {ORDER_COLUMNS} FROM {keyspace}.orders_by_id WHERE order_id = ?"),
-            )
-            .await?,
-            stored_refund: prepare(
-                s,
-                format!("SELECT {REFUND_COLUMNS} FROM {keyspace}.refunds_by_id WHERE refund_id = ?"),
-            )
-            .await?,
+            stored_order: prepare(s, StoredOrder::select(keyspace)).await?,
+            stored_refund: prepare(s, StoredRefund::select(keyspace)).await?,
             refunds_of_order: prepare(
                 s,
                 format!(

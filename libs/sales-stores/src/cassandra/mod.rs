@@ -32,42 +32,71 @@ pub fn day_bucket(order_id: &str) -> i32 {
     (hash % DAY_BUCKETS) as i32
 }
 
-/// Every column of `orders_by_id`, in [`StoredOrder`]'s order.
-pub const ORDER_COLUMNS: &str = "order_id, store_id, terminal_id, customer_id, channel, currency, created_at, day, \
-     line_skus, line_names, line_quantities, line_unit_prices_minor, item_count, discount_minor, tax_minor, total_minor, \
-     payment_method, ingest_id, ingested_at, void_store_id, void_created_at, void_reason, void_ingested_at";
+/// `stored!(Name => "table" by key { field: Type, … })`: a row as stored, deserialised by column
+/// name, with `Name::COLUMNS` and `Name::select(keyspace)`, the `SELECT` of exactly those columns
+/// by `key`: the columns a reader asks for and the fields it reads them into are one list (and a
+/// stream-job test holds them to the columns it writes).
+macro_rules! stored {
+    (
+        $(#[$doc:meta])* $name:ident => $table:literal by $key:ident {
+            $($(#[$field_doc:meta])* $field:ident: $ty:ty),+ $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, DeserializeRow)]
+        pub struct $name {
+            $($(#[$field_doc])* pub $field: $ty),+
+        }
 
-/// An `orders_by_id` row as stored (read with [`ORDER_COLUMNS`]): what serving shows, and what
-/// stream-job compares a later message of the same id with. A row holds a sale, its void, or
-/// both: a void of a sale not seen yet is kept all the same, so the sale columns are optional.
-#[derive(Debug, DeserializeRow)]
-pub struct StoredOrder {
-    pub order_id: String,
-    // The sale's columns, unset on a row that holds only a void.
-    pub store_id: Option<String>,
-    pub terminal_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub channel: Option<String>,
-    pub currency: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub day: Option<NaiveDate>,
-    // The sale's lines: one list per column, in line order.
-    pub line_skus: Option<Vec<String>>,
-    pub line_names: Option<Vec<String>>,
-    pub line_quantities: Option<Vec<i32>>,
-    pub line_unit_prices_minor: Option<Vec<i64>>,
-    pub item_count: Option<i32>,
-    pub discount_minor: Option<i64>,
-    pub tax_minor: Option<i64>,
-    pub total_minor: Option<i64>,
-    pub payment_method: Option<String>,
-    pub ingest_id: Option<Uuid>,
-    pub ingested_at: Option<DateTime<Utc>>,
-    // The void's columns, unset until the sale is voided.
-    pub void_store_id: Option<String>,
-    pub void_created_at: Option<DateTime<Utc>>,
-    pub void_reason: Option<String>,
-    pub void_ingested_at: Option<DateTime<Utc>>,
+        impl $name {
+            /// The columns read, in field order.
+            pub const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+
+            /// The `SELECT` of one row by its key, in `keyspace`.
+            pub fn select(keyspace: &str) -> String {
+                format!(
+                    "SELECT {} FROM {keyspace}.{} WHERE {} = ?",
+                    Self::COLUMNS.join(", "),
+                    $table,
+                    stringify!($key)
+                )
+            }
+        }
+    };
+}
+
+stored! {
+    /// An `orders_by_id` row as stored: what serving shows, and what stream-job compares a later
+    /// message of the same id with. A row holds a sale, its void, or both: a void of a sale not
+    /// seen yet is kept all the same, so the sale columns are optional.
+    StoredOrder => "orders_by_id" by order_id {
+        order_id: String,
+        // The sale's columns, unset on a row that holds only a void.
+        store_id: Option<String>,
+        terminal_id: Option<String>,
+        customer_id: Option<String>,
+        channel: Option<String>,
+        currency: Option<String>,
+        created_at: Option<DateTime<Utc>>,
+        day: Option<NaiveDate>,
+        // The sale's lines: one list per column, in line order.
+        line_skus: Option<Vec<String>>,
+        line_names: Option<Vec<String>>,
+        line_quantities: Option<Vec<i32>>,
+        line_unit_prices_minor: Option<Vec<i64>>,
+        item_count: Option<i32>,
+        discount_minor: Option<i64>,
+        tax_minor: Option<i64>,
+        total_minor: Option<i64>,
+        payment_method: Option<String>,
+        ingest_id: Option<Uuid>,
+        ingested_at: Option<DateTime<Utc>>,
+        // The void's columns, unset until the sale is voided.
+        void_store_id: Option<String>,
+        void_created_at: Option<DateTime<Utc>>,
+        void_reason: Option<String>,
+        void_ingested_at: Option<DateTime<Utc>>,
+    }
 }
 
 impl StoredOrder {
@@ -137,30 +166,26 @@ pub fn refund_bucket(refund_id: &str) -> i32 {
     day_bucket(refund_id)
 }
 
-/// Every column of `refunds_by_id`, in [`StoredRefund`]'s order.
-pub const REFUND_COLUMNS: &str =
-    "refund_id, order_id, store_id, channel, sale_known, currency, created_at, day, \
-     line_skus, line_quantities, line_amounts_minor, amount_minor, reason, ingest_id, ingested_at";
-
-/// A `refunds_by_id` row (read with [`REFUND_COLUMNS`]).
-#[derive(Debug, DeserializeRow)]
-pub struct StoredRefund {
-    pub refund_id: String,
-    pub order_id: String,
-    pub store_id: String,
-    /// The sale's channel as stream-job knew it when it first wrote the refund, or `unknown`.
-    pub channel: String,
-    pub sale_known: Option<bool>,
-    pub currency: String,
-    pub created_at: DateTime<Utc>,
-    pub day: NaiveDate,
-    pub line_skus: Option<Vec<String>>,
-    pub line_quantities: Option<Vec<i32>>,
-    pub line_amounts_minor: Option<Vec<i64>>,
-    pub amount_minor: i64,
-    pub reason: Option<String>,
-    pub ingest_id: Option<Uuid>,
-    pub ingested_at: Option<DateTime<Utc>>,
+stored! {
+    /// A `refunds_by_id` row as stored.
+    StoredRefund => "refunds_by_id" by refund_id {
+        refund_id: String,
+        order_id: String,
+        store_id: String,
+        /// The sale's channel as stream-job knew it when it first wrote the refund, or `unknown`.
+        channel: String,
+        sale_known: Option<bool>,
+        currency: String,
+        created_at: DateTime<Utc>,
+        day: NaiveDate,
+        line_skus: Option<Vec<String>>,
+        line_quantities: Option<Vec<i32>>,
+        line_amounts_minor: Option<Vec<i64>>,
+        amount_minor: i64,
+        reason: Option<String>,
+        ingest_id: Option<Uuid>,
+        ingested_at: Option<DateTime<Utc>>,
+    }
 }
 
 impl StoredRefund {
