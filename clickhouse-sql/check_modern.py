@@ -355,35 +355,47 @@ def moment(offset, currency):
     return at, business_day(at), EXPONENT[currency]
 
 
+def values(*items):
+    """A VALUES tuple of SQL literals."""
+    return "(" + ", ".join(str(item) for item in items) + ")"
+
+
+def sale_rows(offset, order_id, store, channel, currency, items, total, order_lines):
+    """A sample sale's fact row and its line rows."""
+    at, day, exponent = moment(offset, currency)
+    created = f"toDateTime({at})"
+    key = (created, day, quote(order_id))
+    fact = values(*key, quote(store), quote(channel), quote(currency), exponent, "''", "'card'", items, 0, 0, total, created)
+    lines = [
+        values(*key, no, quote(store), quote(currency), exponent, quote(sku), quote(name), qty, price, qty * price)
+        for no, (sku, name, qty, price) in enumerate(order_lines)
+    ]
+    return fact, lines
+
+
+def refund_rows(offset, refund_id, order_id, store, channel, currency, amount, returned):
+    """A sample refund's fact row and its line rows; a refund of an unknown sale has no channel."""
+    at, day, exponent = moment(offset, currency)
+    created = f"toDateTime({at})"
+    known = int(channel != "unknown")
+    fact = values(created, day, quote(refund_id), quote(order_id), quote(store), quote(channel), known, quote(currency), exponent, amount, created)
+    lines = [
+        values(created, day, quote(refund_id), no, quote(store), quote(currency), exponent, quote(sku), qty, line_amount)
+        for no, (sku, qty, line_amount) in enumerate(returned)
+    ]
+    return fact, lines
+
+
 def sample_rows():
     """The sample's fact rows as VALUES tuples: sales, sale lines, refunds, refund lines."""
-    facts = []
-    lines = []
-    for offset, order_id, store, channel, currency, items, total, order_lines in ORDERS:
-        at, day, exponent = moment(offset, currency)
-        facts.append(
-            f"(toDateTime({at}), {day}, {quote(order_id)}, {quote(store)}, {quote(channel)}, {quote(currency)}, "
-            f"{exponent}, '', 'card', {items}, 0, 0, {total}, toDateTime({at}))"
-        )
-        for no, (sku, name, qty, price) in enumerate(order_lines):
-            lines.append(
-                f"(toDateTime({at}), {day}, {quote(order_id)}, {no}, {quote(store)}, {quote(currency)}, {exponent}, "
-                f"{quote(sku)}, {quote(name)}, {qty}, {price}, {qty * price})"
-            )
-    refund_facts = []
-    refund_lines = []
-    for offset, refund_id, order_id, store, channel, currency, amount, returned in REFUNDS:
-        at, day, exponent = moment(offset, currency)
-        refund_facts.append(
-            f"(toDateTime({at}), {day}, {quote(refund_id)}, {quote(order_id)}, {quote(store)}, {quote(channel)}, "
-            f"{int(channel != 'unknown')}, {quote(currency)}, {exponent}, {amount}, toDateTime({at}))"
-        )
-        for no, (sku, qty, line_amount) in enumerate(returned):
-            refund_lines.append(
-                f"(toDateTime({at}), {day}, {quote(refund_id)}, {no}, {quote(store)}, {quote(currency)}, {exponent}, "
-                f"{quote(sku)}, {qty}, {line_amount})"
-            )
-    return facts, lines, refund_facts, refund_lines
+    sales = [sale_rows(*order) for order in ORDERS]
+    refunds = [refund_rows(*refund) for refund in REFUNDS]
+    return (
+        [fact for fact, _ in sales],
+        [line for _, lines in sales for line in lines],
+        [fact for fact, _ in refunds],
+        [line for _, lines in refunds for line in lines],
+    )
 
 
 def insert_sample(run):

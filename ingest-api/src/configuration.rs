@@ -2,15 +2,12 @@
 //! variable, with the defaults the README documents (a test holds the two together).
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use sales_model::Freshness;
 use sales_stores::kafka::KafkaConnection;
 use serde::{Deserialize, Serialize};
-use service_runtime::auth::load_keys;
 use service_runtime::settings::{between, millis, text, ConfigError, Settings};
-use service_runtime::SecretString;
 
 /// Everything ingest-api can be told.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -19,41 +16,26 @@ pub struct IngestConfig {
     #[serde(rename = "INGEST_LISTEN_ADDR", with = "text")]
     pub listen_addr: SocketAddr,
     pub kafka: KafkaConfig,
-    /// Bearer keys that may post orders, with those in `api_keys_file` once read. Never logged.
-    #[serde(rename = "INGEST_API_KEYS", skip_serializing)]
-    pub api_keys: Vec<SecretString>,
-    /// A file of keys, one a line (`#` comments); read at start-up into `api_keys`.
-    #[serde(rename = "INGEST_API_KEYS_FILE")]
-    pub api_keys_file: Option<String>,
-    /// Requests a second each key may make; past that, 429 with `Retry-After`.
-    #[serde(rename = "INGEST_RATE_LIMIT_PER_KEY")]
-    pub rate_limit_per_key: NonZeroU32,
-    #[serde(
-        rename = "INGEST_BODY_LIMIT_BYTES",
-        deserialize_with = "between::<1024, 67_108_864, _, _>"
-    )]
+    /// The bearer keys that may post events, and their rate limit.
+    pub auth: IngestKeys,
+    #[serde(rename = "INGEST_BODY_LIMIT_BYTES")]
+    #[serde(deserialize_with = "between::<1024, 67_108_864, _, _>")]
     pub body_limit_bytes: usize,
     /// Longest a request may take; longer than `kafka.produce_timeout`, so a slow produce
     /// answers 503 with `Retry-After` first.
     #[serde(rename = "INGEST_REQUEST_TIMEOUT_MS", with = "millis")]
     pub request_timeout: Duration,
     /// Most events in one batch request.
-    #[serde(
-        rename = "INGEST_MAX_BATCH",
-        deserialize_with = "between::<1, 1000, _, _>"
-    )]
+    #[serde(rename = "INGEST_MAX_BATCH")]
+    #[serde(deserialize_with = "between::<1, 1000, _, _>")]
     pub max_batch: usize,
     /// How far ahead of the server clock a `created_at` may be.
-    #[serde(
-        rename = "INGEST_MAX_FUTURE_SECS",
-        deserialize_with = "between::<0, 86_400, _, _>"
-    )]
+    #[serde(rename = "INGEST_MAX_FUTURE_SECS")]
+    #[serde(deserialize_with = "between::<0, 86_400, _, _>")]
     pub max_future_secs: u64,
     /// How far behind the server clock a `created_at` may be (a retry window).
-    #[serde(
-        rename = "INGEST_MAX_AGE_SECS",
-        deserialize_with = "between::<60, 31_622_400, _, _>"
-    )]
+    #[serde(rename = "INGEST_MAX_AGE_SECS")]
+    #[serde(deserialize_with = "between::<60, 31_622_400, _, _>")]
     pub max_age_secs: u64,
 }
 
@@ -66,22 +48,16 @@ pub struct KafkaConfig {
     #[serde(rename = "KAFKA_TOPIC")]
     pub topic: String,
     /// Given to a topic this service creates.
-    #[serde(
-        rename = "KAFKA_TOPIC_PARTITIONS",
-        deserialize_with = "between::<1, 10_000, _, _>"
-    )]
+    #[serde(rename = "KAFKA_TOPIC_PARTITIONS")]
+    #[serde(deserialize_with = "between::<1, 10_000, _, _>")]
     pub partitions: i32,
-    #[serde(
-        rename = "KAFKA_REPLICATION_FACTOR",
-        deserialize_with = "between::<1, 10, _, _>"
-    )]
+    #[serde(rename = "KAFKA_REPLICATION_FACTOR")]
+    #[serde(deserialize_with = "between::<1, 10, _, _>")]
     pub replication_factor: i32,
     /// Replicas that must hold an order before Kafka acknowledges it (`acks=all`), given to a
     /// topic this service creates.
-    #[serde(
-        rename = "KAFKA_MIN_INSYNC_REPLICAS",
-        deserialize_with = "between::<1, 10, _, _>"
-    )]
+    #[serde(rename = "KAFKA_MIN_INSYNC_REPLICAS")]
+    #[serde(deserialize_with = "between::<1, 10, _, _>")]
     pub min_insync_replicas: i32,
     /// How long one order may wait for its delivery report before the client gets a 503.
     #[serde(rename = "KAFKA_PRODUCE_TIMEOUT_MS", with = "millis")]
@@ -92,10 +68,8 @@ pub struct KafkaConfig {
     #[serde(rename = "KAFKA_ADMIN_TIMEOUT_MS", with = "millis")]
     pub admin_timeout: Duration,
     /// Orders that may wait in the producer's queue; beyond that, new orders get a 503.
-    #[serde(
-        rename = "KAFKA_QUEUE_MAX_MESSAGES",
-        deserialize_with = "between::<1, 10_000_000, _, _>"
-    )]
+    #[serde(rename = "KAFKA_QUEUE_MAX_MESSAGES")]
+    #[serde(deserialize_with = "between::<1, 10_000_000, _, _>")]
     pub queue_max_messages: u64,
 }
 
@@ -122,15 +96,18 @@ impl Compression {
     }
 }
 
+service_runtime::bearer_keys!(
+    /// ingest-api's bearer keys.
+    IngestKeys: "INGEST_API_KEYS", "INGEST_API_KEYS_FILE", "INGEST_RATE_LIMIT_PER_KEY" = 20_000
+);
+
 impl Default for IngestConfig {
     fn default() -> Self {
         let freshness = Freshness::default();
         IngestConfig {
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             kafka: KafkaConfig::default(),
-            api_keys: Vec::new(),
-            api_keys_file: None,
-            rate_limit_per_key: NonZeroU32::new(20_000).unwrap_or(NonZeroU32::MIN),
+            auth: IngestKeys::default(),
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(10),
             max_batch: 1000,
@@ -181,11 +158,7 @@ impl IngestConfig {
                 ": no order could be acknowledged",
             ));
         }
-        config.api_keys = load_keys(
-            std::mem::take(&mut config.api_keys),
-            config.api_keys_file.as_deref(),
-            ("INGEST_API_KEYS", "INGEST_API_KEYS_FILE"),
-        )?;
+        config.auth.load()?;
         Ok(config)
     }
 

@@ -87,7 +87,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(refunds::post_refund_batch))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes));
     let config = &state.config;
-    let v1 = behind_keys(orders, &config.api_keys, config.rate_limit_per_key);
+    let v1 = behind_keys(orders, &config.auth.keys, config.auth.rate_limit_per_key);
     // The timeout sits inside the request metrics, so a timed-out request is counted as the
     // 503 (with Retry-After) its client sees.
     let api =

@@ -2,16 +2,13 @@
 //! variable, with the defaults the README documents (a test holds the two together).
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use sales_stores::cassandra::CassandraConfig;
 use sales_stores::clickhouse::ClickHouseConfig;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
-use service_runtime::auth::load_keys;
 use service_runtime::settings::{between, text, ConfigError, Settings};
-use service_runtime::SecretString;
 
 use crate::jobs::schedule::check_schedule;
 
@@ -20,34 +17,21 @@ use crate::jobs::schedule::check_schedule;
 pub struct ServingConfig {
     #[serde(rename = "SERVING_LISTEN_ADDR", with = "text")]
     pub listen_addr: SocketAddr,
-    /// Bearer keys for the `/v1` routes, with those in `api_keys_file` once read. Never logged.
-    #[serde(rename = "SERVING_API_KEYS", skip_serializing)]
-    pub api_keys: Vec<SecretString>,
-    /// A file of keys, one a line (`#` comments); read at start-up into `api_keys`.
-    #[serde(rename = "SERVING_API_KEYS_FILE")]
-    pub api_keys_file: Option<String>,
-    /// Requests a second each key may make; past that, 429 with `Retry-After`.
-    #[serde(rename = "SERVING_RATE_LIMIT_PER_KEY")]
-    pub rate_limit_per_key: NonZeroU32,
+    /// The bearer keys for the `/v1` routes, and their rate limit.
+    pub auth: ServingKeys,
     pub cassandra: CassandraConfig,
     pub clickhouse: ClickHouseConfig,
     /// Widest `from`..`to` a sales query may span, in days.
-    #[serde(
-        rename = "SERVING_MAX_SPAN_DAYS",
-        deserialize_with = "between::<1, 3_660, _, _>"
-    )]
+    #[serde(rename = "SERVING_MAX_SPAN_DAYS")]
+    #[serde(deserialize_with = "between::<1, 3_660, _, _>")]
     pub max_span_days: u64,
     /// Rows a page holds when the request does not say.
-    #[serde(
-        rename = "SERVING_DEFAULT_PAGE",
-        deserialize_with = "between::<1, 10_000, _, _>"
-    )]
+    #[serde(rename = "SERVING_DEFAULT_PAGE")]
+    #[serde(deserialize_with = "between::<1, 10_000, _, _>")]
     pub default_page: usize,
     /// Most rows a page may hold.
-    #[serde(
-        rename = "SERVING_MAX_PAGE",
-        deserialize_with = "between::<1, 10_000, _, _>"
-    )]
+    #[serde(rename = "SERVING_MAX_PAGE")]
+    #[serde(deserialize_with = "between::<1, 10_000, _, _>")]
     pub max_page: usize,
     pub jobs: JobsConfig,
 }
@@ -63,18 +47,14 @@ pub struct JobsConfig {
     pub reconcile_days: u32,
     /// Orders younger than this many seconds are left out of a reconciliation (they may still
     /// be in flight).
-    #[serde(
-        rename = "RECONCILE_GRACE_SECS",
-        deserialize_with = "between::<0, 86_400, _, _>"
-    )]
+    #[serde(rename = "RECONCILE_GRACE_SECS")]
+    #[serde(deserialize_with = "between::<0, 86_400, _, _>")]
     pub reconcile_grace_secs: u64,
     #[serde(rename = "RETENTION_SCHEDULE", deserialize_with = "schedule")]
     pub retention_schedule: String,
     /// ClickHouse partitions (days) older than this many days are dropped.
-    #[serde(
-        rename = "RETENTION_DAYS",
-        deserialize_with = "between::<1, 36_500, _, _>"
-    )]
+    #[serde(rename = "RETENTION_DAYS")]
+    #[serde(deserialize_with = "between::<1, 36_500, _, _>")]
     pub retention_days: u32,
 }
 
@@ -85,13 +65,16 @@ fn schedule<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Err
     Ok(expression)
 }
 
+service_runtime::bearer_keys!(
+    /// serving's bearer keys.
+    ServingKeys: "SERVING_API_KEYS", "SERVING_API_KEYS_FILE", "SERVING_RATE_LIMIT_PER_KEY" = 5_000
+);
+
 impl Default for ServingConfig {
     fn default() -> Self {
         ServingConfig {
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
-            api_keys: Vec::new(),
-            api_keys_file: None,
-            rate_limit_per_key: NonZeroU32::new(5_000).unwrap_or(NonZeroU32::MIN),
+            auth: ServingKeys::default(),
             cassandra: CassandraConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             max_span_days: 31,
@@ -124,11 +107,7 @@ impl ServingConfig {
             let (page, max) = (config.default_page, config.max_page);
             return Err(ConfigError::exceeds(var, page, limit, max, ""));
         }
-        config.api_keys = load_keys(
-            std::mem::take(&mut config.api_keys),
-            config.api_keys_file.as_deref(),
-            ("SERVING_API_KEYS", "SERVING_API_KEYS_FILE"),
-        )?;
+        config.auth.load()?;
         Ok(config)
     }
 

@@ -214,6 +214,36 @@ macro_rules! summed_takings {
 
 summed_takings!(SummaryRecord, ProductRecord);
 
+impl SummaryRecord {
+    /// The row served; an instant's key is shown in `local`'s zone.
+    fn into_row(self, local: Option<&BusinessZone>) -> SummaryRow {
+        SummaryRow {
+            takings: self.takings(),
+            key: match local {
+                Some(zone) => zone.local_text(&self.key),
+                None => self.key,
+            },
+            orders: self.total_orders,
+            items: self.total_items,
+            currency: self.currency,
+        }
+    }
+}
+
+impl From<ProductRecord> for ProductRow {
+    fn from(r: ProductRecord) -> ProductRow {
+        ProductRow {
+            takings: r.takings(),
+            sku: r.sku,
+            name: r.product_name,
+            quantity: r.total_quantity,
+            refunded_quantity: r.total_refunded_quantity,
+            orders: r.total_orders,
+            currency: r.currency,
+        }
+    }
+}
+
 pub struct SalesReads {
     client: Client,
     timeout: Duration,
@@ -257,20 +287,8 @@ impl SalesReads {
         }
         let query = in_range(query, range, currency);
         let records: Vec<SummaryRecord> = self.timed(query.fetch_all()).await?;
-        Ok(records
-            .into_iter()
-            .map(|r| SummaryRow {
-                takings: r.takings(),
-                key: if group_by.is_instant() {
-                    self.zone.local_text(&r.key)
-                } else {
-                    r.key
-                },
-                orders: r.total_orders,
-                items: r.total_items,
-                currency: r.currency,
-            })
-            .collect())
+        let local = group_by.is_instant().then_some(&self.zone);
+        Ok(records.into_iter().map(|r| r.into_row(local)).collect())
     }
 
     /// The best-selling products by net revenue.
@@ -288,18 +306,7 @@ impl SalesReads {
         );
         let query = in_range(self.client.query(&sql), range, currency);
         let records: Vec<ProductRecord> = self.timed(query.bind(limit as u64).fetch_all()).await?;
-        Ok(records
-            .into_iter()
-            .map(|r| ProductRow {
-                takings: r.takings(),
-                sku: r.sku,
-                name: r.product_name,
-                quantity: r.total_quantity,
-                refunded_quantity: r.total_refunded_quantity,
-                orders: r.total_orders,
-                currency: r.currency,
-            })
-            .collect())
+        Ok(records.into_iter().map(ProductRow::from).collect())
     }
 
     pub async fn ping(&self) -> anyhow::Result<()> {

@@ -101,7 +101,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     ]
     .into_iter()
     .fold(OpenApiRouter::new(), OpenApiRouter::routes);
-    let keys = (&state.config.api_keys, state.config.rate_limit_per_key);
+    let keys = (
+        &state.config.auth.keys,
+        state.config.auth.rate_limit_per_key,
+    );
     let api = OpenApiRouter::with_openapi(service_runtime::ops::document("serving", DESCRIPTION))
         .merge(behind_keys(reads, keys.0, keys.1))
         .routes(routes!(routes::ready));

@@ -43,10 +43,8 @@ pub struct SourceConfig {
     #[serde(rename = "STREAM_JOB_GROUP")]
     pub group_id: String,
     /// Most messages handled as one batch.
-    #[serde(
-        rename = "STREAM_JOB_BATCH_MAX",
-        deserialize_with = "between::<1, 100_000, _, _>"
-    )]
+    #[serde(rename = "STREAM_JOB_BATCH_MAX")]
+    #[serde(deserialize_with = "between::<1, 100_000, _, _>")]
     pub batch_max: usize,
     /// How long a batch waits to fill once its first message arrived.
     #[serde(rename = "STREAM_JOB_BATCH_LINGER_MS", with = "millis")]

@@ -25,10 +25,8 @@ pub struct ClickHouseConfig {
     /// Size of the event-time tumbling windows of the aggregate tables, in seconds; divides a day
     /// and every offset of the business zone, so no window straddles a business midnight
     /// ([`ClickHouseConfig::check`]).
-    #[serde(
-        rename = "STREAM_JOB_WINDOW_SECONDS",
-        deserialize_with = "between::<1, 86_400, _, _>"
-    )]
+    #[serde(rename = "STREAM_JOB_WINDOW_SECONDS")]
+    #[serde(deserialize_with = "between::<1, 86_400, _, _>")]
     pub window_seconds: u32,
     /// The zone of the `day` columns.
     #[serde(rename = "BUSINESS_TIME_ZONE", with = "text")]

@@ -144,6 +144,55 @@ impl Modify for BearerSecurity {
     }
 }
 
+/// `bearer_keys!(Name: "X_API_KEYS", "X_API_KEYS_FILE", "X_RATE_LIMIT_PER_KEY" = 5000)`: a
+/// service's bearer keys as a group of settings (see [`crate::settings`]), under its own
+/// variables: the keys (comma-separated), a file of more, and the requests a second each key may
+/// make (by default 5000). `load` reads the file and refuses a service open to
+/// anyone ([`load_keys`]).
+#[macro_export]
+macro_rules! bearer_keys {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $keys:tt, $file:tt, $rate:tt = $default:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, ::serde::Deserialize, ::serde::Serialize)]
+        #[serde(default)]
+        pub struct $name {
+            /// The keys, with the file's once `load` read it. Never logged nor serialised.
+            #[serde(rename = $keys, skip_serializing)]
+            pub keys: Vec<$crate::SecretString>,
+            /// A file of keys, one a line (`#` comments).
+            #[serde(rename = $file)]
+            pub file: Option<String>,
+            /// Requests a second each key may make; past that, 429 with `Retry-After`.
+            #[serde(rename = $rate)]
+            pub rate_limit_per_key: ::std::num::NonZeroU32,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    keys: Vec::new(),
+                    file: None,
+                    rate_limit_per_key: ::std::num::NonZeroU32::new($default)
+                        .unwrap_or(::std::num::NonZeroU32::MIN),
+                }
+            }
+        }
+
+        impl $name {
+            /// Adds the file's keys to the variable's; at least one key, of at least 16
+            /// characters, is required.
+            pub fn load(&mut self) -> Result<(), $crate::settings::ConfigError> {
+                let keys = std::mem::take(&mut self.keys);
+                self.keys = $crate::auth::load_keys(keys, self.file.as_deref(), ($keys, $file))?;
+                Ok(())
+            }
+        }
+    };
+}
+
 /// Bearer keys: `keys`, read from `var` (comma-separated), and those in the file at `file`, read
 /// from `file_var` (one key per line, `#` comments). At least one key of at least 16 characters
 /// is required: an endpoint open to anyone is refused at start-up.

@@ -240,10 +240,8 @@ pub struct CassandraConfig {
     #[serde(rename = "CASSANDRA_CONSISTENCY", with = "consistency")]
     pub consistency: Consistency,
     /// Orders written (or requests served) concurrently.
-    #[serde(
-        rename = "CASSANDRA_CONCURRENCY",
-        deserialize_with = "between::<1, 4096, _, _>"
-    )]
+    #[serde(rename = "CASSANDRA_CONCURRENCY")]
+    #[serde(deserialize_with = "between::<1, 4096, _, _>")]
     pub concurrency: usize,
     #[serde(rename = "CASSANDRA_REQUEST_TIMEOUT_MS", with = "millis")]
     pub request_timeout: Duration,

@@ -10,6 +10,7 @@
 //!   entries (trimmed, empty ones dropped), an enum is the variant it names.
 //! - Every error names the variable and the value it was given, whatever refused it.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 
 use serde::de::value::{SeqDeserializer, StrDeserializer};
@@ -32,107 +33,43 @@ pub(crate) fn is_group(field: &str) -> bool {
     field.chars().any(|c| c.is_ascii_lowercase())
 }
 
-/// The environment as a map of variables to text.
+/// The environment as a map of variables to text. With `found`, every struct read notes its
+/// variables there, so reading from an empty source lists what a settings struct declares.
+#[derive(Clone, Copy)]
 pub(crate) struct Environment<'s> {
     pub source: &'s dyn Source,
+    pub found: Option<&'s RefCell<Vec<&'static str>>>,
 }
 
-impl<'de> de::Deserializer<'de> for Environment<'_> {
-    type Error = ConfigError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ConfigError> {
-        Err(de::Error::custom(
-            "settings are read into a struct with a field a variable",
-        ))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, ConfigError> {
-        visitor.visit_map(Variables {
-            source: self.source,
-            fields: fields.iter(),
-            current: None,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
-    }
+/// A value in the environment: a group of settings (a struct, read from the whole environment)
+/// or one variable's text.
+pub(crate) enum Value<'a> {
+    Group(Environment<'a>),
+    Text(&'a str),
 }
 
-/// A struct's fields that are set, in the struct's order.
-struct Variables<'s> {
-    source: &'s dyn Source,
-    fields: std::slice::Iter<'static, &'static str>,
-    /// The field whose key was handed out last, with its text (`None` for a group).
-    current: Option<(&'static str, Option<String>)>,
-}
-
-impl<'de> MapAccess<'de> for Variables<'_> {
-    type Error = ConfigError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, ConfigError> {
-        for &field in self.fields.by_ref() {
-            let text = if is_group(field) {
-                None
-            } else {
-                match self.source.get(field) {
-                    Some(text) => Some(text),
-                    None => continue,
-                }
-            };
-            self.current = Some((field, text));
-            let key: StrDeserializer<'_, ConfigError> = field.into_deserializer();
-            return seed.deserialize(key).map(Some);
-        }
-        Ok(None)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, ConfigError> {
-        match self.current.take() {
-            Some((_, None)) => seed.deserialize(Environment {
-                source: self.source,
-            }),
-            Some((var, Some(text))) => seed.deserialize(Text(&text)).map_err(|mut error| {
-                if error.var.is_empty() {
-                    error.var = var.to_string();
-                    error.value = text.clone();
-                }
-                error
-            }),
-            None => Err(de::Error::custom("a value was asked for before its key")),
+impl Value<'_> {
+    fn text(&self) -> Result<&str, ConfigError> {
+        match self {
+            Value::Text(text) => Ok(text),
+            Value::Group(_) => Err(de::Error::custom(
+                "settings are read into a struct, a field a variable or a group",
+            )),
         }
     }
-}
 
-/// One variable's text.
-struct Text<'t>(&'t str);
-
-impl Text<'_> {
     fn parse<T: std::str::FromStr>(&self) -> Result<T, ConfigError>
     where
         T::Err: Display,
     {
-        self.0.trim().parse().map_err(de::Error::custom)
+        self.text()?.trim().parse().map_err(de::Error::custom)
     }
 }
 
-impl<'t> IntoDeserializer<'_, ConfigError> for Text<'t> {
-    type Deserializer = Text<'t>;
+impl<'a> IntoDeserializer<'_, ConfigError> for Value<'a> {
+    type Deserializer = Value<'a>;
 
-    fn into_deserializer(self) -> Text<'t> {
+    fn into_deserializer(self) -> Value<'a> {
         self
     }
 }
@@ -146,11 +83,11 @@ macro_rules! parsed {
     )+};
 }
 
-impl<'de> de::Deserializer<'de> for Text<'_> {
+impl<'de> de::Deserializer<'de> for Value<'_> {
     type Error = ConfigError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
-        visitor.visit_str(self.0)
+        visitor.visit_str(self.text()?)
     }
 
     parsed! {
@@ -180,8 +117,9 @@ impl<'de> de::Deserializer<'de> for Text<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
-        let entries = self.0.split(',').map(str::trim).filter(|e| !e.is_empty());
-        SeqDeserializer::new(entries.map(Text)).deserialize_seq(visitor)
+        let entries = self.text()?.split(',').map(str::trim);
+        let entries = entries.filter(|e| !e.is_empty()).map(Value::Text);
+        SeqDeserializer::new(entries).deserialize_seq(visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -190,27 +128,8 @@ impl<'de> de::Deserializer<'de> for Text<'_> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ConfigError> {
-        let name: StrDeserializer<'_, ConfigError> = self.0.trim().into_deserializer();
+        let name: StrDeserializer<'_, ConfigError> = self.text()?.trim().into_deserializer();
         visitor.visit_enum(name)
-    }
-
-    serde::forward_to_deserialize_any! {
-        i128 u128 char str string bytes byte_buf unit unit_struct tuple tuple_struct map struct
-        identifier ignored_any
-    }
-}
-
-/// The variables of a settings struct and of its groups, found by reading it from an empty
-/// environment (so every field must have a default).
-pub(crate) struct Fields<'a> {
-    pub found: &'a mut Vec<&'static str>,
-}
-
-impl<'de> de::Deserializer<'de> for Fields<'_> {
-    type Error = ConfigError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ConfigError> {
-        Err(de::Error::custom("a group of settings must be a struct"))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -219,48 +138,71 @@ impl<'de> de::Deserializer<'de> for Fields<'_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ConfigError> {
-        self.found
-            .extend(fields.iter().filter(|field| !is_group(field)));
-        let groups: Vec<&'static str> = fields.iter().copied().filter(|f| is_group(f)).collect();
-        visitor.visit_map(Groups {
-            found: self.found,
-            groups: groups.into_iter(),
+        let Value::Group(environment) = self else {
+            return Err(de::Error::custom("is one value, not a group of settings"));
+        };
+        if let Some(found) = environment.found {
+            let variables = fields.iter().filter(|field| !is_group(field));
+            found.borrow_mut().extend(variables);
+        }
+        visitor.visit_map(Variables {
+            environment,
+            fields: fields.iter(),
+            current: None,
         })
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
+        i128 u128 char str string bytes byte_buf unit unit_struct tuple tuple_struct map
+        identifier ignored_any
     }
 }
 
-/// Only the groups of a struct, each read by [`Fields`] in turn.
-struct Groups<'a> {
-    found: &'a mut Vec<&'static str>,
-    groups: std::vec::IntoIter<&'static str>,
+/// A struct's fields that are set, in the struct's order.
+struct Variables<'s> {
+    environment: Environment<'s>,
+    fields: std::slice::Iter<'static, &'static str>,
+    /// The field whose key was handed out last, with its text (`None` for a group).
+    current: Option<(&'static str, Option<String>)>,
 }
 
-impl<'de> MapAccess<'de> for Groups<'_> {
+impl<'de> MapAccess<'de> for Variables<'_> {
     type Error = ConfigError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, ConfigError> {
-        match self.groups.next() {
-            Some(group) => {
-                let key: StrDeserializer<'_, ConfigError> = group.into_deserializer();
-                seed.deserialize(key).map(Some)
-            }
-            None => Ok(None),
+        for &field in self.fields.by_ref() {
+            let text = if is_group(field) {
+                None
+            } else {
+                match self.environment.source.get(field) {
+                    Some(text) => Some(text),
+                    None => continue,
+                }
+            };
+            self.current = Some((field, text));
+            let key: StrDeserializer<'_, ConfigError> = field.into_deserializer();
+            return seed.deserialize(key).map(Some);
         }
+        Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(
         &mut self,
         seed: V,
     ) -> Result<V::Value, ConfigError> {
-        seed.deserialize(Fields { found: self.found })
+        match self.current.take() {
+            Some((_, None)) => seed.deserialize(Value::Group(self.environment)),
+            Some((var, Some(text))) => seed.deserialize(Value::Text(&text)).map_err(|mut error| {
+                if error.var.is_empty() {
+                    error.var = var.to_string();
+                    error.value = text.clone();
+                }
+                error
+            }),
+            None => Err(de::Error::custom("a value was asked for before its key")),
+        }
     }
 }

@@ -7,15 +7,16 @@
 //! what was expected; an unset variable takes its default. Secrets are read into
 //! [`SecretString`](crate::SecretString), which never prints its value, so a configuration can be logged whole.
 
+use std::cell::RefCell;
 use std::env;
 use std::fmt::Display;
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::Value as Json;
 
-use environment::{is_group, Environment, Fields};
+use environment::{is_group, Environment, Value};
 
 pub mod environment;
 mod value;
@@ -98,9 +99,10 @@ impl<'a> Settings<'a> {
     /// A settings struct read from the source ([`environment`] says how its fields name
     /// variables); the first bad value is the error, naming its variable.
     pub fn read<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
-        T::deserialize(Environment {
+        T::deserialize(Value::Group(Environment {
             source: self.source,
-        })
+            found: None,
+        }))
     }
 
     pub fn raw(&self, var: &str) -> Option<String> {
@@ -168,9 +170,14 @@ pub fn described<T>() -> Vec<Asked>
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    let mut vars = Vec::new();
-    // Reading from an empty environment only collects the field names; the value is dropped.
-    let _ = T::deserialize(Fields { found: &mut vars });
+    let found = RefCell::new(Vec::new());
+    // Read from an empty environment only to note the fields; the value is the default.
+    let nothing: Vec<(&str, &str)> = Vec::new();
+    let _ = T::deserialize(Value::Group(Environment {
+        source: &nothing,
+        found: Some(&found),
+    }));
+    let vars = found.into_inner();
     let mut defaults = Vec::new();
     if let Ok(value) = serde_json::to_value(T::default()) {
         flatten_defaults(&value, &mut defaults);
@@ -187,8 +194,8 @@ where
 }
 
 /// The variables of a serialised settings struct, groups flattened, with their values as text.
-fn flatten_defaults(value: &Value, out: &mut Vec<(String, Option<String>)>) {
-    let Value::Object(fields) = value else {
+fn flatten_defaults(value: &Json, out: &mut Vec<(String, Option<String>)>) {
+    let Json::Object(fields) = value else {
         return;
     };
     for (name, value) in fields {
@@ -197,10 +204,10 @@ fn flatten_defaults(value: &Value, out: &mut Vec<(String, Option<String>)>) {
             continue;
         }
         let text = match value {
-            Value::Null => None,
-            Value::String(text) => Some(text.clone()),
-            Value::Array(items) if items.is_empty() => None,
-            Value::Array(items) => Some(
+            Json::Null => None,
+            Json::String(text) => Some(text.clone()),
+            Json::Array(items) if items.is_empty() => None,
+            Json::Array(items) => Some(
                 items
                     .iter()
                     .map(|item| {
@@ -359,24 +366,15 @@ mod tests {
     }
 
     #[test]
-    fn described_lists_every_variable_once_with_its_default() {
-        let described: Vec<(String, Option<String>)> = described::<Sample>()
+    fn described_lists_every_variable_with_its_default() {
+        let described: Vec<String> = described::<Sample>()
             .into_iter()
-            .map(|asked| (asked.var, asked.default))
+            .map(|asked| format!("{}={}", asked.var, asked.default.as_deref().unwrap_or("-")))
             .collect();
-        let expected = [
-            ("SAMPLE_ADDR", Some("0.0.0.0:8080")),
-            ("SAMPLE_COUNT", Some("3")),
-            ("SAMPLE_TIMEOUT_MS", Some("250")),
-            ("SAMPLE_MODE", Some("safe")),
-            ("SAMPLE_HOSTS", Some("a:1,b:2")),
-            ("SAMPLE_CA_FILE", None),
-            ("SAMPLE_PASSWORD", None),
-            ("STORE_ON", Some("true")),
-            ("SAMPLE_COUNT", Some("3")),
-        ]
-        .map(|(var, default)| (var.to_string(), default.map(str::to_string)));
-        assert_eq!(described, expected);
+        // Unset options and secrets have no default; a group's variables follow its parent's.
+        let expected = "SAMPLE_ADDR=0.0.0.0:8080 SAMPLE_COUNT=3 SAMPLE_TIMEOUT_MS=250 SAMPLE_MODE=safe \
+                        SAMPLE_HOSTS=a:1,b:2 SAMPLE_CA_FILE=- SAMPLE_PASSWORD=- STORE_ON=true SAMPLE_COUNT=3";
+        assert_eq!(described.join(" "), expected);
     }
 
     #[test]
