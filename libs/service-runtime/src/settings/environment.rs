@@ -26,6 +26,15 @@ impl de::Error for ConfigError {
             reason: reason.to_string(),
         }
     }
+
+    // Said as an operator reads it: the value is already in the message.
+    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
+        de::Error::custom(format!("must be one of: {}", expected.join(", ")))
+    }
+
+    fn invalid_value(_unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        de::Error::custom(format!("must be {expected}"))
+    }
 }
 
 /// Whether a field names a group of settings rather than a variable.
@@ -90,8 +99,12 @@ impl<'de> de::Deserializer<'de> for Value<'_> {
         visitor.visit_str(self.text()?)
     }
 
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConfigError> {
+        let on = self.parse::<bool>();
+        visitor.visit_bool(on.map_err(|_| de::Error::custom("must be true or false"))?)
+    }
+
     parsed! {
-        deserialize_bool: bool => visit_bool,
         deserialize_i8: i8 => visit_i8,
         deserialize_i16: i16 => visit_i16,
         deserialize_i32: i32 => visit_i32,
