@@ -238,6 +238,14 @@ mod tests {
                 vec![("INGEST_API_KEYS_FILE", "/nonexistent/keys")],
                 "INGEST_API_KEYS_FILE",
             ),
+            (
+                vec![
+                    ("INGEST_API_KEYS", KEY),
+                    ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
+                    ("KAFKA_SASL_USERNAME", "pipeline"),
+                ],
+                "KAFKA_SASL_PASSWORD",
+            ),
         ];
         for (env, var) in cases {
             let err = IngestConfig::from_settings(&Settings::new(&env)).unwrap_err();

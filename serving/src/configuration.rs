@@ -162,6 +162,8 @@ mod tests {
             ("RETENTION_DAYS", "0"),
             ("SERVING_DEFAULT_PAGE", "600"),
             ("SERVING_MAX_SPAN_DAYS", "x"),
+            // Checked after the read, across a group's fields.
+            ("STREAM_JOB_WINDOW_SECONDS", "7"),
         ] {
             let env = vec![("SERVING_API_KEYS", KEY), (var, value)];
             assert_eq!(

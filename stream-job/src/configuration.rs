@@ -139,5 +139,9 @@ mod tests {
             let err = StreamConfig::from_settings(&Settings::new(&env)).unwrap_err();
             assert_eq!(err.var, var);
         }
+        // SASL without a login is refused after the read, naming what is missing.
+        let env = vec![("KAFKA_SECURITY_PROTOCOL", "sasl_ssl")];
+        let err = StreamConfig::from_settings(&Settings::new(&env)).unwrap_err();
+        assert_eq!(err.var, "KAFKA_SASL_USERNAME");
     }
 }

@@ -120,7 +120,6 @@ fn rate_limited(request: &Request, wait: Duration) -> Response {
     response
 }
 
-/// The per-key request rate from `var` (requests a second), `default` when unset.
 /// The name of the security scheme in the API documents; `/v1` operations list it.
 const BEARER: &str = "bearer";
 
@@ -147,7 +146,7 @@ impl Modify for BearerSecurity {
 /// `bearer_keys!(Name: "X_API_KEYS", "X_API_KEYS_FILE", "X_RATE_LIMIT_PER_KEY" = 5000)`: a
 /// service's bearer keys as a group of settings (see [`crate::settings`]), under its own
 /// variables: the keys (comma-separated), a file of more, and the requests a second each key may
-/// make (by default 5000). `load` reads the file and refuses a service open to
+/// make (the default after `=`). `load` reads the file and refuses a service open to
 /// anyone ([`load_keys`]).
 #[macro_export]
 macro_rules! bearer_keys {

@@ -1,9 +1,10 @@
 //! Holds the README's settings tables to what a binary reads: a test lists the variables the
-//! binary's settings struct declares, with their defaults ([`described`](crate::settings::described)),
-//! then [`check`] compares them with the tables under the binary's README section. Every setting read is
-//! in a table (its own section's, or a section that documents shared settings once), with the
-//! default the code applies where the table gives it as a literal; every setting the binary's
-//! own tables list is one it reads.
+//! binary's settings struct declares, with their defaults
+//! ([`described`](crate::settings::described)), then [`check`] compares them with the tables
+//! under the binary's README section. Every setting declared is in a table (its own section's,
+//! or a section that documents shared settings once), with the default the code applies where
+//! the table gives it as a literal; every setting the binary's own tables list is one it
+//! declares.
 
 use crate::settings::Asked;
 use crate::telemetry::{LOG_FILTER, LOG_FORMAT};
@@ -64,7 +65,7 @@ fn rows(text: &str) -> Vec<Row> {
     found
 }
 
-/// What is wrong between `asked` (what the binary's configuration read) and the README: `own` is
+/// What is wrong between `asked` (what the binary's configuration declares) and the README: `own` is
 /// the binary's section, `shared` sections that document settings it shares with others. Every
 /// binary also reads logging's settings first ([`crate::telemetry::start`]).
 pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<String> {

@@ -76,11 +76,10 @@ pub async fn broker_hung(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outc
 
 /// One Cassandra node crashes (SIGKILL) for a while and starts again: the job goes on writing
 /// at quorum on the other two and commits while the node is down; the others keep hints of what
-/// it missed and hand them over once it is back, until none is pending.
+/// it missed and hand them over once it is back, until none is left.
 pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::Result<Outcome> {
     let (started, load) = load_over(stack, scale, scale.node_down).await;
     let host = "127.0.0.2";
-    let session = cluster(stack)?.session().await?;
     let node = cluster(stack)?
         .node(host)
         .with_context(|| format!("no node on {host}"))?;
@@ -89,12 +88,12 @@ pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::R
     tokio::time::sleep(scale.node_down).await;
     let committed_while_down = stack.committed() - committed_at_kill;
     // Hints reach their files every hints_flush_period (10 s), so the first may still be in
-    // memory when the outage ends: the node stays down until one is there (30 s more at most).
-    let mut hints = cluster(stack)?.pending_hints_for(&session, host).await?;
+    // memory when the outage ends: the node stays down until one is on disk (30 s more at most).
+    let mut hints = cluster(stack)?.hints_held_by_others(host);
     let waiting = Instant::now();
-    while hints == 0 && waiting.elapsed() < Duration::from_secs(30) {
+    while hints.bytes == 0 && waiting.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        hints = cluster(stack)?.pending_hints_for(&session, host).await?;
+        hints = cluster(stack)?.hints_held_by_others(host);
     }
     let node = cluster(stack)?
         .node(host)
@@ -105,19 +104,22 @@ pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::R
         "stream-job committed nothing while one Cassandra node of three was down"
     );
     ensure!(
-        hints > 0,
+        hints.bytes > 0,
         "the other nodes hold no hints for the node that was down"
     );
-    // The node has caught up once the others hold no hints for it.
+    // The node has caught up once the others have handed every hint over and deleted its file.
     let back_at = Instant::now();
-    let mut pending = hints;
-    while pending > 0 {
+    loop {
+        let left = cluster(stack)?.hints_held_by_others(host);
+        if left.files == 0 {
+            break;
+        }
         ensure!(
             back_at.elapsed() < Duration::from_secs(300),
-            "{pending} hint files still pending for {host} 300 s after it came back"
+            "{} hint files still held for {host} 300 s after it came back",
+            left.files
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
-        pending = cluster(stack)?.pending_hints_for(&session, host).await?;
     }
     let caught_up = back_at.elapsed();
     finish(
@@ -133,7 +135,9 @@ pub async fn cassandra_node_killed(stack: &mut Stack, scale: Scale) -> anyhow::R
         vec![
             format!("{committed_while_down} messages committed at quorum while it was down"),
             format!(
-                "{hints} hint files for it; none pending {:.1} s after it answered",
+                "{} hint files ({} KiB) for it; all handed over {:.1} s after it answered",
+                hints.files,
+                hints.bytes / 1024,
                 caught_up.as_secs_f64()
             ),
         ],

@@ -81,6 +81,14 @@ struct LagWatch {
     peak: tokio::task::JoinHandle<i64>,
 }
 
+impl Drop for LagWatch {
+    /// A scenario that fails before [`Stack::peak_lag`] still stops the sampler: the runtime
+    /// waits for its blocking thread at exit.
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 fn authority(url: &str) -> &str {
     url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
 }
@@ -289,9 +297,9 @@ impl Stack {
     /// The highest consumer lag sampled since loadgen started (messages), and stops sampling.
     pub async fn peak_lag(&mut self) -> i64 {
         match self.lag.take() {
-            Some(watch) => {
+            Some(mut watch) => {
                 watch.stop.cancel();
-                watch.peak.await.unwrap_or(0)
+                (&mut watch.peak).await.unwrap_or(0)
             }
             None => 0,
         }

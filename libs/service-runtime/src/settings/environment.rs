@@ -2,13 +2,17 @@
 //! `#[serde(rename = "VAR")]` on the field that holds it, and is read from the environment by
 //! deriving `Deserialize`.
 //!
-//! - A field whose name has no lower-case letter is a variable. An unset (or empty) variable is
-//!   left out, so the struct's `#[serde(default)]` applies.
+//! - A field whose name has no lower-case letter is a variable. An unset variable, or one set to
+//!   nothing but white space, is left out, so the struct's `#[serde(default)]` applies.
 //! - A field whose name has a lower-case letter (`kafka`, `cassandra`) is a group: a struct read
 //!   from the same environment, so settings shared by several binaries are declared once.
 //! - A value is text: numbers and booleans are parsed from it, a list is its comma-separated
 //!   entries (trimmed, empty ones dropped), an enum is the variant it names.
-//! - Every error names the variable and the value it was given, whatever refused it.
+//! - Every error names the variable and the value it was given, whatever refused it; the value of
+//!   a secret (a variable with the word `PASSWORD`, `SECRET` or `KEYS` in its name) is never
+//!   repeated.
+//! - A group is a plain struct: it cannot be optional, and it must not refuse anything itself
+//!   (checks across its fields run after the read, where they can name their variable).
 
 use std::cell::RefCell;
 use std::fmt::Display;
@@ -35,6 +39,12 @@ impl de::Error for ConfigError {
     fn invalid_value(_unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
         de::Error::custom(format!("must be {expected}"))
     }
+}
+
+/// Whether a variable holds a secret, whose value no message may repeat.
+fn is_secret(var: &str) -> bool {
+    var.split('_')
+        .any(|word| ["PASSWORD", "SECRET", "KEYS"].contains(&word))
 }
 
 /// Whether a field names a group of settings rather than a variable.
@@ -191,8 +201,8 @@ impl<'de> MapAccess<'de> for Variables<'_> {
                 None
             } else {
                 match self.environment.source.get(field) {
-                    Some(text) => Some(text),
-                    None => continue,
+                    Some(text) if !text.trim().is_empty() => Some(text),
+                    _ => continue,
                 }
             };
             self.current = Some((field, text));
@@ -211,7 +221,11 @@ impl<'de> MapAccess<'de> for Variables<'_> {
             Some((var, Some(text))) => seed.deserialize(Value::Text(&text)).map_err(|mut error| {
                 if error.var.is_empty() {
                     error.var = var.to_string();
-                    error.value = text.clone();
+                    error.value = if is_secret(var) {
+                        "<hidden>".into()
+                    } else {
+                        text.clone()
+                    };
                 }
                 error
             }),

@@ -162,26 +162,29 @@ impl<'a> Settings<'a> {
     }
 }
 
-/// Every variable settings struct `T` declares (its groups' included), in declaration order,
-/// with the default `T::default()` gives it as text: a number, a word, a comma-separated list;
-/// none for an unset option, an empty list or a secret (secrets are never serialised). The
+/// Every variable settings struct `T` declares (a struct's own before its groups'), with the
+/// default a read of an empty environment gives it, as text: a number, a word, a comma-separated
+/// list; none for an unset option, an empty list or a secret (secrets are never serialised). The
 /// README's settings tables are checked against this ([`crate::documented`]).
+///
+/// Panics when `T` cannot be read from an empty environment or serialised: a settings struct
+/// must have a default for every variable.
 pub fn described<T>() -> Vec<Asked>
 where
-    T: DeserializeOwned + Serialize + Default,
+    T: DeserializeOwned + Serialize,
 {
     let found = RefCell::new(Vec::new());
-    // Read from an empty environment only to note the fields; the value is the default.
     let nothing: Vec<(&str, &str)> = Vec::new();
-    let _ = T::deserialize(Value::Group(Environment {
+    let defaults: T = T::deserialize(Value::Group(Environment {
         source: &nothing,
         found: Some(&found),
-    }));
+    }))
+    .expect("a settings struct reads from an empty environment");
     let vars = found.into_inner();
-    let mut defaults = Vec::new();
-    if let Ok(value) = serde_json::to_value(T::default()) {
-        flatten_defaults(&value, &mut defaults);
-    }
+    let mut flat = Vec::new();
+    let defaults = serde_json::to_value(defaults).expect("a settings struct serialises");
+    flatten_defaults(&defaults, &mut flat);
+    let defaults = flat;
     vars.into_iter()
         .map(|var| Asked {
             var: var.to_string(),
@@ -355,6 +358,33 @@ mod tests {
                 .to_string()
                 .starts_with(&format!("configuration: {var}=")));
         }
+    }
+
+    #[test]
+    fn blank_values_are_unset_and_a_secret_is_never_repeated() {
+        assert_eq!(read(vec![("SAMPLE_COUNT", "  ")]).unwrap().count, 3);
+
+        #[derive(Debug, Deserialize)]
+        struct Door {
+            #[serde(rename = "DOOR_SECRET")]
+            _code: u16,
+        }
+        let env = vec![("DOOR_SECRET", "12ab-s3cret")];
+        let err = Settings::new(&env).read::<Door>().unwrap_err();
+        assert_eq!(
+            (err.var.as_str(), err.value.as_str()),
+            ("DOOR_SECRET", "<hidden>")
+        );
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        // A name that only contains such a word is not a secret's.
+        #[derive(Debug, Deserialize)]
+        struct Store {
+            #[serde(rename = "STORE_KEYSPACE")]
+            _keyspace: u16,
+        }
+        let env = vec![("STORE_KEYSPACE", "sales")];
+        let err = Settings::new(&env).read::<Store>().unwrap_err();
+        assert_eq!(err.value, "sales");
     }
 
     #[test]

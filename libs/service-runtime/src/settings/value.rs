@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// A whole number in `MIN..=MAX`:
-/// `#[serde(deserialize_with = "between::<1, 10_000, _, _>")]` on a field of any integer type.
+/// A whole number in `MIN..=MAX`, read as a `u64` (so never negative):
+/// `#[serde(deserialize_with = "between::<1, 10_000, _, _>")]` on a field of any integer type
+/// that holds the range.
 pub fn between<'de, const MIN: u64, const MAX: u64, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,

@@ -30,6 +30,13 @@ pub const MIN_INSYNC: usize = 2;
 /// so every node holds it (the built-in `cassandra` role lives where the first node put it).
 pub const LOGIN: (&str, &str) = ("cluster_admin", "cluster-admin-password");
 
+/// Hint files on disk, and their bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HintsHeld {
+    pub files: usize,
+    pub bytes: u64,
+}
+
 pub struct Cluster {
     pub brokers: Vec<Kafka>,
     pub nodes: Vec<Cassandra>,
@@ -213,33 +220,25 @@ impl Cluster {
             .await?)
     }
 
-    /// Hint files the other nodes hold for the node on `host` (`system_views.pending_hints`,
-    /// asked of each node itself): writes it missed while down, delivered once it is back. 0
-    /// when it has caught up.
-    pub async fn pending_hints_for(&self, session: &Session, host: &str) -> anyhow::Result<i64> {
-        use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
-        let mut total = 0;
-        for node in self.nodes.iter().filter(|n| n.options.host != host) {
-            let address: std::net::SocketAddr = node.contact_point().parse()?;
-            let mut statement = scylla::statement::Statement::new(
-                "SELECT address, files FROM system_views.pending_hints",
-            );
-            statement.set_load_balancing_policy(Some(SingleTargetLoadBalancingPolicy::new(
-                NodeIdentifier::NodeAddress(address),
-                None,
-            )));
-            let rows = session
-                .query_unpaged(statement, ())
-                .await?
-                .into_rows_result()?;
-            for row in rows.rows::<(std::net::IpAddr, Option<i32>)>()? {
-                let (target, files) = row?;
-                if target.to_string() == host {
-                    total += i64::from(files.unwrap_or(0));
-                }
-            }
+    /// The hints the nodes other than `host` hold on disk, with one node down: the writes it
+    /// missed, handed over and deleted once it is back. Read from their hints directories, not
+    /// `system_views.pending_hints`, which lists a file only once its writer has closed it (and a
+    /// node keeps writing one file for a target for as long as the target is down).
+    pub fn hints_held_by_others(&self, host: &str) -> HintsHeld {
+        let files = self
+            .nodes
+            .iter()
+            .filter(|node| node.options.host != host)
+            .filter_map(|node| std::fs::read_dir(node.options.dir.join("data/hints")).ok())
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.path().extension().is_some_and(|e| e == "hints"));
+        let mut held = HintsHeld::default();
+        for file in files {
+            held.files += 1;
+            held.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
         }
-        Ok(total)
+        held
     }
 
     /// Every broker's `host:port`, for `KAFKA_BOOTSTRAP_SERVERS`.
