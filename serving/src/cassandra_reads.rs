@@ -1,19 +1,12 @@
 //! Cassandra, which serving reads orders from and may start before: the session and every
 //! statement serving prepares, connected in the background with retries. Until it is there the
 //! service still answers — `/health` at once, `/ready` with 503 naming Cassandra, reads with 503
-//! and `Retry-After` — instead of holding its port open and answering nothing. Also the two read
-//! helpers the order reads and reconciliation share: preparing a statement, and every row of one.
+//! and `Retry-After` — instead of holding its port open and answering nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use futures::TryStreamExt;
 use sales_stores::cassandra;
-use scylla::client::session::Session;
-use scylla::deserialize::row::DeserializeRow;
-use scylla::serialize::row::SerializeRow;
-use scylla::statement::prepared::PreparedStatement;
 use service_runtime::retry::until_ok;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
@@ -101,31 +94,4 @@ async fn connect(
         orders: OrderReads::new(session, &config.cassandra.keyspace).await?,
         reconciler,
     })
-}
-
-/// Prepares `cql`; fails naming the statement the schema cannot take.
-pub async fn prepare(session: &Session, cql: String) -> anyhow::Result<PreparedStatement> {
-    session
-        .prepare(cql.as_str())
-        .await
-        .with_context(|| format!("cannot prepare {cql}"))
-}
-
-/// Every row `statement` selects, read page by page from the driver: for reads that want the whole
-/// answer (a sale's refunds, a customer's months, one millisecond of a partition, a day's bucket
-/// for reconciliation), never for a page of a list that grows with the history.
-pub async fn all_rows<R>(
-    session: &Session,
-    statement: &PreparedStatement,
-    values: impl SerializeRow,
-) -> anyhow::Result<Vec<R>>
-where
-    R: for<'f, 'm> DeserializeRow<'f, 'm> + 'static,
-{
-    Ok(session
-        .execute_iter(statement.clone(), values)
-        .await?
-        .rows_stream::<R>()?
-        .try_collect()
-        .await?)
 }

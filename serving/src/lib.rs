@@ -6,6 +6,7 @@
 
 pub mod cassandra_reads;
 pub mod configuration;
+pub mod cql;
 pub mod jobs;
 pub mod metrics;
 pub mod orders;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use sales_stores::cassandra::{customer_month, StoredOrder};
 
-use crate::cassandra_reads::{all_rows, prepare};
+use crate::cql::{all_rows, prepare};
 use crate::paging::{page, Cursor};
 
 /// Money as the API shows it: decimal text at the currency's ISO 4217 scale (`6.50` EUR, `650`

@@ -1,11 +1,55 @@
 //! Field checks every kind of event shares (orders, refunds and voids, in both wire forms): the
 //! free-text rules, the event time, and naming the fields two versions differ in.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use validator::ValidationError;
 
 use crate::errors::{Collector, FieldError};
-use crate::request::Freshness;
+
+/// How far an event's time may be from the ingest clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub max_future: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Self {
+            max_future: Duration::from_secs(5 * 60),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl Freshness {
+    pub(crate) fn check(
+        &self,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ValidationError> {
+        let beyond = |code, how: &str, limit: Duration| {
+            ValidationError::new(code).with_message(
+                format!(
+                    "is more than {} s {how} the server clock ({now})",
+                    limit.as_secs()
+                )
+                .into(),
+            )
+        };
+        let ahead = created_at.signed_duration_since(now);
+        let behind = now.signed_duration_since(created_at);
+        if ahead.to_std().is_ok_and(|d| d > self.max_future) {
+            return Err(beyond("too_far_in_future", "ahead of", self.max_future));
+        }
+        if behind.to_std().is_ok_and(|d| d > self.max_age) {
+            return Err(beyond("too_old", "older than", self.max_age));
+        }
+        Ok(())
+    }
+}
 
 /// Longest product name, in characters.
 const MAX_NAME_CHARS: usize = 200;

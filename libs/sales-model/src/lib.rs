@@ -17,6 +17,7 @@ mod refund;
 mod request;
 
 pub use business_day::BusinessZone;
+pub use checks::Freshness;
 pub use currency::{exponent_of, Currency, MAX_EXPONENT};
 pub use envelope::{
     Envelope, EnvelopeError, Event, EventKind, EventRecord, LineRecord, OrderRecord, SCHEMA_VERSION,
@@ -29,4 +30,4 @@ pub use refund::{
     parse_refund_json, parse_void_json, Refund, RefundLine, RefundLineRecord, RefundLineRequest,
     RefundRecord, RefundRequest, Void, VoidRecord, VoidRequest,
 };
-pub use request::{parse_order_json, Freshness, OrderRequest, ParseError};
+pub use request::{parse_order_json, OrderRequest, ParseError};

@@ -1,13 +1,11 @@
 //! The order as a POS sends it (DESIGN.md §3), and its one-way conversion into an [`Order`].
 
-use std::time::Duration;
-
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::{Validate, ValidationError};
+use validator::Validate;
 
-use crate::checks::{check_line_name, event_time, unstorable_time};
+use crate::checks::{check_line_name, event_time, unstorable_time, Freshness};
 use crate::currency::MAX_EXPONENT;
 use crate::errors::{Collector, EventErrors, FieldError};
 use crate::money::{DecimalInput, Exact};
@@ -71,49 +69,6 @@ pub struct LineRequest {
     #[schema(minimum = 1, maximum = 10000)]
     pub quantity: i64,
     pub unit_price: DecimalInput,
-}
-
-/// How far an order's event time may be from the ingest clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Freshness {
-    pub max_future: Duration,
-    pub max_age: Duration,
-}
-
-impl Default for Freshness {
-    fn default() -> Self {
-        Self {
-            max_future: Duration::from_secs(5 * 60),
-            max_age: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
-
-impl Freshness {
-    pub(crate) fn check(
-        &self,
-        created_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), ValidationError> {
-        let beyond = |code, how: &str, limit: Duration| {
-            ValidationError::new(code).with_message(
-                format!(
-                    "is more than {} s {how} the server clock ({now})",
-                    limit.as_secs()
-                )
-                .into(),
-            )
-        };
-        let ahead = created_at.signed_duration_since(now);
-        let behind = now.signed_duration_since(created_at);
-        if ahead.to_std().is_ok_and(|d| d > self.max_future) {
-            return Err(beyond("too_far_in_future", "ahead of", self.max_future));
-        }
-        if behind.to_std().is_ok_and(|d| d > self.max_age) {
-            return Err(beyond("too_old", "older than", self.max_age));
-        }
-        Ok(())
-    }
 }
 
 /// Why a JSON document is not a valid order.

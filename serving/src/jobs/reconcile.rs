@@ -20,7 +20,7 @@ use scylla::statement::prepared::PreparedStatement;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::cassandra_reads::{all_rows, prepare};
+use crate::cql::{all_rows, prepare};
 
 /// Orders, items (of the sales not voided), gross, refunds and net in minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]

@@ -20,7 +20,7 @@ use std::fmt::Display;
 use serde::de::value::{SeqDeserializer, StrDeserializer};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 
-use super::{ConfigError, Source};
+use super::source::{ConfigError, Source};
 
 impl de::Error for ConfigError {
     fn custom<T: Display>(reason: T) -> Self {
