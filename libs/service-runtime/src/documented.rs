@@ -6,7 +6,7 @@
 //! the table gives it as a literal; every setting the binary's own tables list is one it
 //! declares.
 
-use crate::settings::Asked;
+use crate::settings::Declared;
 use crate::telemetry::{LOG_FILTER, LOG_FORMAT};
 
 /// A row of a settings table: `| `NAME` / `OTHER` | `default` / `other` | meaning |`.
@@ -65,13 +65,13 @@ fn rows(text: &str) -> Vec<Row> {
     found
 }
 
-/// What is wrong between `asked` (what the binary's configuration declares) and the README: `own` is
-/// the binary's section, `shared` sections that document settings it shares with others. Every
-/// binary also reads logging's settings first ([`crate::telemetry::start`]).
-pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<String> {
-    let mut asked = asked.to_vec();
+/// What is wrong between `declared` (what the binary's configuration declares) and the README:
+/// `own` is the binary's section, `shared` sections that document settings it shares with
+/// others. Every binary also reads logging's settings first ([`crate::telemetry::start`]).
+pub fn check(declared: &[Declared], readme: &str, own: &str, shared: &[&str]) -> Vec<String> {
+    let mut declared = declared.to_vec();
     for (var, default) in [LOG_FORMAT, LOG_FILTER] {
-        asked.push(Asked {
+        declared.push(Declared {
             var: var.to_string(),
             default: Some(default.to_string()),
         });
@@ -85,7 +85,7 @@ pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<S
     if own_rows.is_empty() {
         problems.push(format!("README has no settings table under \"## {own}\""));
     }
-    for setting in &asked {
+    for setting in &declared {
         match all_rows.iter().find(|row| row.var == setting.var) {
             None => problems.push(format!(
                 "{} is read but no settings table under \"## {own}\" (or {shared:?}) lists it",
@@ -104,7 +104,7 @@ pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<S
         }
     }
     for row in &own_rows {
-        let read = asked.iter().any(|a| a.var == row.var);
+        let read = declared.iter().any(|d| d.var == row.var);
         if !read {
             problems.push(format!(
                 "{} is in the README's table under \"## {own}\" but {own} does not read it",
@@ -117,7 +117,7 @@ pub fn check(asked: &[Asked], readme: &str, own: &str, shared: &[&str]) -> Vec<S
 
 /// Panics listing every disagreement [`check`] finds between the README and the settings a
 /// binary's configuration declares.
-pub fn assert_documented(declared: &[Asked], readme: &str, own: &str, shared: &[&str]) {
+pub fn assert_documented(declared: &[Declared], readme: &str, own: &str, shared: &[&str]) {
     let problems = check(declared, readme, own, shared);
     assert!(
         problems.is_empty(),
@@ -150,9 +150,9 @@ mod tests {
 
     const README: &str = "intro\n\n## svc\n\ntext\n\n| variable | default | meaning |\n| --- | --- | --- |\n| `A_MS` | `100` | a |\n| `B` / `C` | `x` / `y` | b and c |\n| `D` | system store | d |\n| `LOG_FORMAT` | `text` | logs |\n| `RUST_LOG` | `info` | filter |\n\n## other\n\n| `SHARED` | `1` | s |\n";
 
-    fn asked(list: &[(&str, Option<&str>)]) -> Vec<Asked> {
+    fn declared(list: &[(&str, Option<&str>)]) -> Vec<Declared> {
         list.iter()
-            .map(|(var, default)| Asked {
+            .map(|(var, default)| Declared {
                 var: var.to_string(),
                 default: default.map(str::to_string),
             })
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn matching_settings_pass() {
-        let read = asked(&[
+        let read = declared(&[
             ("A_MS", Some("100")),
             ("B", Some("x")),
             ("C", None),
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn drift_either_way_is_named() {
-        let read = asked(&[
+        let read = declared(&[
             ("A_MS", Some("250")),
             ("B", None),
             ("NEW", None),

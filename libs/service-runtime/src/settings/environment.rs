@@ -200,9 +200,9 @@ impl<'de> MapAccess<'de> for Variables<'_> {
             let text = if is_group(field) {
                 None
             } else {
-                match self.environment.source.get(field) {
-                    Some(text) if !text.trim().is_empty() => Some(text),
-                    _ => continue,
+                match self.environment.source.value(field) {
+                    Some(text) => Some(text),
+                    None => continue,
                 }
             };
             self.current = Some((field, text));

@@ -33,7 +33,7 @@ pub struct Settings<'a> {
 
 /// A setting a configuration declares: its variable and its default as text, where it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Asked {
+pub struct Declared {
     pub var: String,
     pub default: Option<String>,
 }
@@ -52,8 +52,9 @@ impl<'a> Settings<'a> {
         }))
     }
 
+    /// The variable's text; unset when blank.
     pub fn raw(&self, var: &str) -> Option<String> {
-        self.source.get(var)
+        self.source.value(var)
     }
 
     pub fn string(&self, var: &str, default: &str) -> String {
@@ -79,14 +80,11 @@ impl<'a> Settings<'a> {
     /// A count that must lie in `min..=max`.
     pub fn bounded(&self, var: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
         let value = self.parse(var, default)?;
-        if !(min..=max).contains(&value) {
-            return Err(ConfigError {
-                var: var.to_string(),
-                value: value.to_string(),
-                reason: format!("must be between {min} and {max}"),
-            });
-        }
-        Ok(value)
+        value::within(value, min, max).map_err(|reason| ConfigError {
+            var: var.to_string(),
+            value: value.to_string(),
+            reason,
+        })
     }
 
     /// A value that must be one of `allowed`.
@@ -116,24 +114,24 @@ impl<'a> Settings<'a> {
 ///
 /// Panics when `T` cannot be read from an empty environment or serialised: a settings struct
 /// must have a default for every variable.
-pub fn described<T>() -> Vec<Asked>
+pub fn described<T>() -> Vec<Declared>
 where
     T: DeserializeOwned + Serialize,
 {
     let found = RefCell::new(Vec::new());
     let nothing: Vec<(&str, &str)> = Vec::new();
-    let defaults: T = T::deserialize(Value::Group(Environment {
+    let read: T = T::deserialize(Value::Group(Environment {
         source: &nothing,
         found: Some(&found),
     }))
     .expect("a settings struct reads from an empty environment");
-    let vars = found.into_inner();
-    let mut flat = Vec::new();
-    let defaults = serde_json::to_value(defaults).expect("a settings struct serialises");
-    flatten_defaults(&defaults, &mut flat);
-    let defaults = flat;
-    vars.into_iter()
-        .map(|var| Asked {
+    let serialised = serde_json::to_value(read).expect("a settings struct serialises");
+    let mut defaults = Vec::new();
+    flatten_defaults(&serialised, &mut defaults);
+    found
+        .into_inner()
+        .into_iter()
+        .map(|var| Declared {
             var: var.to_string(),
             default: defaults
                 .iter()
@@ -337,7 +335,13 @@ mod tests {
     fn described_lists_every_variable_with_its_default() {
         let described: Vec<String> = described::<Sample>()
             .into_iter()
-            .map(|asked| format!("{}={}", asked.var, asked.default.as_deref().unwrap_or("-")))
+            .map(|setting| {
+                format!(
+                    "{}={}",
+                    setting.var,
+                    setting.default.as_deref().unwrap_or("-")
+                )
+            })
             .collect();
         // Unset options and secrets have no default; a group's variables follow its parent's.
         let expected = "SAMPLE_ADDR=0.0.0.0:8080 SAMPLE_COUNT=3 SAMPLE_TIMEOUT_MS=250 SAMPLE_MODE=safe \

@@ -32,15 +32,22 @@ impl ConfigError {
 
 /// Where settings come from: the process environment, or a fixed list in tests.
 pub trait Source {
+    /// The variable's text as the source holds it.
     fn get(&self, var: &str) -> Option<String>;
+
+    /// The variable's text, or `None` when it is unset or holds nothing but white space: what
+    /// every reader of settings asks for.
+    fn value(&self, var: &str) -> Option<String> {
+        self.get(var).filter(|text| !text.trim().is_empty())
+    }
 }
 
-/// The process environment; empty values count as unset.
+/// The process environment.
 pub struct ProcessEnv;
 
 impl Source for ProcessEnv {
     fn get(&self, var: &str) -> Option<String> {
-        env::var(var).ok().filter(|v| !v.trim().is_empty())
+        env::var(var).ok()
     }
 }
 

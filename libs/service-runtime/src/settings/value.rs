@@ -17,12 +17,21 @@ where
     D: Deserializer<'de>,
     T: TryFrom<u64>,
 {
-    let value = u64::deserialize(deserializer)?;
-    let refused = || D::Error::custom(format!("must be between {MIN} and {MAX}"));
-    if !(MIN..=MAX).contains(&value) {
-        return Err(refused());
+    let value = within(u64::deserialize(deserializer)?, MIN, MAX).map_err(D::Error::custom)?;
+    T::try_from(value).map_err(|_| D::Error::custom(out_of(MIN, MAX)))
+}
+
+/// `value` when it lies in `min..=max`, else what it must be.
+pub(crate) fn within(value: u64, min: u64, max: u64) -> Result<u64, String> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(out_of(min, max))
     }
-    T::try_from(value).map_err(|_| refused())
+}
+
+fn out_of(min: u64, max: u64) -> String {
+    format!("must be between {min} and {max}")
 }
 
 /// A [`Duration`] given in whole milliseconds, at least 1: `#[serde(with = "millis")]`.
